@@ -1,0 +1,71 @@
+"""boto3 clients for LearnLab's own AWS calls (console forms, terminal, task cluster).
+
+They send through ``gate_handle`` in-process, so they take the same path as a learner's own AWS
+CLI: the same authentication, fidelity fixes and account mapping, minus an HTTP hop.
+"""
+
+import threading
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from botocore.utils import HTTPHeaders
+
+from learnlab.gate.services import GateRequest, gate_handle
+from learnlab.sandbox.models import AccessKey, Sandbox
+
+ENDPOINT = "http://gate.learnlab.internal/aws"
+_session = boto3.session.Session()
+_session_lock = threading.Lock()  # client creation from one botocore session is not thread safe
+
+
+class _Body:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def stream(self, **_kwargs):
+        yield self.data
+
+
+def _send_through_gate(request, **_kwargs):
+    url = urlsplit(request.url)
+    body = request.body or b""
+    if hasattr(body, "read"):
+        body = body.read()
+    elif isinstance(body, str):
+        body = body.encode()
+    response = gate_handle(
+        GateRequest(
+            method=request.method,
+            raw_path=url.path,
+            query=url.query,
+            headers={name.lower(): _text(value) for name, value in request.headers.items()},
+            body=body,
+        )
+    )
+    headers = HTTPHeaders()
+    for name, value in response.headers.items():
+        headers[name] = value
+    return AWSResponse(request.url, response.status, headers, _Body(response.body))
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def aws_client(service: str, *, sandbox: Sandbox, key: AccessKey | None = None):
+    """A boto3 client acting in ``sandbox`` as ``key`` (default: the learner's lab user)."""
+    key = key or sandbox.lab_key()
+    with _session_lock:
+        client = _session.client(
+            service,
+            endpoint_url=ENDPOINT,
+            region_name=sandbox.region,
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
+            aws_session_token=key.session_token or None,
+            config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+        )
+    client.meta.events.register("before-send", _send_through_gate)
+    return client

@@ -1,0 +1,193 @@
+"""The AWS gate: every AWS call in LearnLab passes through ``gate_handle``.
+
+Learners' own tools reach it over HTTP at ``/aws/``; the console forms, the terminal and the task
+cluster reach it in-process through ``learnlab.gate.client``. Either way it authenticates the
+caller, maps their key to their sandbox, rejects what AWS would reject (and what would escape the
+sandbox), and forwards the rest, re-signed, to the sandbox server with the account header.
+"""
+
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote
+
+from django.utils import timezone
+
+from learnlab.gate import errors, fidelity, signing
+from learnlab.gate.errors import AwsError, GateResponse, protocol_for
+from learnlab.sandbox import connection
+from learnlab.sandbox.models import AccessKey, Sandbox
+from learnlab.sandbox.services import sandbox_rebuild, sandbox_touch
+
+log = logging.getLogger(__name__)
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
+# Replaced on the way in (the gate signs for the sandbox server) or out (Django's own).
+NOT_FORWARDED = HOP_BY_HOP | {"content-length", "host", "authorization", "x-moto-account-id"}
+NOT_RETURNED = HOP_BY_HOP | {"server", "date"}
+GATE_PREFIX = "/aws"
+LOST_SANDBOX_CODES = (b"InvalidClientTokenId", b"InvalidAccessKeyId", b"AuthFailure")
+
+
+@dataclass
+class GateRequest:
+    """An AWS request as it reached the gate. ``raw_path`` is percent-encoded as the client sent
+    and signed it (``/aws`` for query APIs, ``/aws/bucket/key`` for S3); header names are
+    lower-case."""
+
+    method: str
+    raw_path: str
+    query: str
+    headers: dict
+    body: bytes
+
+
+def gate_handle(request: GateRequest) -> GateResponse:
+    auth = signing.parse_authorization(request.headers.get("authorization"))
+    protocol = protocol_for(auth.service if auth else "s3", request.headers)
+    try:
+        return _handle(request, auth, protocol)
+    except AwsError as error:
+        return error.render(protocol)
+    except connection.SandboxServerUnavailable:
+        log.warning("sandbox server unavailable")
+        return errors.sandbox_unavailable().render(protocol)
+
+
+def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
+    upstream_path = request.raw_path.removeprefix(GATE_PREFIX) or "/"
+    if "moto-api" in request.raw_path or upstream_path.startswith("/_admin"):
+        raise AwsError("AccessDenied", "Access Denied", 403)
+    if auth is None:
+        raise errors.missing_authentication(protocol)
+    key = (
+        AccessKey.objects.select_related("sandbox").filter(access_key_id=auth.access_key_id).first()
+    )
+    if key is None:
+        raise errors.invalid_key(protocol)
+    _authenticate(request, auth, key, protocol)
+
+    sandbox = key.sandbox
+    if sandbox.status == Sandbox.Status.DROPPED:
+        sandbox_rebuild(sandbox=sandbox)
+    sandbox_touch(sandbox=sandbox)
+
+    params = _params(request, protocol)
+    fidelity.check_own_account(
+        _text_to_scan(request, protocol, params), account_id=sandbox.account_id
+    )
+    fidelity.check(auth.service, params.get("Action", ""), params, key=key)
+
+    response = _forward(request, auth, key)
+    if _sandbox_was_lost(response, key):
+        # The sandbox server restarted and lost this account: rebuild it, then retry once.
+        sandbox_rebuild(sandbox=sandbox)
+        response = _forward(request, auth, key)
+    return response
+
+
+def _sandbox_was_lost(response: GateResponse, key: AccessKey) -> bool:
+    return (
+        response.status in (401, 403)
+        and key.kind == AccessKey.Kind.LAB_USER
+        and any(code in response.body for code in LOST_SANDBOX_CODES)
+    )
+
+
+def _authenticate(request: GateRequest, auth, key: AccessKey, protocol: str) -> None:
+    signed_at = signing.request_time(request.headers)
+    if signed_at is None or "host" not in auth.signed_headers:
+        raise errors.bad_signature(protocol)
+    expected = signing.signature(
+        auth=auth,
+        method=request.method,
+        raw_path=request.raw_path,
+        query=request.query,
+        headers=request.headers,
+        body=request.body,
+        secret_access_key=key.secret_access_key,
+        session_token=key.session_token,
+    )
+    if not _constant_time_equal(expected, auth.signature):
+        raise errors.bad_signature(protocol)
+    if signing.is_skewed(signed_at, timezone.now()):
+        raise AwsError(
+            "SignatureDoesNotMatch",
+            "Signature expired: the request was signed more than 15 minutes from now. "
+            "Check your computer's clock.",
+            403,
+        )
+    if key.session_token and request.headers.get("x-amz-security-token") != key.session_token:
+        raise errors.invalid_key(protocol)
+    if key.is_expired(timezone.now()):
+        raise errors.expired_token(protocol)
+
+
+def _constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _params(request: GateRequest, protocol: str) -> dict:
+    if protocol in ("query", "ec2"):
+        form = request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"
+        )
+        source = request.body.decode("utf-8", "replace") if form else request.query
+        return dict(parse_qsl(source, keep_blank_values=True))
+    if protocol == "json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+    return {}
+
+
+def _text_to_scan(request: GateRequest, protocol: str, params: dict) -> str:
+    """What may name an account: parameters, paths, and policy bodies (never object data)."""
+    text = unquote(request.raw_path) + "\n" + unquote(request.query)
+    if protocol in ("query", "ec2"):
+        return text + "\n" + "\n".join(params.values())
+    if protocol == "rest-xml":
+        if "policy" in request.query:
+            text += "\n" + request.body.decode("utf-8", "replace")
+        return text
+    return text + "\n" + request.body.decode("utf-8", "replace")
+
+
+def _forward(request: GateRequest, auth, key: AccessKey) -> GateResponse:
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name not in NOT_FORWARDED and not name.startswith("x-forwarded")
+    }
+    headers["host"] = connection.upstream_host()
+    upstream_path = request.raw_path.removeprefix(GATE_PREFIX) or "/"
+    upstream_signature = signing.signature(
+        auth=auth,
+        method=request.method,
+        raw_path=upstream_path,
+        query=request.query,
+        headers=headers,
+        body=request.body,
+        secret_access_key=key.secret_access_key,
+        session_token=key.session_token,
+    )
+    headers["authorization"] = signing.authorization_header(auth, upstream_signature)
+    headers["x-moto-account-id"] = key.sandbox.account_id
+    path = upstream_path + (f"?{request.query}" if request.query else "")
+    upstream = connection.forward(request.method, path, headers=headers, body=request.body)
+    response_headers = {
+        name: value for name, value in upstream.headers.items() if name.lower() not in NOT_RETURNED
+    }
+    return GateResponse(upstream.status, response_headers, upstream.data)

@@ -1,0 +1,26 @@
+from django.db import migrations
+
+
+def create_schedule(apps, schema_editor):
+    Schedule = apps.get_model("django_q", "Schedule")
+    Schedule.objects.update_or_create(
+        name="sandbox reaper",
+        defaults={
+            "func": "learnlab.sandbox.jobs.reap_idle_sandboxes",
+            "schedule_type": "I",
+            "minutes": 10,
+            "repeats": -1,
+        },
+    )
+
+
+def remove_schedule(apps, schema_editor):
+    apps.get_model("django_q", "Schedule").objects.filter(name="sandbox reaper").delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("sandbox", "0001_initial"),
+        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
+    ]
+    operations = [migrations.RunPython(create_schedule, remove_schedule)]

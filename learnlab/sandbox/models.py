@@ -1,0 +1,60 @@
+from datetime import datetime
+
+from django.db import models
+
+from learnlab.learners.models import Learner
+
+
+class Sandbox(models.Model):
+    """A learner's own simulated AWS account: one moto account on the sandbox server."""
+
+    class Status(models.TextChoices):
+        READY = "ready"
+        DROPPED = "dropped"  # reaped or lost: rebuilt from this record on next use
+
+    learner = models.OneToOneField(Learner, on_delete=models.CASCADE, related_name="sandbox")
+    account_id = models.CharField(max_length=12, unique=True)
+    region = models.CharField(max_length=20, default="us-east-1")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    built_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"sandbox {self.account_id}"
+
+    @property
+    def lab_user_arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:user/{LAB_USER_NAME}"
+
+    def lab_key(self) -> "AccessKey":
+        return self.access_keys.get(kind=AccessKey.Kind.LAB_USER)
+
+
+LAB_USER_NAME = "learnlab"
+
+
+class AccessKey(models.Model):
+    """Credentials that the AWS gate accepts, each belonging to exactly one sandbox.
+
+    The gate must verify SigV4 signatures, so like AWS it keeps the secret itself.
+    """
+
+    class Kind(models.TextChoices):
+        LAB_USER = "lab-user"  # the learner's own long-term keys: full rights in the sandbox
+        ROLE_SESSION = "role-session"  # temporary credentials of an assumed role
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="access_keys")
+    access_key_id = models.CharField(max_length=128, unique=True)
+    secret_access_key = models.CharField(max_length=128)
+    session_token = models.TextField(blank=True)
+    principal_arn = models.CharField(max_length=300)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.access_key_id
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now

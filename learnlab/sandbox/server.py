@@ -1,0 +1,335 @@
+"""The sandbox server: moto's AWS in its own process, one moto account per learner sandbox.
+
+Run it with ``python -m learnlab.sandbox.server --port 5055``. It is deliberately not a Django
+process: every web worker and the task cluster share this one copy of moto's state. Learners
+never talk to it directly; the AWS gate (``learnlab.gate``) forwards their signed requests with
+the ``x-moto-account-id`` header of their own sandbox.
+
+Besides moto's AWS API it serves a few internal endpoints under ``/_admin/`` that moto lacks.
+They require the shared secret in the ``X-LearnLab-Secret`` header:
+
+    GET    /_admin/health                               boot id, accounts, memory
+    PUT    /_admin/accounts/<acct>                      create the lab user and its keys
+    DELETE /_admin/accounts/<acct>                      drop the account, free its memory
+    GET    /_admin/accounts/<acct>/roles/<name>         a role's ARN and trust policy
+    GET    /_admin/accounts/<acct>/instance-profiles/<n> a profile's ARN and roles
+    POST   /_admin/accounts/<acct>/role-credentials     mint credentials for a role
+    DELETE /_admin/accounts/<acct>/role-credentials/<k> forget superseded credentials
+
+This module touches moto internals; moto is pinned in pyproject.toml for that reason and
+tests/sandbox/test_server.py exercises every one of them.
+"""
+
+import argparse
+import gc
+import hmac
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import uuid
+from pathlib import Path
+from urllib.parse import unquote
+
+# moto reads these at import time: set them before the first moto import.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+os.environ.setdefault("MOTO_AMIS_PATH", str(Path(__file__).with_name("amis.json")))
+os.environ.setdefault("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", "false")
+os.environ.setdefault("INITIAL_NO_AUTH_ACTION_COUNT", "0")  # moto's IAM enforcement on
+os.environ.pop("MOTO_ACCOUNT_ID", None)  # would force every request into one account
+
+from moto.core.base_backend import AccountSpecificBackend, BackendDict
+from moto.core.model_instances import reset_model_data
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.subnets import Subnet
+from moto.iam.access_control import IAMRequestBase
+from moto.iam.exceptions import NotFoundException
+from moto.iam.models import iam_backends
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.s3.models import s3_backends
+from moto.sts.models import sts_backends
+from werkzeug.serving import make_server
+
+from learnlab.lib.iam_policy import trust_allows
+
+SECRET_HEADER = "HTTP_X_LEARNLAB_SECRET"  # noqa: S105 - a header name
+ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
+PARTITION = "aws"
+DEFAULT_REGION = "us-east-1"
+LAB_USER_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+)
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def _check_trust(self, role_arn: str) -> bool:
+    """moto's trust check crashes on Service principals and ignores account principals."""
+    role = self.backend.get_role_by_arn(role_arn)
+    return trust_allows(
+        role.assume_role_policy_document, principal_arn=self._access_key.arn, action=self._action
+    )
+
+
+IAMRequestBase._check_role_trust_relationship = _check_trust
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class SandboxServer:
+    """WSGI app: moto behind one lock, plus the internal endpoints."""
+
+    def __init__(self, secret: str):
+        if not secret:
+            raise ValueError("the sandbox server needs a shared secret")
+        self.secret = secret.encode()
+        self.boot_id = uuid.uuid4().hex
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        # moto is not thread safe, and one process is GIL-bound anyway: serialise requests.
+        self.lock = threading.RLock()
+        self.routes = [
+            ("GET", re.compile(r"^/_admin/health$"), self.health),
+            ("PUT", re.compile(r"^/_admin/accounts/(\d{12})$"), self.account_bootstrap),
+            ("DELETE", re.compile(r"^/_admin/accounts/(\d{12})$"), self.account_drop),
+            ("GET", re.compile(r"^/_admin/accounts/(\d{12})/roles/([^/]+)$"), self.role_get),
+            (
+                "GET",
+                re.compile(r"^/_admin/accounts/(\d{12})/instance-profiles/([^/]+)$"),
+                self.instance_profile_get,
+            ),
+            (
+                "POST",
+                re.compile(r"^/_admin/accounts/(\d{12})/role-credentials$"),
+                self.role_credentials_mint,
+            ),
+            (
+                "DELETE",
+                re.compile(r"^/_admin/accounts/(\d{12})/role-credentials/(ASIA[A-Z0-9]{16})$"),
+                self.role_credentials_forget,
+            ),
+        ]
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_admin/"):
+            return self.admin(environ, start_response)
+        if path.startswith("/moto-api"):
+            return _json(start_response, 403, {"code": "AccessDenied", "message": "Not here."})
+        if not ACCOUNT_ID.match(environ.get(ACCOUNT_HEADER, "")):
+            # Without the header moto falls back to a shared default account: never allow that.
+            return _json(
+                start_response,
+                403,
+                {"code": "AccessDenied", "message": "Requests must name their sandbox account."},
+            )
+        with self.lock:
+            result = self.moto(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+
+    def admin(self, environ, start_response):
+        given = environ.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self.secret):
+            return _json(start_response, 403, {"code": "Forbidden", "message": "Bad secret."})
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        for route_method, pattern, handler in self.routes:
+            match = pattern.match(path)
+            if match and route_method == method:
+                try:
+                    body = _read_json(environ)
+                    with self.lock:
+                        status, payload = handler(*map(unquote, match.groups()), **body)
+                except AdminError as error:
+                    status, payload = error.status, {"code": error.code, "message": error.message}
+                except TypeError as error:
+                    status, payload = 400, {"code": "BadRequest", "message": str(error)}
+                return _json(start_response, status, payload)
+        return _json(start_response, 404, {"code": "NotFound", "message": path})
+
+    # Internal endpoints. Each runs under the lock and returns (status, payload).
+
+    def health(self):
+        accounts = {a for a in iam_backends if ACCOUNT_ID.match(a)}
+        return 200, {
+            "boot_id": self.boot_id,
+            "accounts": len(accounts),
+            "rss_kib": _current_rss_kib(),
+        }
+
+    def account_bootstrap(
+        self, account_id, *, user_name, access_key_id=None, secret_access_key=None
+    ):
+        """Create (or restore) the sandbox's lab user: full rights inside this account only.
+
+        Passing the keys back in restores a dropped or lost sandbox with the keys its learner
+        already has, so a learner's terminal keeps working after a reaper pass or a restart.
+        """
+        iam = iam_backends[account_id][PARTITION]
+        if user_name not in iam.users:
+            iam.create_user(region_name=DEFAULT_REGION, user_name=user_name)
+            iam.put_user_policy(user_name, "LabAdministratorAccess", LAB_USER_POLICY)
+        user = iam.users[user_name]
+        key = next((k for k in user.access_keys if k.access_key_id == access_key_id), None)
+        if key is None:
+            key = iam.create_access_key(user_name)
+            if access_key_id and secret_access_key:
+                del iam.access_keys[key.access_key_id]
+                key.access_key_id, key.secret_access_key = access_key_id, secret_access_key
+                iam.access_keys[key.access_key_id] = key
+        # The first EC2 call in a new account builds its default VPC: do it now, not on the
+        # learner's first command.
+        ec2_backends[account_id][DEFAULT_REGION].describe_vpcs()
+        return 200, {
+            "user_arn": user.arn,
+            "access_key_id": key.access_key_id,
+            "secret_access_key": key.secret_access_key,
+            "boot_id": self.boot_id,
+        }
+
+    def account_drop(self, account_id):
+        """Forget the account everywhere and release its memory (see reference/moto.md §1.4)."""
+        s3_backends.bucket_accounts = {
+            name: owner
+            for name, owner in s3_backends.bucket_accounts.items()
+            if owner[1] != account_id
+        }
+        dropped = 0
+        for backend_dict in list(BackendDict._instances):
+            dropped += backend_dict.pop(account_id, None) is not None
+        reset_model_data()
+        AccountSpecificBackend._generate_regions.cache_clear()
+        Subnet._base_avail_ip_iterator.cache_clear()
+        gc.collect()
+        return 200, {"dropped_backends": dropped}
+
+    def role_get(self, account_id, role_name):
+        role = _role(account_id, role_name)
+        return 200, {
+            "arn": role.arn,
+            "trust_policy": role.assume_role_policy_document,
+        }
+
+    def instance_profile_get(self, account_id, profile_name):
+        iam = iam_backends[account_id][PARTITION]
+        profile = next((p for p in iam.instance_profiles.values() if p.name == profile_name), None)
+        if profile is None:
+            raise AdminError(404, "NoSuchEntity", f"Instance profile {profile_name} not found")
+        return 200, {"arn": profile.arn, "roles": [role.name for role in profile.roles]}
+
+    def role_credentials_mint(
+        self, account_id, *, role_name, session_name, duration_seconds, region=DEFAULT_REGION
+    ):
+        """Issue temporary credentials for a role, as STS does for EC2, bypassing HTTP auth."""
+        role = _role(account_id, role_name)
+        assumed = sts_backends[account_id][PARTITION].assume_role(
+            region_name=region,
+            role_session_name=session_name,
+            role_arn=role.arn,
+            policy=None,
+            duration=int(duration_seconds),
+            external_id=None,
+        )
+        return 200, {
+            "AccessKeyId": assumed.access_key_id,
+            "SecretAccessKey": assumed.secret_access_key,
+            "Token": assumed.session_token,
+            "Expiration": assumed.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "AssumedRoleArn": assumed.arn,
+        }
+
+    def role_credentials_forget(self, account_id, access_key_id):
+        sts = sts_backends[account_id][PARTITION]
+        before = len(sts.assumed_roles)
+        sts.assumed_roles = [r for r in sts.assumed_roles if r.access_key_id != access_key_id]
+        iam_backends[account_id][PARTITION].access_keys.pop(access_key_id, None)
+        return 200, {"forgotten": before - len(sts.assumed_roles)}
+
+
+def _role(account_id, role_name):
+    try:
+        return iam_backends[account_id][PARTITION].get_role(role_name)
+    except NotFoundException as error:
+        raise AdminError(404, "NoSuchEntity", f"Role {role_name} not found") from error
+
+
+def _read_json(environ) -> dict:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if not length:
+        return {}
+    try:
+        body = json.loads(environ["wsgi.input"].read(length))
+    except ValueError as error:
+        raise AdminError(400, "BadRequest", "The body is not JSON.") from error
+    if not isinstance(body, dict):
+        raise AdminError(400, "BadRequest", "The body must be a JSON object.")
+    return body
+
+
+def _json(start_response, status: int, payload: dict):
+    body = json.dumps(payload).encode()
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "")
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def _current_rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class _KeepAliveHandler(MotoRequestHandler):
+    # HTTP/1.1 lets the gate keep its pooled connections open between requests.
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code="-", size="-"):
+        pass  # one line per AWS call drowns the supervisor's output
+
+
+def serve(host: str, port: int, secret: str) -> None:
+    server = make_server(
+        host, port, SandboxServer(secret), threaded=True, request_handler=_KeepAliveHandler
+    )
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(f"sandbox server listening on http://{host}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5055)
+    args = parser.parse_args(argv)
+    secret = os.environ.get("LEARNLAB_SANDBOX_SECRET", "")
+    if not secret:
+        sys.exit("LEARNLAB_SANDBOX_SECRET must be set: the internal endpoints need it.")
+    serve(args.host, args.port, secret)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Sandbox lifecycle: provision, rebuild, reset, drop, reap.
+
+Calls to the sandbox server happen outside database transactions so a slow server never holds
+SQLite's write lock.
+"""
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from learnlab.learners.models import Learner
+from learnlab.sandbox import connection
+from learnlab.sandbox.models import LAB_USER_NAME, AccessKey, Sandbox
+
+log = logging.getLogger(__name__)
+
+TOUCH_EVERY = timedelta(seconds=60)
+MOTO_DEFAULT_ACCOUNT = "123456789012"
+
+
+def _new_account_id() -> str:
+    while True:
+        account_id = f"{secrets.randbelow(9 * 10**11) + 10**11}"
+        if account_id != MOTO_DEFAULT_ACCOUNT:
+            return account_id
+
+
+def sandbox_for_learner(*, learner: Learner) -> Sandbox:
+    """The learner's sandbox, provisioned on first use and rebuilt if it was dropped."""
+    sandbox = Sandbox.objects.filter(learner=learner).first()
+    if sandbox is None:
+        return sandbox_provision(learner=learner)
+    if sandbox.status == Sandbox.Status.DROPPED:
+        sandbox_rebuild(sandbox=sandbox)
+    sandbox_touch(sandbox=sandbox)
+    return sandbox
+
+
+def sandbox_provision(*, learner: Learner) -> Sandbox:
+    """Create a fresh moto account with its lab user and keys, and record it."""
+    for _attempt in range(5):
+        account_id = _new_account_id()
+        if Sandbox.objects.filter(account_id=account_id).exists():
+            continue
+        created = connection.admin_call(
+            "PUT", f"accounts/{account_id}", {"user_name": LAB_USER_NAME}
+        )
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                sandbox = Sandbox.objects.create(
+                    learner=learner, account_id=account_id, built_at=now, last_used_at=now
+                )
+                AccessKey.objects.create(
+                    sandbox=sandbox,
+                    access_key_id=created["access_key_id"],
+                    secret_access_key=created["secret_access_key"],
+                    principal_arn=created["user_arn"],
+                    kind=AccessKey.Kind.LAB_USER,
+                )
+        except IntegrityError:
+            # Another request provisioned this learner's sandbox first: use theirs.
+            connection.admin_call("DELETE", f"accounts/{account_id}")
+            existing = Sandbox.objects.filter(learner=learner).first()
+            if existing is not None:
+                return existing
+            continue
+        log.info("provisioned sandbox %s for %s", account_id, learner.pk)
+        return sandbox
+    raise RuntimeError("could not find a free sandbox account id")
+
+
+def sandbox_rebuild(*, sandbox: Sandbox) -> None:
+    """Recreate the account on the sandbox server with the learner's existing lab keys."""
+    key = sandbox.lab_key()
+    connection.admin_call(
+        "PUT",
+        f"accounts/{sandbox.account_id}",
+        {
+            "user_name": LAB_USER_NAME,
+            "access_key_id": key.access_key_id,
+            "secret_access_key": key.secret_access_key,
+        },
+    )
+    now = timezone.now()
+    Sandbox.objects.filter(pk=sandbox.pk).update(
+        status=Sandbox.Status.READY, built_at=now, last_used_at=now
+    )
+    sandbox.status, sandbox.built_at, sandbox.last_used_at = Sandbox.Status.READY, now, now
+    log.info("rebuilt sandbox %s", sandbox.account_id)
+
+
+def sandbox_drop(*, sandbox: Sandbox) -> None:
+    """Free the account on the sandbox server; the record stays for a later rebuild."""
+    connection.admin_call("DELETE", f"accounts/{sandbox.account_id}")
+    with transaction.atomic():
+        sandbox.access_keys.filter(kind=AccessKey.Kind.ROLE_SESSION).delete()
+        Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.DROPPED)
+    sandbox.status = Sandbox.Status.DROPPED
+
+
+def sandbox_reset(*, sandbox: Sandbox) -> None:
+    """Wipe everything the learner built: same account and keys, nothing in it."""
+    sandbox_drop(sandbox=sandbox)
+    sandbox_rebuild(sandbox=sandbox)
+
+
+def sandbox_reap(*, idle_for: timedelta) -> int:
+    """Drop every sandbox unused for longer than ``idle_for``; returns how many."""
+    cutoff = timezone.now() - idle_for
+    reaped = 0
+    for sandbox in Sandbox.objects.filter(status=Sandbox.Status.READY, last_used_at__lt=cutoff):
+        try:
+            sandbox_drop(sandbox=sandbox)
+        except connection.SandboxServerUnavailable:
+            log.warning("sandbox server unavailable; reaping again on the next pass")
+            break
+        reaped += 1
+    return reaped
+
+
+def sandbox_touch(*, sandbox: Sandbox) -> None:
+    """Note that the sandbox is in use, writing at most once a minute."""
+    now = timezone.now()
+    if now - sandbox.last_used_at >= TOUCH_EVERY:
+        Sandbox.objects.filter(pk=sandbox.pk).update(last_used_at=now)
+        sandbox.last_used_at = now

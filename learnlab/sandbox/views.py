@@ -1,0 +1,65 @@
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from learnlab.learners.selectors import learner_from_request
+from learnlab.sandbox import connection
+from learnlab.sandbox.selectors import sandbox_env_lines
+from learnlab.sandbox.services import sandbox_for_learner, sandbox_reset
+
+UNAVAILABLE = (
+    "The sandbox server did not answer. It restarts by itself within a few seconds; "
+    "try again shortly. Nothing in your sandbox is lost."
+)
+
+
+def _gate_url(request) -> str:
+    return request.build_absolute_uri("/aws")
+
+
+@require_GET
+def detail(request):
+    """The page renders at once; the panel provisions the sandbox through htmx."""
+    return render(request, "sandbox/detail.html", {"section": "sandbox"})
+
+
+@require_GET
+def panel(request):
+    context = {"section": "sandbox", "env_url": request.build_absolute_uri(reverse("sandbox:env"))}
+    try:
+        sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+        context["error"] = UNAVAILABLE
+    else:
+        context["sandbox"] = sandbox
+        context["env_text"] = "\n".join(
+            sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request))
+        )
+    return render(request, "sandbox/detail.html#panel", context)
+
+
+@require_GET
+def env(request):
+    """``export`` lines for a shell: the learner's own terminal, pointed at their sandbox."""
+    try:
+        sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+        return HttpResponse(f"# {UNAVAILABLE}\n", status=503, content_type="text/plain")
+    lines = sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request))
+    response = HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def reset(request):
+    learner = learner_from_request(request, create=True)
+    try:
+        sandbox_reset(sandbox=sandbox_for_learner(learner=learner))
+    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+        messages.error(request, UNAVAILABLE)
+    else:
+        messages.success(request, "Your sandbox is empty again. Your keys have not changed.")
+    return redirect("sandbox:detail")

@@ -1,0 +1,35 @@
+"""What /healthz reports: the database, the sandbox server and the task cluster."""
+
+from django.db import connection as db
+
+from learnlab.sandbox import connection
+from learnlab.ticker.services import clock_heartbeat_age
+
+HEARTBEAT_STALE_AFTER = 10.0  # seconds; the clock ticks every second
+
+
+def database_health() -> dict:
+    try:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as error:
+        return {"ok": False, "error": str(error)}
+    return {"ok": True, "vendor": db.vendor}
+
+
+def sandbox_server_health() -> dict:
+    try:
+        facts = connection.admin_call("GET", "health", timeout=2.0)
+    except (connection.SandboxServerUnavailable, connection.SandboxServerError) as error:
+        return {"ok": False, "error": str(error)}
+    return {"ok": True, "accounts": facts["accounts"], "rss_kib": facts["rss_kib"]}
+
+
+def task_cluster_health() -> dict:
+    try:
+        age = clock_heartbeat_age()
+    except Exception as error:
+        return {"ok": False, "error": str(error)}
+    if age is None:
+        return {"ok": False, "last_heartbeat_age_s": None, "error": "no heartbeat yet"}
+    return {"ok": age <= HEARTBEAT_STALE_AFTER, "last_heartbeat_age_s": round(age, 1)}

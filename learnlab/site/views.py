@@ -1,0 +1,49 @@
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from learnlab.site.health import database_health, sandbox_server_health, task_cluster_health
+
+COMING = {
+    "lab": (
+        "The instance-role lab",
+        "Six guided steps: create the role, wrap it in an instance profile, attach it to an "
+        "instance, read the credentials from the metadata service, use them, and watch them "
+        "rotate.",
+    ),
+    "quiz": (
+        "Practice questions",
+        "Exam-style questions on every exam point, with practice and timed modes and spaced "
+        "repetition.",
+    ),
+    "classroom": (
+        "Join a class",
+        "Enter your instructor's join code to do the lab with your class.",
+    ),
+}
+
+
+@require_GET
+def home(request):
+    return render(request, "site/home.html", {"section": "home"})
+
+
+@require_GET
+def coming(request, section):
+    heading, summary = COMING[section]
+    return render(
+        request, "site/coming.html", {"section": section, "heading": heading, "summary": summary}
+    )
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    checks = {
+        "database": database_health(),
+        "sandbox_server": sandbox_server_health(),
+        "task_cluster": task_cluster_health(),
+    }
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse({"ok": healthy, **checks}, status=200 if healthy else 503)
