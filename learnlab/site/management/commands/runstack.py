@@ -1,0 +1,20 @@
+import os
+
+from django.core.management import BaseCommand, call_command
+
+from learnlab.site.supervisor import Supervisor
+
+
+class Command(BaseCommand):
+    help = "Run the sandbox server, the task cluster and the web server until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dev", action="store_true", help="runserver with autoreload")
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+
+    def handle(self, *args, dev, port, host, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        if not dev:
+            call_command("collectstatic", interactive=False, verbosity=0)
+        raise SystemExit(Supervisor(port=port, host=host, dev=dev, out=self.stdout).run())

@@ -1,0 +1,203 @@
+"""One command runs the whole stack: the sandbox server, the task cluster and the web server.
+
+Each child runs in its own process group, so the supervisor alone receives Ctrl-C and stops the
+children in order (web first, sandbox server last), killing whatever outlives the grace period.
+A child that dies unexpectedly is restarted; if the supervisor itself is killed, the kernel sends
+each child SIGTERM (PR_SET_PDEATHSIG), so nothing is left behind.
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+PR_SET_PDEATHSIG = 1
+# The task cluster's clock job holds a worker for a minute and django-q2 waits for running tasks,
+# so children get a short grace period before the rest of their group is killed.
+STOP_GRACE_SECONDS = 5.0
+MAX_BACKOFF_SECONDS = 10.0
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    backoff_until: float = 0.0
+    env: dict = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own commands, no shell
+            self.argv,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded here
+        )
+        self.started_at = time.monotonic()
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal_group(self, signum: int) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+class Supervisor:
+    def __init__(self, *, port: int, host: str, dev: bool, out=sys.stdout):
+        self.port, self.host, self.dev, self.out = port, host, dev, out
+        self.stopping = False
+        sandbox = urllib.parse.urlsplit(settings.LEARNLAB_SANDBOX_URL)
+        env = {
+            **os.environ,
+            "LEARNLAB_SANDBOX_URL": settings.LEARNLAB_SANDBOX_URL,
+            "LEARNLAB_SANDBOX_SECRET": settings.LEARNLAB_SANDBOX_SECRET,
+            "PYTHONUNBUFFERED": "1",
+        }
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        if dev:
+            env["DEBUG"] = "1"
+            web = [python, manage, "runserver", f"{host}:{port}"]
+        else:
+            web = [
+                os.path.join(os.path.dirname(python), "gunicorn"),
+                "learnlab.wsgi",
+                f"--bind={host}:{port}",
+                "--worker-class=gthread",
+                f"--workers={os.environ.get('WEB_CONCURRENCY', '2')}",
+                "--threads=4",
+                "--graceful-timeout=5",
+                "--no-control-socket",
+                f"--chdir={settings.BASE_DIR}",
+            ]
+        sandbox_argv = [python, "-m", "learnlab.sandbox.server"]
+        sandbox_argv += [f"--host={sandbox.hostname}", f"--port={sandbox.port}"]
+        self.children = [
+            Child("sandbox server", sandbox_argv, env=env),
+            Child("task cluster", [python, manage, "qcluster"], env=env),
+            Child("web", web, env=env),
+        ]
+
+    def say(self, message: str) -> None:
+        print(f"[learnlab] {message}", file=self.out, flush=True)
+
+    def request_stop(self, signum, _frame) -> None:
+        if not self.stopping:
+            self.say(f"{signal.Signals(signum).name} received: stopping")
+        self.stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        try:
+            sandbox, *others = self.children
+            sandbox.start()
+            if not self._wait_for(self._sandbox_answers, 20):
+                self.say("the sandbox server did not start; see its output above")
+                return 1
+            for child in others:
+                child.start()
+            self._kick_clock()
+            if not self._wait_for(self._web_answers, 30):
+                self.say("the web server did not start; see its output above")
+                return 1
+            self.say(f"LearnLab is up: http://{self._display_host()}:{self.port}/  (Ctrl-C stops)")
+            while not self.stopping:
+                self._restart_the_fallen()
+                time.sleep(0.25)
+            return 0
+        finally:
+            self.stop()
+
+    def _restart_the_fallen(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.running() or now < child.backoff_until:
+                continue
+            if child.backoff_until == 0.0:
+                code = child.process.returncode if child.process else None
+                child.restarts += 1
+                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(child.restarts - 1, 5))
+                if now - child.started_at > 60:
+                    delay = 0.5  # it ran fine for a while: no crash loop
+                self.say(f"{child.name} exited ({code}); restarting in {delay:.1f}s")
+                child.backoff_until = now + delay
+                continue
+            child.backoff_until = 0.0
+            child.start()
+            if child is self.children[1]:
+                self._kick_clock()
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in reversed(self.children):
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.say(f"{child.name} did not stop in time: killing it")
+            # Whatever is left in the group (workers of a killed parent) goes too.
+            child.signal_group(signal.SIGKILL)
+            child.process.wait()
+        self.say("stopped")
+
+    def _wait_for(self, ready, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.stopping:
+            if ready():
+                return True
+            if any(c.process and c.process.poll() is not None for c in self.children):
+                return False
+            time.sleep(0.1)
+        return False
+
+    def _sandbox_answers(self) -> bool:
+        from learnlab.sandbox import connection
+
+        try:
+            connection.admin_call("GET", "health", timeout=1.0)
+        except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+            return False
+        return True
+
+    def _web_answers(self) -> bool:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        try:
+            with urllib.request.urlopen(f"http://{host}:{self.port}/healthz", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered; /healthz says what is not well yet
+        except OSError:
+            return False
+
+    def _display_host(self) -> str:
+        return "localhost" if self.host in ("0.0.0.0", "127.0.0.1") else self.host  # noqa: S104
+
+    def _kick_clock(self) -> None:
+        """Start the lab clock now rather than at the scheduler's first check (~30 s)."""
+        from django_q.tasks import async_task
+
+        async_task("learnlab.ticker.jobs.run_clock", task_name="lab clock (start)")
