@@ -8,9 +8,8 @@ import threading
 from urllib.parse import urlsplit
 
 import boto3
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
-from botocore.utils import HTTPHeaders
 
 from learnlab.gate.services import GateRequest, gate_handle
 from learnlab.sandbox.models import AccessKey, Sandbox
@@ -35,19 +34,17 @@ def _send_through_gate(request, **_kwargs):
         body = body.read()
     elif isinstance(body, str):
         body = body.encode()
+    headers = {name.lower(): _text(value) for name, value in request.headers.items()}
+    headers.setdefault("host", url.netloc)  # signed from the URL; HTTP would send it
     response = gate_handle(
         GateRequest(
-            method=request.method,
-            raw_path=url.path,
-            query=url.query,
-            headers={name.lower(): _text(value) for name, value in request.headers.items()},
-            body=body,
+            method=request.method, raw_path=url.path, query=url.query, headers=headers, body=body
         )
     )
-    headers = HTTPHeaders()
+    response_headers = HTTPHeaders()
     for name, value in response.headers.items():
-        headers[name] = value
-    return AWSResponse(request.url, response.status, headers, _Body(response.body))
+        response_headers[name] = value
+    return AWSResponse(request.url, response.status, response_headers, _Body(response.body))
 
 
 def _text(value) -> str:

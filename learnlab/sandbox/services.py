@@ -128,3 +128,37 @@ def sandbox_touch(*, sandbox: Sandbox) -> None:
     if now - sandbox.last_used_at >= TOUCH_EVERY:
         Sandbox.objects.filter(pk=sandbox.pk).update(last_used_at=now)
         sandbox.last_used_at = now
+
+
+def role_credentials_mint(
+    *, sandbox: Sandbox, role_name: str, session_name: str, duration_seconds: int
+) -> AccessKey:
+    """Temporary credentials for a role in the sandbox, as STS issues them, recorded so the
+    gate accepts them until they expire."""
+    minted = connection.admin_call(
+        "POST",
+        f"accounts/{sandbox.account_id}/role-credentials",
+        {
+            "role_name": role_name,
+            "session_name": session_name,
+            "duration_seconds": duration_seconds,
+            "region": sandbox.region,
+        },
+    )
+    return AccessKey.objects.create(
+        sandbox=sandbox,
+        access_key_id=minted["AccessKeyId"],
+        secret_access_key=minted["SecretAccessKey"],
+        session_token=minted["Token"],
+        principal_arn=minted["AssumedRoleArn"],
+        kind=AccessKey.Kind.ROLE_SESSION,
+        expires_at=timezone.now() + timedelta(seconds=duration_seconds),
+    )
+
+
+def role_credentials_forget(*, key: AccessKey) -> None:
+    """Remove superseded credentials from the sandbox server and the gate."""
+    connection.admin_call(
+        "DELETE", f"accounts/{key.sandbox.account_id}/role-credentials/{key.access_key_id}"
+    )
+    key.delete()

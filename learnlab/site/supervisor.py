@@ -6,6 +6,7 @@ A child that dies unexpectedly is restarted; if the supervisor itself is killed,
 each child SIGTERM (PR_SET_PDEATHSIG), so nothing is left behind.
 """
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -42,11 +43,11 @@ class Child:
     env: dict = field(default_factory=dict)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own commands, no shell
+        self.process = subprocess.Popen(
             self.argv,
             env=self.env,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded here
+            preexec_fn=_die_with_parent,
         )
         self.started_at = time.monotonic()
 
@@ -56,10 +57,8 @@ class Child:
     def signal_group(self, signum: int) -> None:
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signum)
-        except ProcessLookupError:
-            pass
 
 
 class Supervisor:

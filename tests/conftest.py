@@ -1,0 +1,176 @@
+"""Fixtures: a real sandbox server, real learners with real sandboxes, the real AWS CLI."""
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+# Sync Playwright runs an event loop in the test thread; Django's ORM must still be usable.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+REQUIRE_SERVICES = os.environ.get("LEARNLAB_REQUIRE_SERVICES") == "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """The scale path's services: skip with a reason when absent, fail when CI requires them."""
+    missing = []
+    database_url = os.environ.get("DATABASE_URL", "")
+    if database_url.startswith("postgres") and not _reachable(database_url, 5432):
+        missing.append(f"PostgreSQL at {database_url}")
+    redis_url = os.environ.get("LEARNLAB_REDIS_URL", "")
+    if redis_url and not _reachable(redis_url, 6379):
+        missing.append(f"Redis at {redis_url}")
+    if not missing:
+        return
+    reason = "not reachable: " + ", ".join(missing)
+    if REQUIRE_SERVICES:
+        pytest.exit(f"LEARNLAB_REQUIRE_SERVICES=1 and {reason}", returncode=1)
+    for item in items:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """A real sandbox server process for the whole run; Django's settings point at it."""
+    from django.conf import settings
+
+    port = free_port()
+    secret = secrets.token_hex(16)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "learnlab.sandbox.server", "--port", str(port)],
+        env={**os.environ, "LEARNLAB_SANDBOX_SECRET": secret},
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("the sandbox server did not start")
+    settings.LEARNLAB_SANDBOX_URL, settings.LEARNLAB_SANDBOX_SECRET = url, secret
+    yield {"url": url, "secret": secret, "process": process}
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def make_sandbox(sandbox_server, db):
+    """Provision a real sandbox for a new learner."""
+    from learnlab.learners.models import Learner
+    from learnlab.sandbox.services import sandbox_for_learner
+
+    def make():
+        return sandbox_for_learner(learner=Learner.objects.create())
+
+    return make
+
+
+@pytest.fixture
+def sandbox(make_sandbox):
+    return make_sandbox()
+
+
+@pytest.fixture
+def gate_url(live_server, sandbox_server):
+    return live_server.url + "/aws"
+
+
+@pytest.fixture
+def aws(gate_url, tmp_path):
+    """Run the real AWS CLI against the gate as a sandbox's lab user (or other given keys)."""
+    aws_bin = shutil.which("aws", path=str(VENV_BIN)) or "aws"
+
+    def run(*args, sandbox=None, key_id=None, secret=None, token=None, check=False):
+        if sandbox is not None:
+            key = sandbox.lab_key()
+            key_id, secret = key_id or key.access_key_id, secret or key.secret_access_key
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+            "AWS_ENDPOINT_URL": gate_url,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": key_id,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        if token:
+            env["AWS_SESSION_TOKEN"] = token
+        result = subprocess.run(
+            [aws_bin, *args], env=env, capture_output=True, text=True, timeout=60
+        )
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    return run
+
+
+def json_out(result) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+EC2_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Playwright cannot download browsers here: use Debian's Chromium by path."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+        "args": [
+            "--no-sandbox",
+            "--headless=new",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-dev-shm-usage",
+        ],
+    }
