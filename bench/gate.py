@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GOAL_RATIO = 1.5
 STARTUP_TIMEOUT = 60.0  # seconds: migrate, collectstatic, three processes and a clock heartbeat
 STOP_TIMEOUT = 30.0  # the supervisor gives its children 5 s, then kills them
+ORPHAN_GRACE = 3.0  # for grandchildren still exiting when runstack is gone
 PATHS = ("gate", "direct")
 TRUST_POLICY = json.dumps(
     {
@@ -95,6 +96,7 @@ class Stack:
         self.web_url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.data_dir / "runstack.log"
         self.process: subprocess.Popen | None = None
+        self.known: dict[int, int] = {}  # pid -> start time of the stack's processes
 
     def start(self) -> None:
         env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
@@ -144,6 +146,12 @@ class Stack:
             return ""
         return "--- runstack output (last lines) ---\n" + "\n".join(text.splitlines()[-lines:])
 
+    def remember_processes(self) -> list[dict]:
+        """Note the stack's processes now, so that stop() can find any that outlive runstack."""
+        tree = process_tree(self.process.pid) if self.process is not None else []
+        self.known.update((proc["pid"], proc["start"]) for proc in tree)
+        return tree
+
     def stop(self) -> list[int]:
         """Stop runstack (it stops its children), then kill any descendant that outlived it.
 
@@ -151,7 +159,8 @@ class Stack:
         """
         leftovers: list[int] = []
         if self.process is not None:
-            tree = process_tree(self.process.pid) if self.process.poll() is None else []
+            self.remember_processes()
+            self.known.pop(self.process.pid, None)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -159,31 +168,42 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-            for proc in tree:
-                if proc["pid"] != self.process.pid and _same_process_alive(proc):
-                    os.kill(proc["pid"], signal.SIGKILL)
-                    leftovers.append(proc["pid"])
             self.process = None
+            deadline = time.monotonic() + ORPHAN_GRACE
+            while self._survivors() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for pid in self._survivors():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    leftovers.append(pid)
+            self.known.clear()
         shutil.rmtree(self.data_dir, ignore_errors=True)
         return leftovers
+
+    def _survivors(self) -> list[int]:
+        return [pid for pid, start in self.known.items() if _start_time(pid) == start]
 
 
 # Processes and their memory, from /proc
 
 
 def _stat(pid: int) -> tuple[int, int] | None:
-    """(parent pid, start time in clock ticks) of a process, or None if it is gone."""
+    """(parent pid, start time in clock ticks) of a running process; None once it has exited
+    (zombies included)."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rfind(")") + 2 :].split()  # the command name may contain spaces
+    if fields[0] in ("Z", "X"):
+        return None
     return int(fields[1]), int(fields[19])
 
 
-def _same_process_alive(proc: dict) -> bool:
-    stat = _stat(proc["pid"])
-    return stat is not None and stat[1] == proc["start"]
+def _start_time(pid: int) -> int | None:
+    """Identifies a process together with its pid, which the kernel may reuse."""
+    stat = _stat(pid)
+    return stat[1] if stat else None
 
 
 def _rss_kib(pid: int) -> int | None:
@@ -390,6 +410,7 @@ def run(args) -> dict:
         stack.start()
         print(f"starting the stack on {stack.web_url} (sandbox server {stack.sandbox_url}) ...")
         startup = stack.wait_until_healthy()
+        stack.remember_processes()
         print(f"healthy after {startup:.1f} s; provisioning a sandbox ...")
         env = provision(stack.web_url)
         gate_endpoint = f"{stack.web_url}/aws"  # the address /sandbox/env gives, as 127.0.0.1
@@ -412,7 +433,7 @@ def run(args) -> dict:
             comparisons[operation] = compare(
                 results[operation]["gate"], results[operation]["direct"]
             )
-        tree = process_tree(stack.process.pid)
+        tree = stack.remember_processes()
         print_report(results, comparisons, tree)
         report = {
             "config": {

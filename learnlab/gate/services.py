@@ -172,6 +172,8 @@ def _forward(request: GateRequest, auth, key: AccessKey) -> GateResponse:
         if name not in NOT_FORWARDED and not name.startswith("x-forwarded")
     }
     headers["host"] = connection.upstream_host()
+    # Set before signing: a client may have signed its own (ignored) account header.
+    headers["x-moto-account-id"] = key.sandbox.account_id
     upstream_path = request.raw_path.removeprefix(GATE_PREFIX) or "/"
     upstream_signature = signing.signature(
         auth=auth,
@@ -184,7 +186,6 @@ def _forward(request: GateRequest, auth, key: AccessKey) -> GateResponse:
         session_token=key.session_token,
     )
     headers["authorization"] = signing.authorization_header(auth, upstream_signature)
-    headers["x-moto-account-id"] = key.sandbox.account_id
     path = upstream_path + (f"?{request.query}" if request.query else "")
     upstream = connection.forward(request.method, path, headers=headers, body=request.body)
     response_headers = {

@@ -1,0 +1,116 @@
+"""Two learners cannot see or touch each other's resources by any route."""
+
+import json
+import urllib.request
+
+import pytest
+
+from learnlab.gate.client import aws_client
+from tests.conftest import EC2_TRUST, json_out
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def alice(make_sandbox):
+    return make_sandbox()
+
+
+@pytest.fixture
+def bob(make_sandbox):
+    return make_sandbox()
+
+
+def test_each_learner_has_their_own_account(alice, bob):
+    assert alice.account_id != bob.account_id
+    assert alice.lab_key().access_key_id != bob.lab_key().access_key_id
+
+
+def test_one_learners_roles_are_invisible_to_another(aws, alice, bob):
+    aws(
+        "iam",
+        "create-role",
+        "--role-name",
+        "alices-role",
+        "--assume-role-policy-document",
+        EC2_TRUST,
+        sandbox=alice,
+        check=True,
+    )
+    assert json_out(aws("iam", "list-roles", sandbox=bob))["Roles"] == []
+    assert (
+        "(NoSuchEntity)" in aws("iam", "get-role", "--role-name", "alices-role", sandbox=bob).stderr
+    )
+    assert aws("iam", "delete-role", "--role-name", "alices-role", sandbox=bob).returncode != 0
+    assert [r["RoleName"] for r in json_out(aws("iam", "list-roles", sandbox=alice))["Roles"]] == [
+        "alices-role"
+    ]
+
+
+def test_assuming_a_role_in_another_sandbox_is_denied(aws, alice, bob):
+    trust_everyone = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+    aws(
+        "iam",
+        "create-role",
+        "--role-name",
+        "open-door",
+        "--assume-role-policy-document",
+        trust_everyone,
+        sandbox=alice,
+        check=True,
+    )
+    result = aws(
+        "sts",
+        "assume-role",
+        "--role-arn",
+        f"arn:aws:iam::{alice.account_id}:role/open-door",
+        "--role-session-name",
+        "escape",
+        sandbox=bob,
+    )
+    assert "(AccessDenied)" in result.stderr
+
+
+def test_a_forged_account_header_is_ignored(gate_url, alice, bob):
+    """The gate decides the account from the key; a learner's own header changes nothing."""
+    iam = aws_client("iam", sandbox=bob)
+    iam.meta.events.register(
+        "before-sign.*.*",
+        lambda request, **kw: request.headers.__setitem__("x-moto-account-id", alice.account_id),
+    )
+    aws_client("iam", sandbox=alice).create_role(
+        RoleName="alices-role", AssumeRolePolicyDocument=EC2_TRUST
+    )
+    assert iam.list_roles()["Roles"] == []
+
+
+def test_s3_objects_stay_in_their_sandbox(aws, alice, bob, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("alice's notes")
+    aws("s3", "mb", "s3://alices-bucket-1", sandbox=alice, check=True)
+    aws("s3", "cp", str(secret), "s3://alices-bucket-1/secret.txt", sandbox=alice, check=True)
+    read = aws("s3", "cp", "s3://alices-bucket-1/secret.txt", "-", sandbox=bob)
+    assert read.returncode != 0
+    assert "alice's notes" not in read.stdout
+    assert "alices-bucket-1" not in aws("s3", "ls", sandbox=bob).stdout
+
+
+def test_pages_show_each_browser_only_its_own_keys(live_server, sandbox_server):
+    def env_for_new_browser():
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        first = opener.open(live_server.url + "/sandbox/env").read().decode()
+        again = opener.open(live_server.url + "/sandbox/env").read().decode()
+        assert first == again  # the same browser keeps its sandbox
+        return first
+
+    one, two = env_for_new_browser(), env_for_new_browser()
+    assert one != two
+    key_one = next(line for line in one.splitlines() if "AWS_ACCESS_KEY_ID" in line)
+    assert key_one not in two
