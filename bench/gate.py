@@ -25,6 +25,7 @@ Exits 0 when the measurement completed (goal met or not), 1 on errors.
 
 import argparse
 import contextlib
+import ctypes
 import http.cookiejar
 import itertools
 import json
@@ -55,6 +56,8 @@ GOAL_RATIO = 1.5
 STARTUP_TIMEOUT = 60.0  # seconds: migrate, collectstatic, three processes and a clock heartbeat
 STOP_TIMEOUT = 30.0  # the supervisor gives its children 5 s, then kills them
 ORPHAN_GRACE = 3.0  # for grandchildren still exiting when runstack is gone
+PR_SET_PDEATHSIG = 1
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 PATHS = ("gate", "direct")
 TRUST_POLICY = json.dumps(
     {
@@ -77,6 +80,15 @@ class BenchError(Exception):
 
 
 # The stack
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: the kernel sends it SIGTERM if this script dies (Linux)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def free_port() -> int:
@@ -117,6 +129,7 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_stop_with_parent,  # if this script is killed outright
             )
 
     def wait_until_healthy(self, timeout: float = STARTUP_TIMEOUT) -> float:
@@ -458,7 +471,12 @@ def run(args) -> dict:
             ],
         }
     finally:
-        leftovers = stack.stop()
+        # A second Ctrl-C must not cut the cleanup short: it is handled once the stack is down.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            leftovers = stack.stop()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         if leftovers:
             print(f"warning: killed processes that outlived runstack: {leftovers}", file=sys.stderr)
     return report
@@ -473,8 +491,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.calls < 2 or args.warmup < 0 or args.block < 1:
         parser.error("need --calls >= 2, --warmup >= 0 and --block >= 1")
+    # Ctrl-C or a SIGTERM (even when started in the background) stops the stack on the way out.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         report = run(args)
+    except KeyboardInterrupt:
+        print("interrupted: the stack was stopped", file=sys.stderr)
+        return 130
     except (BenchError, ClientError, BotoCoreError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

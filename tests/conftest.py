@@ -57,6 +57,30 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """A file, not memory, for SQLite's test database: the task cluster's process shares it."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("db") / "test.sqlite3"
+        )
+
+
+def database_url() -> str:
+    """The URL of the test database, for processes the tests start."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
+    user = f"{settings['USER']}@" if settings.get("USER") else ""
+    return f"postgres://{user}{host}:{port}/{settings['NAME']}"
+
+
+@pytest.fixture(scope="session")
 def sandbox_server():
     """A real sandbox server process for the whole run; Django's settings point at it."""
     from django.conf import settings

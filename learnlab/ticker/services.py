@@ -22,7 +22,7 @@ LEASE_FOR = timedelta(seconds=3)
 def lease_acquire(*, holder: str) -> bool:
     """Take or renew the clock's lease; False while another loop holds it."""
     now = timezone.now()
-    Lease.objects.get_or_create(name=CLOCK, defaults={"held_until": now})
+    Lease.objects.get_or_create(name=CLOCK, defaults={"held_until": now - LEASE_FOR})
     taken = Lease.objects.filter(Q(holder=holder) | Q(held_until__lt=now), name=CLOCK).update(
         holder=holder, held_until=now + LEASE_FOR, ticked_at=now
     )
