@@ -38,6 +38,16 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Tests serve static files from the source folders; no collectstatic manifest needed.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 def pytest_collection_modifyitems(config, items):
     """The scale path's services: skip with a reason when absent, fail when CI requires them."""
     missing = []
