@@ -426,8 +426,7 @@ def run(args) -> dict:
         stack.remember_processes()
         print(f"healthy after {startup:.1f} s; provisioning a sandbox ...")
         env = provision(stack.web_url)
-        gate_endpoint = f"{stack.web_url}/aws"  # the address /sandbox/env gives, as 127.0.0.1
-        gate = make_clients(env, gate_endpoint, None)
+        gate = make_clients(env, env["AWS_ENDPOINT_URL"], None)  # what a learner's CLI uses
         account_id = gate["sts"].get_caller_identity()["Account"]
         direct = make_clients(env, stack.sandbox_url, account_id)
         direct_account = direct["sts"].get_caller_identity()["Account"]
@@ -496,15 +495,15 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         report = run(args)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+            print(f"figures written to {args.json}")
     except KeyboardInterrupt:
         print("interrupted: the stack was stopped", file=sys.stderr)
         return 130
     except (BenchError, ClientError, BotoCoreError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"figures written to {args.json}")
     return 0
 
 

@@ -1,0 +1,108 @@
+"""`make run` starts the whole stack, serves it, and Ctrl-C leaves no process behind."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, queue = set(), [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.add(child)
+            queue.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _healthz(port: int):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except OSError:
+        return None, None
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal):
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "LEARNLAB_DATA_DIR": str(tmp_path),
+        "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("LEARNLAB_REDIS_URL", None)
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        status = body = None
+        while time.monotonic() < deadline and status != 200:
+            status, body = _healthz(port)
+            time.sleep(0.5)
+        assert status == 200, body
+        assert body["database"]["vendor"] == "sqlite"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as home:
+            assert b"LearnLab" in home.read()
+        processes = _descendants(make.pid)
+        assert len(processes) >= 5  # supervisor, sandbox server, qcluster (+workers), gunicorn
+
+        # As a terminal does for Ctrl-C: the signal goes to the whole foreground group.
+        if stop_signal == signal.SIGINT:
+            os.killpg(make.pid, signal.SIGINT)
+        else:
+            supervisor = next(p for p in processes if b"runstack" in _cmdline(p))
+            os.kill(supervisor, signal.SIGTERM)
+        output, _ = make.communicate(timeout=30)
+        assert "LearnLab is up: http://localhost:" in output
+        assert "stopped" in output
+        time.sleep(0.5)
+        assert [pid for pid in processes if _alive(pid)] == []
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
