@@ -30,3 +30,29 @@ def test_sqlite_runs_in_wal_with_immediate_transactions():
 def test_the_broker_is_redis_when_a_redis_url_is_set():
     broker = type(get_broker()).__name__
     assert broker == ("Redis" if os.environ.get("LEARNLAB_REDIS_URL") else "ORM")
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    import secrets
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {
+        **os.environ,
+        "LEARNLAB_SECURE": "1",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "LEARNLAB_DATA_DIR": str(tmp_path),
+    }
+    env.pop("DEBUG", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the test runner's, not production's
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
