@@ -21,7 +21,6 @@ MAX_SKEW = timedelta(minutes=15)
 @dataclass(frozen=True)
 class Authorization:
     access_key_id: str
-    date: str
     region: str
     service: str
     signed_headers: tuple[str, ...]
@@ -34,7 +33,6 @@ def parse_authorization(value: str | None) -> Authorization | None:
         return None
     return Authorization(
         access_key_id=match["key"],
-        date=match["date"],
         region=match["region"],
         service=match["service"],
         signed_headers=tuple(match["headers"].split(";")),
@@ -78,11 +76,3 @@ def signature(
     )
     canonical = signer.canonical_request(request)
     return signer.signature(signer.string_to_sign(request, canonical), request)
-
-
-def authorization_header(auth: Authorization, new_signature: str) -> str:
-    return (
-        f"AWS4-HMAC-SHA256 Credential={auth.access_key_id}/"
-        f"{auth.date}/{auth.region}/{auth.service}/aws4_request, "
-        f"SignedHeaders={';'.join(auth.signed_headers)}, Signature={new_signature}"
-    )

@@ -16,7 +16,7 @@ def _raw_path(request) -> str:
 
 
 @csrf_exempt  # authenticated by SigV4, not by cookies
-def aws(request, rest=""):
+def aws(request):
     headers = {name.lower(): value for name, value in request.headers.items()}
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.LEARNLAB_GATE_MAX_BODY:
         auth = parse_authorization(headers.get("authorization"))

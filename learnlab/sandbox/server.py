@@ -6,7 +6,8 @@ never talk to it directly; the AWS gate (``learnlab.gate``) forwards their signe
 the ``x-moto-account-id`` header of their own sandbox.
 
 Besides moto's AWS API it serves a few internal endpoints under ``/_admin/`` that moto lacks.
-They require the shared secret in the ``X-LearnLab-Secret`` header:
+They require the shared secret in the ``X-LearnLab-Secret`` header. AWS requests forwarded by
+the gate carry it too, which spares moto re-checking a signature the gate has checked:
 
     GET    /_admin/health                               boot id, accounts, memory
     PUT    /_admin/accounts/<acct>                      create the lab user and its keys
@@ -79,7 +80,18 @@ def _check_trust(self, role_arn: str) -> bool:
     )
 
 
+_request_context = threading.local()
+_check_signature = IAMRequestBase.check_signature
+
+
+def _check_signature_unless_gated(self) -> None:
+    """The AWS gate has verified the learner's signature already: moto need not redo it."""
+    if not getattr(_request_context, "gated", False):
+        _check_signature(self)
+
+
 IAMRequestBase._check_role_trust_relationship = _check_trust
+IAMRequestBase.check_signature = _check_signature_unless_gated
 
 
 class AdminError(Exception):
@@ -134,11 +146,16 @@ class SandboxServer:
                 403,
                 {"code": "AccessDenied", "message": "Requests must name their sandbox account."},
             )
+        # Requests the gate forwards carry the shared secret; moto still checks the key, the
+        # session token and the caller's policies, but not the signature a second time.
+        gated = hmac.compare_digest(environ.get(SECRET_HEADER, "").encode(), self.secret)
         with self.lock:
+            _request_context.gated = gated
             result = self.moto(environ, start_response)
             try:
                 return [b"".join(result)]
             finally:
+                _request_context.gated = False
                 if hasattr(result, "close"):
                     result.close()
 
