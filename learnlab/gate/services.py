@@ -34,7 +34,12 @@ HOP_BY_HOP = {
     "upgrade",
 }
 # Replaced on the way in (the gate signs for the sandbox server) or out (Django's own).
-NOT_FORWARDED = HOP_BY_HOP | {"content-length", "host", "authorization", "x-moto-account-id"}
+NOT_FORWARDED = HOP_BY_HOP | {
+    "content-length",
+    "host",
+    "x-moto-account-id",
+    connection.SECRET_HEADER.lower(),
+}
 NOT_RETURNED = HOP_BY_HOP | {"server", "date"}
 GATE_PREFIX = "/aws"
 LOST_SANDBOX_CODES = (b"InvalidClientTokenId", b"InvalidAccessKeyId", b"AuthFailure")
@@ -184,7 +189,6 @@ def _forward(request: GateRequest, key: AccessKey) -> GateResponse:
         if name not in NOT_FORWARDED and not name.startswith("x-forwarded")
     }
     headers["host"] = connection.upstream_host()
-    headers["authorization"] = request.headers["authorization"]
     headers["x-moto-account-id"] = key.sandbox.account_id
     headers[connection.SECRET_HEADER] = settings.LEARNLAB_SANDBOX_SECRET
     upstream_path = request.raw_path.removeprefix(GATE_PREFIX) or "/"

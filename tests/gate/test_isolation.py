@@ -114,3 +114,13 @@ def test_pages_show_each_browser_only_its_own_keys(live_server, sandbox_server):
     assert one != two
     key_one = next(line for line in one.splitlines() if "AWS_ACCESS_KEY_ID" in line)
     assert key_one not in two
+
+
+def test_a_guessed_gate_secret_header_earns_nothing(gate_url, alice, bob):
+    """Only the gate vouches for a request; a learner's own secret header is dropped."""
+    iam = aws_client("iam", sandbox=bob)
+    iam.meta.events.register(
+        "before-sign.*.*",
+        lambda request, **kw: request.headers.__setitem__("X-LearnLab-Secret", "guess"),
+    )
+    assert iam.list_roles()["Roles"] == []
