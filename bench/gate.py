@@ -3,7 +3,7 @@
 Measures the latency of two operations, ``sts:GetCallerIdentity`` (the smallest request there is)
 and ``iam:CreateRole`` (a write, with the gate's trust-policy check), on two paths:
 
-    gate    boto3 -> gunicorn/Django /aws (SigV4 check, key lookup, fidelity rules, re-signing)
+    gate    boto3 -> gunicorn/Django /aws (SigV4 check, key lookup, fidelity rules, forwarding)
                   -> sandbox server (moto)
     direct  boto3 -> sandbox server (moto), with the x-moto-account-id header the gate would add
 

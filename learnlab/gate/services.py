@@ -3,7 +3,7 @@
 Learners' own tools reach it over HTTP at ``/aws/``; the console forms, the terminal and the task
 cluster reach it in-process through ``learnlab.gate.client``. Either way it authenticates the
 caller, maps their key to their sandbox, rejects what AWS would reject (and what would escape the
-sandbox), and forwards the rest, re-signed, to the sandbox server with the account header.
+sandbox), and forwards the rest to the sandbox server with the account header.
 """
 
 import hmac

@@ -68,5 +68,5 @@ def forward(method: str, path: str, *, headers: dict, body: bytes):
 
 
 def upstream_host() -> str:
-    """The Host header the sandbox server sees, which re-signed requests must sign."""
+    """The Host header the sandbox server expects on forwarded requests."""
     return urllib3.util.parse_url(settings.LEARNLAB_SANDBOX_URL).netloc

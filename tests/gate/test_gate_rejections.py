@@ -46,20 +46,19 @@ def test_a_wrong_secret_on_ec2_is_an_auth_failure_as_in_aws(aws, sandbox):
     assert "(AuthFailure)" in result.stderr
 
 
-def test_expired_session_credentials_are_an_expired_token(aws, sandbox):
-    aws(
-        "iam",
-        "create-role",
-        "--role-name",
-        "app",
-        "--assume-role-policy-document",
-        EC2_TRUST,
-        sandbox=sandbox,
-        check=True,
+@pytest.fixture
+def role_session(sandbox):
+    """Temporary credentials of a role ``app``, as an instance ``i-0abc`` would get them."""
+    aws_client("iam", sandbox=sandbox).create_role(
+        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST
     )
-    key = role_credentials_mint(
+    return role_credentials_mint(
         sandbox=sandbox, role_name="app", session_name="i-0abc", duration_seconds=3600
     )
+
+
+def test_expired_session_credentials_are_an_expired_token(aws, role_session):
+    key = role_session
     args = {
         "key_id": key.access_key_id,
         "secret": key.secret_access_key,
@@ -78,20 +77,8 @@ def test_expired_session_credentials_are_an_expired_token(aws, sandbox):
     )
 
 
-def test_a_session_key_with_the_wrong_token_is_rejected(aws, sandbox):
-    aws(
-        "iam",
-        "create-role",
-        "--role-name",
-        "app",
-        "--assume-role-policy-document",
-        EC2_TRUST,
-        sandbox=sandbox,
-        check=True,
-    )
-    key = role_credentials_mint(
-        sandbox=sandbox, role_name="app", session_name="i-0abc", duration_seconds=3600
-    )
+def test_a_session_key_with_the_wrong_token_is_rejected(aws, role_session):
+    key = role_session
     result = aws(
         "sts",
         "get-caller-identity",
