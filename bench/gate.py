@@ -51,6 +51,8 @@ import botocore
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_RATIO = 1.5
 STARTUP_TIMEOUT = 60.0  # seconds: migrate, collectstatic, three processes and a clock heartbeat
@@ -59,18 +61,6 @@ ORPHAN_GRACE = 3.0  # for grandchildren still exiting when runstack is gone
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 PATHS = ("gate", "direct")
-TRUST_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 # Settings that would point the stack at the developer's own database, broker or debug mode.
 NOT_INHERITED = ("DATABASE_URL", "LEARNLAB_REDIS_URL", "SECRET_KEY", "DEBUG", "PORT", "HOST")
 
@@ -325,7 +315,7 @@ def operations(clients: dict) -> dict[str, dict[str, Callable[[], object]]]:
         numbers = itertools.count(1)
         calls["GetCallerIdentity"][path] = sts.get_caller_identity
         calls["CreateRole"][path] = lambda iam=iam, path=path, numbers=numbers: iam.create_role(
-            RoleName=f"{path}-r-{next(numbers):04d}", AssumeRolePolicyDocument=TRUST_POLICY
+            RoleName=f"{path}-r-{next(numbers):04d}", AssumeRolePolicyDocument=EC2_TRUST_POLICY
         )
     return calls
 

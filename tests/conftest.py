@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+
 # Sync Playwright runs an event loop in the test thread; Django's ORM must still be usable.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -179,18 +181,7 @@ def json_out(result) -> dict:
     return json.loads(result.stdout)
 
 
-EC2_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+EC2_TRUST = EC2_TRUST_POLICY
 
 
 @pytest.fixture(scope="session")

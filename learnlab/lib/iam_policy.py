@@ -86,3 +86,18 @@ def trust_allows(
             return False
         allowed = allowed or statement.get("Effect") == "Allow"
     return allowed
+
+
+EC2_TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+"""The trust policy that lets EC2 assume a role: what an instance role needs (EP03)."""
