@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "learnlab.sandbox",
     "learnlab.gate",
     "learnlab.ticker",
+    "learnlab.quiz",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("sandbox/", include("learnlab.sandbox.urls")),
     path("lab/", views.coming, {"section": "lab"}, name="lab"),
-    path("quiz/", views.coming, {"section": "quiz"}, name="quiz"),
+    path("quiz/", include("learnlab.quiz.urls")),
+    path("accounts/", include("learnlab.learners.urls")),
     path("class/", views.coming, {"section": "classroom"}, name="classroom"),
 ]

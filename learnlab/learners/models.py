@@ -1,12 +1,21 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
 class Learner(models.Model):
-    """A visitor: anonymous, known by the id kept in their session cookie."""
+    """A visitor: anonymous, known by the id kept in their session cookie, until they create an
+    account, which then owns their progress and sandbox on every device."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="learner",
+    )
     display_name = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

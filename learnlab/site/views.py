@@ -12,11 +12,6 @@ COMING = {
         "instance, read the credentials from the metadata service, use them, and watch them "
         "rotate.",
     ),
-    "quiz": (
-        "Practice questions",
-        "Exam-style questions on every exam point, with practice and timed modes and spaced "
-        "repetition.",
-    ),
     "classroom": (
         "Join a class",
         "Enter your instructor's join code to do the lab with your class.",

@@ -31,3 +31,38 @@ document.addEventListener("click", async (event) => {
   }
   window.setTimeout(() => { button.textContent = label; }, 2000);
 });
+
+// Exam timer: counts down to data-deadline, warns at 5 and 1 minutes through the live region,
+// and submits the exam at zero. The clock can be hidden; time can be added or the timer turned
+// off from the page (WCAG 2.2.1).
+const timer = document.querySelector(".timer[data-deadline]");
+if (timer) {
+  const deadline = Number(timer.dataset.deadline);
+  const clock = timer.querySelector(".timer-clock");
+  const warned = new Set();
+  let handle = null;
+  const tick = () => {
+    const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    clock.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    for (const mark of [300, 60]) {
+      if (left > 0 && left <= mark && !warned.has(mark)) {
+        warned.add(mark);
+        announce(`${mark / 60} minute${mark > 60 ? "s" : ""} left. You can add time or turn the timer off.`);
+      }
+    }
+    if (left === 0) {
+      window.clearInterval(handle);
+      announce("Time is up. Submitting your answers.");
+      document.getElementById(timer.dataset.submitForm).submit();
+    }
+  };
+  handle = window.setInterval(tick, 1000);
+  tick();
+  const toggle = timer.querySelector("[data-timer-toggle]");
+  toggle.addEventListener("click", () => {
+    const hidden = toggle.getAttribute("aria-pressed") !== "true";
+    toggle.setAttribute("aria-pressed", String(hidden));
+    clock.parentElement.hidden = hidden;
+    toggle.textContent = hidden ? "Show the clock" : "Hide the clock";
+  });
+}

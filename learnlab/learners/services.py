@@ -1,0 +1,70 @@
+import logging
+
+from django.db import transaction
+
+from learnlab.learners.models import Learner
+from learnlab.quiz.models import Answer, Exam, ReviewCard
+from learnlab.sandbox import connection
+from learnlab.sandbox.models import Sandbox
+from learnlab.sandbox.services import sandbox_drop
+
+log = logging.getLogger(__name__)
+
+
+def learner_merge(*, source: Learner, target: Learner) -> None:
+    """Fold an anonymous learner's progress and sandbox into an account's learner.
+
+    Quiz answers and exams move over; for each item the more recently reviewed schedule wins.
+    The sandbox moves over unless the account already has one, in which case the anonymous
+    one is dropped.
+    """
+    if source.pk == target.pk:
+        return
+    keep_target_sandbox = Sandbox.objects.filter(learner=target).exists()
+    source_sandbox = Sandbox.objects.filter(learner=source).first()
+    if keep_target_sandbox and source_sandbox is not None:
+        try:
+            sandbox_drop(sandbox=source_sandbox)
+        except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+            log.warning("could not drop sandbox %s while merging", source_sandbox.account_id)
+    _merge_records(source=source, target=target, move_sandbox=not keep_target_sandbox)
+
+
+@transaction.atomic
+def _merge_records(*, source: Learner, target: Learner, move_sandbox: bool) -> None:
+    Answer.objects.filter(learner=source).update(learner=target)
+    Exam.objects.filter(learner=source).update(learner=target)
+    for card in ReviewCard.objects.filter(learner=source):
+        existing = ReviewCard.objects.filter(learner=target, item_id=card.item_id).first()
+        if existing is None:
+            card.learner = target
+            card.save(update_fields=["learner"])
+        elif card.reviewed_at > existing.reviewed_at:
+            existing.card, existing.due = card.card, card.due
+            existing.reviewed_at = card.reviewed_at
+            existing.save(update_fields=["card", "due", "reviewed_at"])
+    if move_sandbox:
+        Sandbox.objects.filter(learner=source).update(learner=target)
+    if not target.display_name and source.display_name:
+        target.display_name = source.display_name
+        target.save(update_fields=["display_name"])
+    source.delete()
+
+
+def learner_sign_in(*, request, user) -> Learner:
+    """After sign-up or log-in: the browser's anonymous learner joins the account's."""
+    from learnlab.learners.selectors import SESSION_KEY
+
+    anonymous = Learner.objects.filter(pk=request.session.get(SESSION_KEY), user=None).first()
+    target = Learner.objects.filter(user=user).first()
+    if target is None:
+        if anonymous is not None:
+            anonymous.user = user
+            anonymous.save(update_fields=["user"])
+            target = anonymous
+        else:
+            target = Learner.objects.create(user=user)
+    elif anonymous is not None:
+        learner_merge(source=anonymous, target=target)
+    request.session[SESSION_KEY] = str(target.pk)
+    return target

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from learnlab.learners import views
+
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path("login/", views.signin, name="login"),
+    path("logout/", views.signout, name="logout"),
+]

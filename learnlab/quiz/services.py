@@ -1,0 +1,153 @@
+"""Answering, scheduling and exams.
+
+Spaced repetition uses FSRS (the ``fsrs`` package, Anki's current scheduler): it models each
+item's memory stability and schedules the next review when recall would drop to 90 %, which fits
+a small bank better than SM-2's fixed ease steps. A right answer rates Good, a wrong one Again.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from fsrs import Card, Rating, Scheduler
+
+from learnlab.learners.models import Learner
+from learnlab.quiz.bank import EXAM_POINTS, Item, items_for, load_bank
+from learnlab.quiz.models import Answer, Exam, ReviewCard
+
+SCHEDULER = Scheduler(enable_fuzzing=False)
+# The scaled pass marks, as a share of a perfect score (AWS: 700 and 720 out of 1000).
+PASS_MARK = {"CLF-C02": 0.70, "SAA-C03": 0.72}
+MINUTES_PER_ITEM = 2  # about the real exams' pace (130 minutes for 65 items)
+EXTENSION = timedelta(minutes=10)
+
+
+class QuizInputError(ValueError):
+    """Input the learner can fix; the message says how."""
+
+
+def chosen_indexes(item: Item, raw_values) -> list[int]:
+    """Parse the options a learner ticked, refusing what the item cannot accept."""
+    try:
+        chosen = sorted({int(value) for value in raw_values})
+    except (TypeError, ValueError) as error:
+        raise QuizInputError("That answer was not one of the options. Choose again.") from error
+    if any(not 0 <= index < len(item.options) for index in chosen):
+        raise QuizInputError("That answer was not one of the options. Choose again.")
+    if not chosen:
+        raise QuizInputError(
+            "Choose an answer first."
+            if item.kind == "single"
+            else f"Choose {item.choose} answers first."
+        )
+    if item.kind == "single" and len(chosen) > 1:
+        raise QuizInputError("Choose only one answer.")
+    return chosen
+
+
+@transaction.atomic
+def answer_record(*, learner: Learner, item: Item, chosen: list[int], mode: str) -> Answer:
+    """Store an answer and move the item's review schedule."""
+    correct = item.is_right(chosen)
+    answer = Answer.objects.create(
+        learner=learner, item_id=item.id, chosen=chosen, correct=correct, mode=mode
+    )
+    review = ReviewCard.objects.filter(learner=learner, item_id=item.id).first()
+    card = Card.from_dict(review.card) if review else Card()
+    card, _log = SCHEDULER.review_card(card, Rating.Good if correct else Rating.Again)
+    ReviewCard.objects.update_or_create(
+        learner=learner,
+        item_id=item.id,
+        defaults={"card": card.to_dict(), "due": card.due, "reviewed_at": timezone.now()},
+    )
+    return answer
+
+
+def exam_start(*, learner: Learner, exam: str, count: int, timed: bool) -> Exam:
+    """Draw ``count`` items for ``exam``, spread across the exam points."""
+    pool = items_for(exam=exam)
+    if not pool:
+        raise QuizInputError("There are no questions for that exam yet.")
+    by_point: dict[str, list[Item]] = {point: [] for point in EXAM_POINTS}
+    for item in random.sample(pool, len(pool)):
+        by_point[item.points[0]].append(item)
+    drawn: list[str] = []
+    while len(drawn) < min(count, len(pool)):
+        for point in EXAM_POINTS:  # one per point per round: every point gets its share
+            if by_point[point] and len(drawn) < count:
+                drawn.append(by_point[point].pop().id)
+    random.shuffle(drawn)
+    return Exam.objects.create(
+        learner=learner,
+        exam=exam,
+        item_ids=drawn,
+        time_limit_seconds=len(drawn) * MINUTES_PER_ITEM * 60 if timed else None,
+    )
+
+
+def exam_save_answer(*, exam: Exam, item: Item, chosen: list[int], flagged: bool) -> None:
+    if exam.submitted_at:
+        raise QuizInputError("This exam is already submitted; its answers can no longer change.")
+    if chosen:
+        exam.answers[item.id] = chosen
+    flags = set(exam.flags)
+    flags.add(item.id) if flagged else flags.discard(item.id)
+    exam.flags = sorted(flags)
+    exam.save(update_fields=["answers", "flags"])
+
+
+def exam_extend(*, exam: Exam) -> None:
+    if exam.time_limit_seconds is not None and not exam.submitted_at:
+        exam.time_limit_seconds += int(EXTENSION.total_seconds())
+        exam.save(update_fields=["time_limit_seconds"])
+
+
+def exam_timer_off(*, exam: Exam) -> None:
+    if not exam.submitted_at:
+        exam.time_limit_seconds = None
+        exam.save(update_fields=["time_limit_seconds"])
+
+
+@transaction.atomic
+def exam_submit(*, exam: Exam) -> Exam:
+    """Grade the exam once: record every answer (and schedule the items) and the score."""
+    exam = Exam.objects.select_for_update().get(pk=exam.pk)
+    if exam.submitted_at:
+        return exam
+    bank = load_bank()
+    right = 0
+    for item_id in exam.item_ids:
+        item = bank[item_id]
+        chosen = exam.answers.get(item_id, [])
+        right += item.is_right(chosen)
+        answer_record(learner=exam.learner, item=item, chosen=chosen, mode=Answer.Mode.EXAM)
+    exam.score = right / len(exam.item_ids)
+    exam.submitted_at = timezone.now()
+    exam.save(update_fields=["score", "submitted_at"])
+    return exam
+
+
+@dataclass
+class PointResult:
+    point: str
+    right: int
+    total: int
+
+    @property
+    def share(self) -> float:
+        return self.right / self.total if self.total else 0.0
+
+
+def exam_breakdown(*, exam: Exam) -> list[PointResult]:
+    """Right answers per exam point (an item counts for every point it is tagged with)."""
+    bank = load_bank()
+    results: dict[str, PointResult] = {}
+    for item_id in exam.item_ids:
+        item = bank[item_id]
+        for point in item.points:
+            result = results.setdefault(point, PointResult(point, 0, 0))
+            result.total += 1
+            result.right += item.is_right(exam.answers.get(item_id, []))
+    return sorted(results.values(), key=lambda r: (r.share, r.point))

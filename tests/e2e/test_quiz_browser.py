@@ -1,0 +1,88 @@
+"""A learner takes a short exam with the keyboard alone; axe-core finds no violations."""
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text()
+
+
+def axe_violations(page) -> list[str]:
+    """Inject axe-core (through the devtools protocol, so the page's CSP still applies to the
+    page's own code) and return its violations as readable lines."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE)
+    results = page.evaluate("window.axe.run(document)")
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes, e.g. {v['nodes'][0]['html'][:120]})"
+        for v in results["violations"]
+    ]
+
+
+def tab_to(page, name: str, limit: int = 60) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        text = page.evaluate(
+            "(document.activeElement.innerText || document.activeElement.value || '').trim()"
+        )
+        if text == name:
+            return
+    raise AssertionError(f"could not reach {name!r} with Tab")
+
+
+def tab_to_choice(page) -> None:
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == "choice":
+            return
+    raise AssertionError("could not reach an answer with Tab")
+
+
+def test_practice_pages_pass_axe(live_server, page):
+    page.goto(live_server.url + "/quiz/")
+    assert axe_violations(page) == []
+    page.goto(live_server.url + "/quiz/practice/?points=EP03")
+    assert axe_violations(page) == []
+    tab_to_choice(page)
+    page.keyboard.press("Space")
+    tab_to(page, "Check my answer")
+    page.keyboard.press("Enter")
+    expect(page.locator("#verdict")).to_be_visible()
+    assert axe_violations(page) == []
+    page.goto(live_server.url + "/quiz/mastery/")
+    assert axe_violations(page) == []
+
+
+def test_a_short_exam_by_keyboard_alone(live_server, page):
+    page.goto(live_server.url + "/quiz/")
+    tab_to(page, "Start the exam")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("question 1 of 10")
+    assert axe_violations(page) == []
+
+    for number in range(1, 11):
+        expect(page.get_by_role("heading", level=1)).to_contain_text(f"question {number} of 10")
+        stem = page.locator("legend.stem").inner_text()
+        needed = {"TWO": 2, "THREE": 3}.get(
+            (re.search(r"\(Choose (TWO|THREE)\.\)", stem) or [None, None])[1], 1
+        )
+        tab_to_choice(page)
+        page.keyboard.press("Space")
+        for _ in range(needed - 1):
+            page.keyboard.press("Tab")
+            page.keyboard.press("Space")
+        tab_to(page, "Save and next" if number < 10 else "Review all and submit")
+        page.keyboard.press("Enter")
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("review before submitting")
+    expect(page.get_by_text("Every question is answered.")).to_be_visible()
+    assert axe_violations(page) == []
+    tab_to(page, "Submit the exam")
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("status").first).to_contain_text(re.compile(r"You scored \d+%"))
+    assert axe_violations(page) == []
