@@ -86,3 +86,28 @@ def test_a_short_exam_by_keyboard_alone(live_server, page):
 
     expect(page.get_by_role("status").first).to_contain_text(re.compile(r"You scored \d+%"))
     assert axe_violations(page) == []
+
+
+def test_the_timer_warns_through_the_live_region_and_submits_at_zero(live_server, page):
+    from datetime import timedelta
+
+    from learnlab.quiz.models import Exam
+
+    page.goto(live_server.url + "/quiz/")
+    page.get_by_role("button", name="Start the exam").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("question 1 of 10")
+    exam = Exam.objects.get()
+    # Move the start back so that 61 seconds are left.
+    Exam.objects.filter(pk=exam.pk).update(
+        started_at=exam.started_at - timedelta(seconds=exam.time_limit_seconds - 61)
+    )
+    page.reload()
+    expect(page.locator("#announcer")).to_have_text(re.compile("minutes? left"))
+    expect(page.locator(".timer-clock")).to_have_text(re.compile(r"^[01]:\d\d$"))
+    page.get_by_role("button", name="Add 10 minutes").click()
+    expect(page.locator(".timer-clock")).to_have_text(re.compile(r"^1[01]:\d\d$"))
+
+    Exam.objects.filter(pk=exam.pk).update(time_limit_seconds=0)
+    page.reload()
+    expect(page.get_by_role("status").first).to_contain_text("You scored", timeout=10_000)
+    assert Exam.objects.get().submitted_at is not None

@@ -5,6 +5,7 @@ from django.test import Client
 
 from learnlab.quiz.bank import load_bank
 from learnlab.quiz.models import Answer, Exam
+from learnlab.quiz.templatetags.quiz import code_spans
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +58,7 @@ def test_submitting_scores_exactly_right_answers_and_shows_the_review(client):
     review = client.get(f"/quiz/exam/{exam.pk}/review/").content.decode()
     assert "You scored 10%: not a pass yet (the pass mark is 72%)" in review
     assert "Question 1: right" in review and "Question 2: wrong" in review
-    assert first.options[0].explanation in review
+    assert code_spans(first.options[0].explanation) in review
     # Submitted answers can no longer change.
     client.post(f"/quiz/exam/{exam.pk}/2/", {"choice": [str(i) for i in second.correct]})
     exam.refresh_from_db()
@@ -107,7 +108,7 @@ def test_practice_gives_feedback_with_every_explanation(client):
     text = response.content.decode()
     assert "Right." in text
     for option in item.options:
-        assert option.explanation in text
+        assert code_spans(option.explanation) in text
     assert "/lab/#step-2" in text
     empty = client.post("/quiz/practice/", {"item": item.id})
     assert empty.status_code == 400 and b"first." in empty.content
