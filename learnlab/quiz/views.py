@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from learnlab.learners.selectors import learner_from_request
@@ -177,7 +178,10 @@ def exam_timer(request, exam_id):
     else:
         exam_extend(exam=exam)
         messages.info(request, "Ten more minutes added.")
-    return redirect(request.POST.get("next") or reverse("quiz:exam_overview", args=[exam.pk]))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = reverse("quiz:exam_overview", args=[exam.pk])
+    return redirect(back)
 
 
 @require_POST

@@ -68,3 +68,12 @@ def test_a_wrong_password_is_a_clear_message():
     response = Client().post("/accounts/login/", {"username": "ada", "password": "nope"})
     assert response.status_code == 200
     assert b"Please enter a correct username and password" in response.content
+
+
+def test_a_weak_password_is_refused_with_the_reason():
+    response = Client().post(
+        "/accounts/signup/", {"username": "bob", "password1": "12345678", "password2": "12345678"}
+    )
+    assert response.status_code == 200
+    assert b"This password is too common" in response.content
+    assert not User.objects.filter(username="bob").exists()

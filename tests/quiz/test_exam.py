@@ -112,3 +112,11 @@ def test_practice_gives_feedback_with_every_explanation(client):
     assert "/lab/#step-2" in text
     empty = client.post("/quiz/practice/", {"item": item.id})
     assert empty.status_code == 400 and b"first." in empty.content
+
+
+def test_the_timer_form_never_redirects_off_site(client):
+    exam = _start(client)
+    response = client.post(
+        f"/quiz/exam/{exam.pk}/timer/", {"action": "extend", "next": "https://evil.example/"}
+    )
+    assert response.headers["Location"] == f"/quiz/exam/{exam.pk}/"
