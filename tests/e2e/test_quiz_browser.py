@@ -111,3 +111,12 @@ def test_the_timer_warns_through_the_live_region_and_submits_at_zero(live_server
     page.reload()
     expect(page.get_by_role("status").first).to_contain_text("You scored", timeout=10_000)
     assert Exam.objects.get().submitted_at is not None
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/sandbox/", "/lab/", "/accounts/signup/", "/accounts/login/"]
+)
+def test_the_other_pages_pass_axe(live_server, sandbox_server, page, path):
+    page.goto(live_server.url + path)
+    page.wait_for_load_state("networkidle")
+    assert axe_violations(page) == []
