@@ -131,6 +131,12 @@ class SandboxServer:
                 re.compile(r"^/_admin/accounts/(\d{12})/role-credentials/(ASIA[A-Z0-9]{16})$"),
                 self.role_credentials_forget,
             ),
+            (
+                "GET",
+                re.compile(r"^/_admin/accounts/(\d{12})/instances/(i-[0-9a-f]+)$"),
+                self.instance_get,
+            ),
+            ("GET", re.compile(r"^/_admin/attached-instances$"), self.attached_instances),
         ]
 
     def __call__(self, environ, start_response):
@@ -175,6 +181,8 @@ class SandboxServer:
                     status, payload = error.status, {"code": error.code, "message": error.message}
                 except TypeError as error:
                     status, payload = 400, {"code": "BadRequest", "message": str(error)}
+                except Exception as error:  # an answer, never a dropped connection
+                    status, payload = 500, {"code": "InternalError", "message": repr(error)}
                 return _json(start_response, status, payload)
         return _json(start_response, 404, {"code": "NotFound", "message": path})
 
@@ -269,12 +277,77 @@ class SandboxServer:
             "AssumedRoleArn": assumed.arn,
         }
 
+    def instance_get(self, account_id, instance_id, region=DEFAULT_REGION):
+        """An instance as its metadata service sees it."""
+        ec2 = ec2_backends[account_id][region]
+        instance = next((i for i in ec2.all_instances() if i.id == instance_id), None)
+        if instance is None:
+            raise AdminError(404, "InvalidInstanceID.NotFound", f"No instance {instance_id}")
+        return 200, _instance_facts(account_id, region, instance)
+
+    def attached_instances(self):
+        """Every running instance whose profile holds a role EC2 may assume: what the
+        credential ticker keeps supplied."""
+        attached = []
+        for account_id in [a for a in ec2_backends if ACCOUNT_ID.match(a)]:
+            for region, ec2 in list(ec2_backends[account_id].items()):
+                for instance_id, association in ec2.iam_instance_profile_associations.items():
+                    if association.instance.state != "running":
+                        continue
+                    profile = _profile_state(account_id, association)
+                    role = profile["role"]
+                    if role and role["trusts_ec2"]:
+                        attached.append([account_id, region, instance_id, role["name"]])
+        return 200, {"instances": attached}
+
     def role_credentials_forget(self, account_id, access_key_id):
         sts = sts_backends[account_id][PARTITION]
         before = len(sts.assumed_roles)
         sts.assumed_roles = [r for r in sts.assumed_roles if r.access_key_id != access_key_id]
         iam_backends[account_id][PARTITION].access_keys.pop(access_key_id, None)
         return 200, {"forgotten": before - len(sts.assumed_roles)}
+
+
+def _profile_state(account_id: str, association) -> dict:
+    """What the metadata service's ``iam/`` tree needs to know about an instance's profile."""
+    profile = association.iam_instance_profile
+    iam = iam_backends[account_id][PARTITION]
+    # Deleted, or deleted and recreated under the same name, is "not found" for the instance.
+    current = next((p for p in iam.instance_profiles.values() if p.id == profile.id), None)
+    state = {"arn": profile.arn, "id": profile.id, "exists": current is not None, "role": None}
+    if current is not None and current.roles:
+        role = current.roles[0]
+        state["role"] = {
+            "name": role.name,
+            "arn": role.arn,
+            "trusts_ec2": trust_allows(
+                role.assume_role_policy_document, service="ec2.amazonaws.com"
+            ),
+        }
+    return state
+
+
+def _instance_facts(account_id: str, region: str, instance) -> dict:
+    ec2 = ec2_backends[account_id][region]
+    association = ec2.iam_instance_profile_associations.get(instance.id)
+    nic = next(iter(instance.nics.values()), None) if getattr(instance, "nics", None) else None
+    return {
+        "instance_id": instance.id,
+        "state": instance.state,
+        "image_id": instance.image_id,
+        "instance_type": instance.instance_type,
+        "private_ip": instance.private_ip,
+        "private_dns": instance.private_dns_name,
+        "availability_zone": instance.availability_zone,
+        "region": region,
+        "mac": getattr(nic, "mac_address", None) or "0e:00:00:00:00:01",
+        "architecture": instance.architecture,
+        "launch_time": instance.launch_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "user_data": instance.user_data.decode() if instance.user_data else None,
+        "http_tokens": instance.metadata_options.http_tokens,
+        "http_endpoint": instance.metadata_options.http_endpoint,
+        "profile": _profile_state(account_id, association) if association else None,
+    }
 
 
 def _role(account_id, role_name):
@@ -299,7 +372,9 @@ def _read_json(environ) -> dict:
 
 def _json(start_response, status: int, payload: dict):
     body = json.dumps(payload).encode()
-    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "")
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(
+        status, "Internal Server Error"
+    )
     start_response(
         f"{status} {reason}",
         [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
