@@ -1,5 +1,6 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from learnlab.imds.views import metadata
 from learnlab.site import views
 
 # AWS API calls to /aws are answered by learnlab.gate.middleware.GateMiddleware.
@@ -11,5 +12,6 @@ urlpatterns = [
     path("lab/", views.coming, {"section": "lab"}, name="lab"),
     path("quiz/", include("learnlab.quiz.urls")),
     path("accounts/", include("learnlab.learners.urls")),
+    re_path(r"^imds/(?P<token>[\w-]{16,64})(?P<path>/.*)?$", metadata, name="imds"),
     path("class/", views.coming, {"section": "classroom"}, name="classroom"),
 ]

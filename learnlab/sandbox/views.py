@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
+from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.sandbox.selectors import sandbox_env_lines
 from learnlab.sandbox.services import sandbox_for_learner, sandbox_reset
 
@@ -42,12 +43,24 @@ def panel(request):
 
 @require_GET
 def env(request):
-    """``export`` lines for a shell: the learner's own terminal, pointed at their sandbox."""
+    """``export`` lines for a shell: the learner's own terminal pointed at their sandbox, or with
+    ``?instance=i-…``, a shell on that instance: no keys, only its metadata service."""
     try:
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+        instance_id = request.GET.get("instance")
+        if instance_id is None:
+            lines = sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request))
+        else:
+            lines = instance_env_lines(
+                sandbox=sandbox,
+                instance_id=instance_id,
+                gate_url=_gate_url(request),
+                imds_base=request.build_absolute_uri("/imds/"),
+            )
+    except InstanceNotFound as error:
+        return HttpResponse(f"# {error}\n", status=404, content_type="text/plain")
     except (connection.SandboxServerUnavailable, connection.SandboxServerError):
         return HttpResponse(f"# {UNAVAILABLE}\n", status=503, content_type="text/plain")
-    lines = sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request))
     response = HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response

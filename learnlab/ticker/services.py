@@ -5,6 +5,7 @@ this loop for a little over a minute and the next one takes over; the lease make
 one loop ticks at a time, and a loop that finds the lease held waits for its turn.
 """
 
+import contextlib
 import time
 import uuid
 from datetime import timedelta
@@ -34,7 +35,12 @@ def lease_release(*, holder: str) -> None:
 
 
 def clock_tick() -> None:
-    """One tick of the lab clock. The credential renewals hook in here."""
+    """One tick of the lab clock: renew instance credentials that are due."""
+    from learnlab.imds.credentials import credentials_tick
+    from learnlab.sandbox import connection
+
+    with contextlib.suppress(connection.SandboxServerUnavailable):  # the next tick catches up
+        credentials_tick()
 
 
 def clock_run(*, seconds: float) -> int:

@@ -1,0 +1,141 @@
+"""Instance role credentials: issued as STS issues them for EC2, renewed on the lab clock.
+
+The metadata service reads the current set from the database; the ticker (``credentials_tick``,
+once a second on the task cluster) renews sets that are due and forgets expired ones.
+"""
+
+import contextlib
+import logging
+import math
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from learnlab.imds.models import InstanceCredentials
+from learnlab.sandbox import connection
+from learnlab.sandbox.models import Sandbox
+from learnlab.sandbox.services import role_credentials_mint
+from learnlab.ticker import clock
+
+log = logging.getLogger(__name__)
+
+
+def credentials_issue(
+    *, sandbox: Sandbox, instance_id: str, role_name: str, now: datetime | None = None
+) -> InstanceCredentials:
+    """A new set for the instance's role: session name = instance id, as EC2 does."""
+    now = now or timezone.now()
+    lifetime = clock.real(clock.CREDENTIAL_LIFETIME)
+    key = role_credentials_mint(
+        sandbox=sandbox,
+        role_name=role_name,
+        session_name=instance_id,
+        duration_seconds=max(1, math.ceil(lifetime.total_seconds())),
+    )
+    key.expires_at = now + lifetime
+    key.save(update_fields=["expires_at"])
+    return InstanceCredentials.objects.create(
+        sandbox=sandbox,
+        instance_id=instance_id,
+        role_name=role_name,
+        access_key=key,
+        issued_at=now,
+        expires_at=key.expires_at,
+        renew_at=now + clock.renew_after(),
+    )
+
+
+def credentials_current(
+    *, sandbox: Sandbox, instance_id: str, role_name: str
+) -> InstanceCredentials:
+    """The newest unexpired set for this instance and role, issuing the first one on demand."""
+    now = timezone.now()
+    current = (
+        InstanceCredentials.objects.select_related("access_key")
+        .filter(sandbox=sandbox, instance_id=instance_id, role_name=role_name, expires_at__gt=now)
+        .order_by("-issued_at")
+        .first()
+    )
+    return current or credentials_issue(
+        sandbox=sandbox, instance_id=instance_id, role_name=role_name, now=now
+    )
+
+
+def credentials_tick(*, now: datetime | None = None) -> dict:
+    """Renew every attached instance's credentials that are due; forget expired ones.
+
+    Each renewal is claimed with a compare-and-set on ``superseded_at``, so two tickers never
+    both renew one set. Returns counts for the caller (and the benchmark).
+    """
+    now = now or timezone.now()
+    attached = connection.admin_call("GET", "attached-instances")["instances"]
+    sandboxes = {
+        s.account_id: s
+        for s in Sandbox.objects.filter(
+            account_id__in={account for account, *_ in attached}, status=Sandbox.Status.READY
+        )
+    }
+    live = {
+        (c.sandbox_id, c.instance_id, c.role_name): c
+        for c in InstanceCredentials.objects.filter(superseded_at=None, expires_at__gt=now)
+    }
+    renewed = issued = 0
+    for account, _region, instance_id, role_name in attached:
+        sandbox = sandboxes.get(account)
+        if sandbox is None:
+            continue
+        current = live.get((sandbox.pk, instance_id, role_name))
+        if current is not None and current.renew_at > now:
+            continue
+        if current is not None:
+            claimed = InstanceCredentials.objects.filter(pk=current.pk, superseded_at=None).update(
+                superseded_at=now
+            )
+            if claimed != 1:
+                continue  # another ticker got there first
+        try:
+            credentials_issue(
+                sandbox=sandbox, instance_id=instance_id, role_name=role_name, now=now
+            )
+        except (connection.SandboxServerError, IntegrityError) as error:
+            log.warning("could not renew credentials of %s: %s", instance_id, error)
+            continue
+        renewed += current is not None
+        issued += current is None
+    forgotten = credentials_forget_expired(now=now)
+    return {"attached": len(attached), "renewed": renewed, "issued": issued, "forgotten": forgotten}
+
+
+def credentials_forget_expired(*, now: datetime) -> int:
+    """Expired sets leave the sandbox server; the gate keeps the key to answer ExpiredToken."""
+    forgotten = 0
+    expired = InstanceCredentials.objects.select_related("sandbox", "access_key").filter(
+        expires_at__lte=now, forgotten_at=None
+    )
+    for credentials in expired:
+        with transaction.atomic():
+            claimed = InstanceCredentials.objects.filter(
+                pk=credentials.pk, forgotten_at=None
+            ).update(forgotten_at=now)
+        if claimed != 1:
+            continue
+        # If the account is gone already, there is nothing left to forget.
+        with contextlib.suppress(
+            connection.SandboxServerError, connection.SandboxServerUnavailable
+        ):
+            connection.admin_call(
+                "DELETE",
+                f"accounts/{credentials.sandbox.account_id}/role-credentials/"
+                f"{credentials.access_key.access_key_id}",
+            )
+        forgotten += 1
+    return forgotten
+
+
+def credentials_history(*, sandbox: Sandbox, instance_id: str, limit: int = 20) -> list:
+    return list(
+        InstanceCredentials.objects.select_related("access_key")
+        .filter(sandbox=sandbox, instance_id=instance_id)
+        .order_by("-issued_at")[:limit]
+    )

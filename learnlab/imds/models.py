@@ -1,0 +1,50 @@
+import secrets
+
+from django.db import models
+
+from learnlab.sandbox.models import AccessKey, Sandbox
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class MetadataEndpoint(models.Model):
+    """The unguessable URL at which one lab instance's metadata service answers over HTTP."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="endpoints")
+    instance_id = models.CharField(max_length=32)
+    token = models.CharField(max_length=64, unique=True, default=_new_token)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sandbox", "instance_id"], name="one_endpoint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} in {self.sandbox}"
+
+
+class InstanceCredentials(models.Model):
+    """One set of role credentials issued to an instance, as EC2 and STS issue them.
+
+    The ticker renews a set when ``renew_at`` passes (compare-and-set on ``superseded_at``), the
+    superseded set stays valid until ``expires_at``, and at expiry it is forgotten by the
+    sandbox server (the gate then answers ExpiredToken from ``access_key.expires_at``).
+    """
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="credentials")
+    instance_id = models.CharField(max_length=32)
+    role_name = models.CharField(max_length=64)
+    access_key = models.OneToOneField(AccessKey, on_delete=models.CASCADE)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    renew_at = models.DateTimeField(db_index=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    forgotten_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sandbox", "instance_id", "-issued_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.access_key_id} for {self.instance_id}"

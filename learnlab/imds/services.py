@@ -1,0 +1,41 @@
+import re
+import shlex
+
+from learnlab.imds.models import MetadataEndpoint
+from learnlab.sandbox import connection
+from learnlab.sandbox.models import Sandbox
+
+INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+
+
+class InstanceNotFound(Exception):
+    pass
+
+
+def endpoint_for(*, sandbox: Sandbox, instance_id: str) -> MetadataEndpoint:
+    """The instance's metadata service URL token, created on first use."""
+    if not INSTANCE_ID.match(instance_id):
+        raise InstanceNotFound(f"{instance_id!r} is not an instance id (they look like i-0abc…).")
+    try:
+        connection.admin_call("GET", f"accounts/{sandbox.account_id}/instances/{instance_id}")
+    except connection.SandboxServerError as error:
+        if error.status == 404:
+            raise InstanceNotFound(
+                f"There is no instance {instance_id} in your sandbox."
+            ) from error
+        raise
+    endpoint, _ = MetadataEndpoint.objects.get_or_create(sandbox=sandbox, instance_id=instance_id)
+    return endpoint
+
+
+def instance_env_lines(
+    *, sandbox: Sandbox, instance_id: str, gate_url: str, imds_base: str
+) -> list[str]:
+    """A shell "on" the instance: the SDKs and CLI find the role's credentials by themselves."""
+    endpoint = endpoint_for(sandbox=sandbox, instance_id=instance_id)
+    values = {
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"{imds_base}{endpoint.token}/",
+        "AWS_ENDPOINT_URL": gate_url,
+        "AWS_DEFAULT_REGION": sandbox.region,
+    }
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
