@@ -92,7 +92,7 @@ def respond(
         return MetadataResponse(
             503, f"{endpoint.instance_id} is not running: no metadata service answers.\n"
         )
-    if instance["http_endpoint"] != "enabled":
+    if instance["http_endpoint"] == "disabled":
         return _error(403)
     if path == TOKEN_PATH:
         return _token(endpoint, method, headers)

@@ -4,9 +4,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
-from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.sandbox.selectors import sandbox_env_lines
 from learnlab.sandbox.services import sandbox_for_learner, sandbox_reset
 

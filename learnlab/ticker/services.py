@@ -5,7 +5,7 @@ this loop for a little over a minute and the next one takes over; the lease make
 one loop ticks at a time, and a loop that finds the lease held waits for its turn.
 """
 
-import contextlib
+import logging
 import time
 import uuid
 from datetime import timedelta
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from learnlab.ticker.models import Lease
 
+log = logging.getLogger(__name__)
 CLOCK = "clock"
 TICK_SECONDS = 1.0
 LEASE_FOR = timedelta(seconds=3)
@@ -39,8 +40,12 @@ def clock_tick() -> None:
     from learnlab.imds.credentials import credentials_tick
     from learnlab.sandbox import connection
 
-    with contextlib.suppress(connection.SandboxServerUnavailable):  # the next tick catches up
+    try:
         credentials_tick()
+    except connection.SandboxServerUnavailable:
+        pass  # restarting: the next tick catches up
+    except Exception:
+        log.exception("the lab clock's tick failed; ticking on")
 
 
 def clock_run(*, seconds: float) -> int:

@@ -1,0 +1,69 @@
+"""Credentials rotate on the lab clock: at speed 360 they live 60 s and renew every 10 s."""
+
+import json
+import time
+
+import pytest
+
+from learnlab.imds.credentials import credentials_tick
+from learnlab.imds.models import InstanceCredentials
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+CREDENTIALS = "/latest/meta-data/iam/security-credentials/s3-reader"
+
+
+def _identity(aws, document):
+    return aws(
+        "sts", "get-caller-identity",
+        key_id=document["AccessKeyId"], secret=document["SecretAccessKey"],
+        token=document["Token"],
+    )  # fmt: skip
+
+
+def test_a_rotation_end_to_end_at_speed_360(settings, curl, aws, lab):
+    settings.LEARNLAB_CLOCK_SPEED = 360
+    first = json.loads(curl(CREDENTIALS)[1])
+    assert _identity(aws, first).returncode == 0
+
+    deadline = time.monotonic() + 20
+    second = first
+    while second["AccessKeyId"] == first["AccessKeyId"] and time.monotonic() < deadline:
+        credentials_tick()
+        time.sleep(0.5)
+        second = json.loads(curl(CREDENTIALS)[1])
+    assert second["AccessKeyId"] != first["AccessKeyId"], "no renewal within 20 s"
+    # The new set arrived well before the old one expires, and the old one still works.
+    assert second["Expiration"] > first["Expiration"]
+    assert _identity(aws, first).returncode == 0
+    assert _identity(aws, second).returncode == 0
+
+    old = InstanceCredentials.objects.get(access_key__access_key_id=first["AccessKeyId"])
+    while time.time() < old.expires_at.timestamp() + 1.5:
+        credentials_tick()
+        time.sleep(1)
+    expired = _identity(aws, first)
+    assert "(ExpiredToken)" in expired.stderr
+    assert _identity(aws, json.loads(curl(CREDENTIALS)[1])).returncode == 0
+    old.refresh_from_db()
+    assert old.forgotten_at is not None  # the sandbox server no longer knows the old key
+
+
+def test_two_tickers_never_both_renew_one_set(settings, curl, lab):
+    settings.LEARNLAB_CLOCK_SPEED = 360
+    curl(CREDENTIALS)
+    InstanceCredentials.objects.update(renew_at=InstanceCredentials.objects.get().issued_at)
+    first, second = credentials_tick(), credentials_tick()
+    assert first["renewed"] == 1 and second["renewed"] == 0
+    assert InstanceCredentials.objects.filter(superseded_at=None).count() == 1
+
+
+def test_detaching_the_profile_stops_renewal(settings, curl, lab):
+    settings.LEARNLAB_CLOCK_SPEED = 360
+    curl(CREDENTIALS)
+    association = lab["ec2"].describe_iam_instance_profile_associations()[
+        "IamInstanceProfileAssociations"
+    ][0]
+    lab["ec2"].disassociate_iam_instance_profile(AssociationId=association["AssociationId"])
+    InstanceCredentials.objects.update(renew_at=InstanceCredentials.objects.get().issued_at)
+    assert credentials_tick()["renewed"] == 0
+    assert InstanceCredentials.objects.count() == 1
