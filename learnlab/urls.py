@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("sandbox/", include("learnlab.sandbox.urls")),
+    path("sandbox/instances/", include("learnlab.imds.urls")),
     path("lab/", views.coming, {"section": "lab"}, name="lab"),
     path("quiz/", include("learnlab.quiz.urls")),
     path("accounts/", include("learnlab.learners.urls")),

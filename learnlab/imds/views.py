@@ -1,8 +1,15 @@
 from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from learnlab.imds.metadata import respond
 from learnlab.imds.models import MetadataEndpoint
+from learnlab.imds.selectors import credentials_panel
+from learnlab.imds.services import InstanceNotFound, endpoint_for
+from learnlab.learners.selectors import learner_from_request
+from learnlab.sandbox.services import sandbox_for_learner
 
 
 @csrf_exempt  # PUT /latest/api/token comes from curl and SDKs, not from our forms
@@ -25,3 +32,31 @@ def metadata(request, token, path=""):
     for name, value in answer.headers.items():
         response[name] = value
     return response
+
+
+def _instance_context(request, instance_id: str) -> dict:
+    sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+    try:
+        endpoint = endpoint_for(sandbox=sandbox, instance_id=instance_id)
+    except InstanceNotFound as error:
+        raise Http404(str(error)) from error
+    return {
+        "section": "sandbox",
+        "sandbox": sandbox,
+        "instance_id": instance_id,
+        "imds_url": request.build_absolute_uri(f"/imds/{endpoint.token}/"),
+        "paused": request.GET.get("paused") == "1",
+        **credentials_panel(sandbox=sandbox, instance_id=instance_id, now=timezone.now()),
+    }
+
+
+@require_GET
+def instance_detail(request, instance_id):
+    """An instance's credentials, live: countdown, rotation timeline, worker status."""
+    return render(request, "imds/instance.html", _instance_context(request, instance_id))
+
+
+@require_GET
+def instance_credentials(request, instance_id):
+    """The live panel alone, polled every second by htmx (not while paused)."""
+    return render(request, "imds/instance.html#panel", _instance_context(request, instance_id))

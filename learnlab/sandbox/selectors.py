@@ -13,3 +13,17 @@ def sandbox_env_lines(*, sandbox: Sandbox, gate_url: str) -> list[str]:
         "AWS_DEFAULT_REGION": sandbox.region,
     }
     return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+
+
+def sandbox_instances(*, sandbox: Sandbox) -> list[dict]:
+    """The sandbox's instances that are not terminated, newest first, for the sandbox page."""
+    from learnlab.gate.client import aws_client
+
+    reservations = aws_client("ec2", sandbox=sandbox).describe_instances()["Reservations"]
+    instances = [
+        {"id": i["InstanceId"], "state": i["State"]["Name"], "launched": i["LaunchTime"]}
+        for r in reservations
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+    return sorted(instances, key=lambda i: i["launched"], reverse=True)

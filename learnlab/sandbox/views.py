@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
-from learnlab.sandbox.selectors import sandbox_env_lines
+from learnlab.sandbox.selectors import sandbox_env_lines, sandbox_instances
 from learnlab.sandbox.services import sandbox_for_learner, sandbox_reset
 
 UNAVAILABLE = (
@@ -35,6 +35,7 @@ def panel(request):
         context["error"] = UNAVAILABLE
     else:
         context["sandbox"] = sandbox
+        context["instances"] = sandbox_instances(sandbox=sandbox)
         context["env_text"] = "\n".join(
             sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request))
         )

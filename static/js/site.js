@@ -66,3 +66,16 @@ if (timer) {
     toggle.textContent = hidden ? "Show the clock" : "Hide the clock";
   });
 }
+
+// Rotation announcements: when the polled credentials panel shows a new key id, say so once.
+const announceNewKeys = () => {
+  let lastKey = document.getElementById("credentials-panel")?.dataset.keyId || "";
+  new MutationObserver(() => {
+    const key = document.getElementById("credentials-panel")?.dataset.keyId || "";
+    if (key && lastKey && key !== lastKey) {
+      announce(`New credentials arrived: key ending ${key.slice(-4)}. The previous set stays valid until it expires.`);
+    }
+    if (key) lastKey = key;
+  }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-key-id"] });
+};
+if (document.getElementById("credentials-panel")) announceNewKeys();

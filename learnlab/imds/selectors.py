@@ -1,0 +1,64 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from learnlab.imds.models import InstanceCredentials
+from learnlab.sandbox.models import Sandbox
+from learnlab.ticker import clock
+from learnlab.ticker.services import clock_heartbeat_age
+
+TIMELINE_WIDTH = 600
+TIMELINE_ROWS = 6
+WORKER_STALE_AFTER = 10.0  # seconds without a tick
+
+
+@dataclass
+class TimelineBar:
+    key_id: str
+    x: float
+    width: float
+    y: int
+    current: bool
+    expired: bool
+
+
+def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> dict:
+    """What the live credentials panel shows: the current set, a countdown computed from stored
+    deadlines, the history as a timeline, and whether the worker is ticking."""
+    sets = list(
+        InstanceCredentials.objects.select_related("access_key")
+        .filter(sandbox=sandbox, instance_id=instance_id)
+        .order_by("-issued_at")[:TIMELINE_ROWS]
+    )
+    current = next((s for s in sets if s.expires_at > now and s.superseded_at is None), None)
+    current = current or next((s for s in sets if s.expires_at > now), None)
+    lifetime = clock.real(clock.CREDENTIAL_LIFETIME)
+    start, end = now - lifetime, now + lifetime
+    span = (end - start).total_seconds()
+
+    def x_of(moment):
+        seconds = (min(max(moment, start), end) - start).total_seconds()
+        return round(seconds / span * TIMELINE_WIDTH, 1)
+
+    bars = [
+        TimelineBar(
+            key_id=s.access_key.access_key_id,
+            x=x_of(s.issued_at),
+            width=max(2.0, x_of(s.expires_at) - x_of(s.issued_at)),
+            y=row * 22,
+            current=s is current,
+            expired=s.expires_at <= now,
+        )
+        for row, s in enumerate(sets)
+    ]
+    age = clock_heartbeat_age(now)
+    return {
+        "current": current,
+        "seconds_left": int((current.expires_at - now).total_seconds()) if current else None,
+        "renews_in": max(0, int((current.renew_at - now).total_seconds())) if current else None,
+        "bars": bars,
+        "now_x": x_of(now),
+        "timeline_height": max(1, len(bars)) * 22 + 24,
+        "timeline_width": TIMELINE_WIDTH,
+        "worker_ok": age is not None and age <= WORKER_STALE_AFTER,
+        "speed": clock.speed(),
+    }

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from learnlab.imds import views
+
+app_name = "imds"
+urlpatterns = [
+    path("<str:instance_id>/", views.instance_detail, name="instance"),
+    path("<str:instance_id>/credentials", views.instance_credentials, name="credentials"),
+]
