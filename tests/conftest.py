@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -199,3 +200,36 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-dev-shm-usage",
         ],
     }
+
+
+def start_task_cluster(sandbox_server, **extra_env) -> subprocess.Popen:
+    """A real ``qcluster`` process on the test database and this run's sandbox server."""
+    from django_q.brokers import get_broker
+
+    get_broker().purge_queue()  # nothing left over from an earlier run
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "LEARNLAB_SANDBOX_URL": sandbox_server["url"],
+        "LEARNLAB_SANDBOX_SECRET": sandbox_server["secret"],
+        **extra_env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True
+    )
+
+
+def stop_task_cluster(process: subprocess.Popen, signum=signal.SIGTERM) -> None:
+    os.killpg(process.pid, signum)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture
+def task_cluster(sandbox_server):
+    process = start_task_cluster(sandbox_server)
+    yield process
+    stop_task_cluster(process)

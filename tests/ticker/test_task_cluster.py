@@ -1,20 +1,14 @@
 """The task cluster for real: a qcluster process runs the lab clock and the reaper."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_q.brokers import get_broker
 from django_q.tasks import async_task, result
 
 from learnlab.sandbox.models import Sandbox
 from learnlab.ticker.services import clock_heartbeat_age, clock_run, lease_acquire
-from tests.conftest import ROOT, database_url
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -28,27 +22,6 @@ def test_only_one_holder_has_the_clock_at_a_time():
 def test_the_clock_ticks_about_once_a_second():
     assert clock_run(seconds=2.5) == 3
     assert clock_heartbeat_age() < 2
-
-
-@pytest.fixture
-def task_cluster(sandbox_server):
-    get_broker().purge_queue()  # nothing left over from an earlier run
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "LEARNLAB_SANDBOX_URL": sandbox_server["url"],
-        "LEARNLAB_SANDBOX_SECRET": sandbox_server["secret"],
-    }
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True
-    )
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def test_the_task_cluster_runs_the_clock(task_cluster):
