@@ -47,4 +47,4 @@ class InstanceCredentials(models.Model):
         indexes = [models.Index(fields=["sandbox", "instance_id", "-issued_at"])]
 
     def __str__(self) -> str:
-        return f"{self.access_key_id} for {self.instance_id}"
+        return f"credentials of {self.role_name} on {self.instance_id}"

@@ -62,3 +62,39 @@ def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> d
         "worker_ok": age is not None and age <= WORKER_STALE_AFTER,
         "speed": clock.speed(),
     }
+
+
+def cached_credentials_demo(*, sandbox: Sandbox, instance_id: str, cached_key_id: str | None):
+    """Two apps on the instance make the same call: one with the set it cached when the demo
+    started, one with the set the metadata service serves now (EP10, EP11)."""
+    from botocore.exceptions import ClientError
+
+    from learnlab.gate.client import aws_client
+    from learnlab.sandbox.models import AccessKey
+
+    if not cached_key_id:
+        return None
+    cached = AccessKey.objects.filter(sandbox=sandbox, access_key_id=cached_key_id).first()
+    current = (
+        InstanceCredentials.objects.select_related("access_key")
+        .filter(sandbox=sandbox, instance_id=instance_id, superseded_at=None)
+        .order_by("-issued_at")
+        .first()
+    )
+
+    def call(key):
+        if key is None:
+            return {"ok": False, "text": "no credentials"}
+        try:
+            arn = aws_client("sts", sandbox=sandbox, key=key).get_caller_identity()["Arn"]
+        except ClientError as error:
+            return {"ok": False, "text": f"{error.response['Error']['Code']}: "
+                    f"{error.response['Error']['Message']}"}  # fmt: skip
+        return {"ok": True, "text": f"works as {arn}"}
+
+    return {
+        "cached_key": cached_key_id,
+        "cached": call(cached),
+        "fresh_key": current.access_key.access_key_id if current else None,
+        "fresh": call(current.access_key if current else None),
+    }

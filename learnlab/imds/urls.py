@@ -6,4 +6,5 @@ app_name = "imds"
 urlpatterns = [
     path("<str:instance_id>/", views.instance_detail, name="instance"),
     path("<str:instance_id>/credentials", views.instance_credentials, name="credentials"),
+    path("<str:instance_id>/demo", views.instance_demo, name="demo"),
 ]

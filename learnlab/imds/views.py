@@ -1,15 +1,17 @@
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from learnlab.imds.metadata import respond
 from learnlab.imds.models import MetadataEndpoint
-from learnlab.imds.selectors import credentials_panel
+from learnlab.imds.selectors import cached_credentials_demo, credentials_panel
 from learnlab.imds.services import InstanceNotFound, endpoint_for
 from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox.services import sandbox_for_learner
+
+DEMO_SESSION_KEY = "cached-credentials-demo"
 
 
 @csrf_exempt  # PUT /latest/api/token comes from curl and SDKs, not from our forms
@@ -46,6 +48,11 @@ def _instance_context(request, instance_id: str) -> dict:
         "instance_id": instance_id,
         "imds_url": request.build_absolute_uri(f"/imds/{endpoint.token}/"),
         "paused": request.GET.get("paused") == "1",
+        "demo": cached_credentials_demo(
+            sandbox=sandbox,
+            instance_id=instance_id,
+            cached_key_id=request.session.get(f"{DEMO_SESSION_KEY}:{instance_id}"),
+        ),
         **credentials_panel(sandbox=sandbox, instance_id=instance_id, now=timezone.now()),
     }
 
@@ -54,6 +61,18 @@ def _instance_context(request, instance_id: str) -> dict:
 def instance_detail(request, instance_id):
     """An instance's credentials, live: countdown, rotation timeline, worker status."""
     return render(request, "imds/instance.html", _instance_context(request, instance_id))
+
+
+@require_POST
+def instance_demo(request, instance_id):
+    """Start (or stop) the cached-credentials demo: remember the set served right now."""
+    context = _instance_context(request, instance_id)
+    key = f"{DEMO_SESSION_KEY}:{instance_id}"
+    if request.POST.get("action") == "stop" or context["current"] is None:
+        request.session.pop(key, None)
+    else:
+        request.session[key] = context["current"].access_key.access_key_id
+    return redirect("imds:instance", instance_id=instance_id)
 
 
 @require_GET
