@@ -25,7 +25,6 @@ Exits 0 when the measurement completed (goal met or not), 1 on errors.
 
 import argparse
 import contextlib
-import ctypes
 import http.cookiejar
 import itertools
 import json
@@ -35,7 +34,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +46,7 @@ from pathlib import Path
 
 import boto3
 import botocore
+from benchlib import free_port, interrupt, stop_with_parent
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -58,7 +57,6 @@ GOAL_RATIO = 1.5
 STARTUP_TIMEOUT = 60.0  # seconds: migrate, collectstatic, three processes and a clock heartbeat
 STOP_TIMEOUT = 30.0  # the supervisor gives its children 5 s, then kills them
 ORPHAN_GRACE = 3.0  # for grandchildren still exiting when runstack is gone
-PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 PATHS = ("gate", "direct")
 # Settings that would point the stack at the developer's own database, broker or debug mode.
@@ -70,21 +68,6 @@ class BenchError(Exception):
 
 
 # The stack
-
-
-def _stop_with_parent() -> None:
-    """In the child before exec: the kernel sends it SIGTERM if this script dies (Linux)."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _interrupt(_signum, _frame) -> None:
-    raise KeyboardInterrupt
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Stack:
@@ -119,7 +102,7 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_stop_with_parent,  # if this script is killed outright
+                preexec_fn=stop_with_parent,  # if this script is killed outright
             )
 
     def wait_until_healthy(self, timeout: float = STARTUP_TIMEOUT) -> float:
@@ -481,8 +464,8 @@ def main(argv=None) -> int:
     if args.calls < 2 or args.warmup < 0 or args.block < 1:
         parser.error("need --calls >= 2, --warmup >= 0 and --block >= 1")
     # Ctrl-C or a SIGTERM (even when started in the background) stops the stack on the way out.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         report = run(args)
         if args.json:

@@ -43,7 +43,6 @@ Exits 0 when the measurement completed (goal met or not), 1 on errors.
 
 import argparse
 import contextlib
-import ctypes
 import importlib.metadata
 import json
 import logging
@@ -53,7 +52,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,6 +66,7 @@ from pathlib import Path
 import boto3
 import botocore
 import django
+from benchlib import free_port, interrupt, stop_with_parent
 from botocore.exceptions import BotoCoreError, ClientError
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
@@ -81,7 +80,6 @@ ROLE = "bench-ticker"
 EMPTY_TICKS = 5
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 # Settings that would point Django at the developer's own database, broker or keys.
 NOT_INHERITED = ("DATABASE_URL", "LEARNLAB_REDIS_URL", "SECRET_KEY", "DEBUG")
@@ -93,21 +91,6 @@ class BenchError(Exception):
 
 
 # The sandbox server
-
-
-def _stop_with_parent() -> None:
-    """In the child before exec: the kernel sends it SIGTERM if this script dies (Linux)."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _interrupt(_signum, _frame) -> None:
-    raise KeyboardInterrupt
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class SandboxServer:
@@ -144,7 +127,7 @@ class SandboxServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_stop_with_parent,  # if this script is killed outright
+                preexec_fn=stop_with_parent,  # if this script is killed outright
             )
 
     def wait_until_healthy(self, timeout: float = STARTUP_TIMEOUT) -> float:
@@ -653,8 +636,8 @@ def main(argv=None) -> int:
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
     # Ctrl-C or a SIGTERM (even when started in the background) stops the server on the way out.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         report = run(args)
         if args.json:
