@@ -233,3 +233,21 @@ def task_cluster(sandbox_server):
     process = start_task_cluster(sandbox_server)
     yield process
     stop_task_cluster(process)
+
+
+def launch_with_role(sandbox, name: str = "app") -> str:
+    """Steps 1 to 3 of the lab in ``sandbox``: a role EC2 may assume, in a same-named profile,
+    on a new instance. Returns the instance id."""
+    from learnlab.gate.client import aws_client
+
+    iam, ec2 = aws_client("iam", sandbox=sandbox), aws_client("ec2", sandbox=sandbox)
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=EC2_TRUST_POLICY)
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return ec2.run_instances(
+        ImageId="ami-0453ec754f44f9a4a",
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        IamInstanceProfile={"Name": name},
+    )["Instances"][0]["InstanceId"]

@@ -11,11 +11,10 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
-from learnlab.gate.client import aws_client
 from learnlab.imds.credentials import credentials_tick
 from learnlab.imds.services import endpoint_for
-from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox.models import Sandbox
+from tests.conftest import launch_with_role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -43,14 +42,7 @@ def test_the_page_shows_a_rotation_as_it_happens(
     settings.LEARNLAB_CLOCK_SPEED = 360
     page.goto(live_server.url + "/sandbox/env")
     sandbox = Sandbox.objects.get()
-    iam, ec2 = aws_client("iam", sandbox=sandbox), aws_client("ec2", sandbox=sandbox)
-    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
-    iam.create_instance_profile(InstanceProfileName="app")
-    iam.add_role_to_instance_profile(InstanceProfileName="app", RoleName="app")
-    instance_id = ec2.run_instances(
-        ImageId="ami-0453ec754f44f9a4a", InstanceType="t3.micro", MinCount=1, MaxCount=1,
-        IamInstanceProfile={"Name": "app"},
-    )["Instances"][0]["InstanceId"]  # fmt: skip
+    instance_id = launch_with_role(sandbox)
     token = endpoint_for(sandbox=sandbox, instance_id=instance_id).token
     url = f"{live_server.url}/imds/{token}/latest/meta-data/iam/security-credentials/app"
     first = json.loads(subprocess.run(["curl", "-s", url], capture_output=True, text=True).stdout)

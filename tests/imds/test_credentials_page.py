@@ -6,11 +6,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from learnlab.gate.client import aws_client
 from learnlab.imds.credentials import credentials_current, credentials_tick
 from learnlab.imds.models import InstanceCredentials
-from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox.models import AccessKey, Sandbox
+from tests.conftest import launch_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,14 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def browser_with_instance(client, sandbox_server):
     client.get("/sandbox/env")
     sandbox = Sandbox.objects.get()
-    iam, ec2 = aws_client("iam", sandbox=sandbox), aws_client("ec2", sandbox=sandbox)
-    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
-    iam.create_instance_profile(InstanceProfileName="app")
-    iam.add_role_to_instance_profile(InstanceProfileName="app", RoleName="app")
-    instance_id = ec2.run_instances(
-        ImageId="ami-0453ec754f44f9a4a", InstanceType="t3.micro", MinCount=1, MaxCount=1,
-        IamInstanceProfile={"Name": "app"},
-    )["Instances"][0]["InstanceId"]  # fmt: skip
+    instance_id = launch_with_role(sandbox)
     return client, sandbox, instance_id
 
 
