@@ -1,8 +1,11 @@
 """Small helpers the benchmarks share (bench/ is on sys.path when a script in it runs)."""
 
 import ctypes
+import json
 import signal
 import socket
+import sys
+import traceback
 
 PR_SET_PDEATHSIG = 1
 
@@ -21,3 +24,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class BenchError(Exception):
+    """The benchmark could not run: a process did not start, or a step failed."""
+
+
+def run_and_report(run, args, *, stopped: str, errors: tuple = ()) -> int:
+    """Run ``run(args)``, write its figures to ``args.json`` if given, and turn the ways it can
+    end into exit codes: 0 done, 1 error, 130 interrupted. ``stopped`` names what clean-up
+    stopped, for the interrupted message."""
+    # Ctrl-C or a SIGTERM (even when started in the background) stops things on the way out.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        report = run(args)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+            print(f"figures written to {args.json}")
+    except KeyboardInterrupt:
+        print(f"interrupted: {stopped} was stopped", file=sys.stderr)
+        return 130
+    except (BenchError, OSError, *errors) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except Exception:  # a bug, or a failure inside learnlab: show where
+        traceback.print_exc()
+        return 1
+    return 0

@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import http.cookiejar
 import itertools
-import json
 import os
 import platform
 import secrets
@@ -46,7 +45,7 @@ from pathlib import Path
 
 import boto3
 import botocore
-from benchlib import free_port, interrupt, stop_with_parent
+from benchlib import BenchError, free_port, run_and_report, stop_with_parent
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -61,10 +60,6 @@ STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 PATHS = ("gate", "direct")
 # Settings that would point the stack at the developer's own database, broker or debug mode.
 NOT_INHERITED = ("DATABASE_URL", "LEARNLAB_REDIS_URL", "SECRET_KEY", "DEBUG", "PORT", "HOST")
-
-
-class BenchError(Exception):
-    """The benchmark could not run: the stack did not start, or a call failed."""
 
 
 # The stack
@@ -463,21 +458,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.calls < 2 or args.warmup < 0 or args.block < 1:
         parser.error("need --calls >= 2, --warmup >= 0 and --block >= 1")
-    # Ctrl-C or a SIGTERM (even when started in the background) stops the stack on the way out.
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        report = run(args)
-        if args.json:
-            args.json.write_text(json.dumps(report, indent=2) + "\n")
-            print(f"figures written to {args.json}")
-    except KeyboardInterrupt:
-        print("interrupted: the stack was stopped", file=sys.stderr)
-        return 130
-    except (BenchError, ClientError, BotoCoreError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_and_report(run, args, stopped="the stack", errors=(ClientError, BotoCoreError))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,6 @@ Exits 0 when the measurement completed (goal met or not), 1 on errors.
 import argparse
 import contextlib
 import importlib.metadata
-import json
 import logging
 import math
 import os
@@ -57,7 +56,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -66,7 +64,7 @@ from pathlib import Path
 import boto3
 import botocore
 import django
-from benchlib import free_port, interrupt, stop_with_parent
+from benchlib import BenchError, free_port, run_and_report, stop_with_parent
 from botocore.exceptions import BotoCoreError, ClientError
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
@@ -84,10 +82,6 @@ STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 # Settings that would point Django at the developer's own database, broker or keys.
 NOT_INHERITED = ("DATABASE_URL", "LEARNLAB_REDIS_URL", "SECRET_KEY", "DEBUG")
 SECRET_HEADER = "X-LearnLab-Secret"  # noqa: S105 - a header name, as in sandbox.connection
-
-
-class BenchError(Exception):
-    """The benchmark could not run: the sandbox server did not start, or a step failed."""
 
 
 # The sandbox server
@@ -635,24 +629,9 @@ def main(argv=None) -> int:
         parser.error("--speed must be 1 to 360")
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
-    # Ctrl-C or a SIGTERM (even when started in the background) stops the server on the way out.
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        report = run(args)
-        if args.json:
-            args.json.write_text(json.dumps(report, indent=2) + "\n")
-            print(f"figures written to {args.json}")
-    except KeyboardInterrupt:
-        print("interrupted: the sandbox server was stopped", file=sys.stderr)
-        return 130
-    except (BenchError, ClientError, BotoCoreError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except Exception:  # a bug, or a failure inside learnlab: show where
-        traceback.print_exc()
-        return 1
-    return 0
+    return run_and_report(
+        run, args, stopped="the sandbox server", errors=(ClientError, BotoCoreError)
+    )
 
 
 if __name__ == "__main__":
