@@ -9,7 +9,8 @@ def learner_from_request(request, *, create: bool) -> Learner | None:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         learner, _ = Learner.objects.get_or_create(user=user)
-        request.session[SESSION_KEY] = str(learner.pk)
+        if request.session.get(SESSION_KEY) != str(learner.pk):
+            request.session[SESSION_KEY] = str(learner.pk)  # a write only when it changes
         return learner
     learner_id = request.session.get(SESSION_KEY)
     learner = Learner.objects.filter(pk=learner_id, user=None).first() if learner_id else None

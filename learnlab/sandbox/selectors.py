@@ -16,10 +16,16 @@ def sandbox_env_lines(*, sandbox: Sandbox, gate_url: str) -> list[str]:
 
 
 def sandbox_instances(*, sandbox: Sandbox) -> list[dict]:
-    """The sandbox's instances that are not terminated, newest first, for the sandbox page."""
+    """The sandbox's instances that are not terminated, newest first, for the sandbox page
+    (none when EC2 does not answer: the page still shows the keys)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from learnlab.gate.client import aws_client
 
-    reservations = aws_client("ec2", sandbox=sandbox).describe_instances()["Reservations"]
+    try:
+        reservations = aws_client("ec2", sandbox=sandbox).describe_instances()["Reservations"]
+    except (BotoCoreError, ClientError):
+        return []
     instances = [
         {"id": i["InstanceId"], "state": i["State"]["Name"], "launched": i["LaunchTime"]}
         for r in reservations

@@ -127,3 +127,15 @@ def test_reset_through_the_page_empties_the_sandbox(client, sandbox_server):
     response = client.post("/sandbox/reset", follow=True)
     assert b"Your sandbox is empty again" in response.content
     assert aws_client("iam", sandbox=sandbox).list_roles()["Roles"] == []
+
+
+def test_the_sandbox_panel_shows_the_keys_even_when_ec2_does_not_answer(
+    client, sandbox_server, settings
+):
+    from tests.conftest import free_port
+
+    client.get("/sandbox/env")  # provisioned while the sandbox server is up
+    settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{free_port()}"
+    panel = client.get("/sandbox/panel", headers={"HX-Request": "true"})
+    assert panel.status_code == 200
+    assert b"export AWS_ACCESS_KEY_ID=" in panel.content
