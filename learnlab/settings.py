@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "learnlab.ticker",
     "learnlab.quiz",
     "learnlab.imds",
+    "learnlab.labs",
+    "learnlab.terminal",
 ]
 
 MIDDLEWARE = [
