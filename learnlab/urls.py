@@ -10,7 +10,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("sandbox/", include("learnlab.sandbox.urls")),
     path("sandbox/instances/", include("learnlab.imds.urls")),
-    path("lab/", views.coming, {"section": "lab"}, name="lab"),
+    path("lab/", include("learnlab.labs.urls")),
     path("quiz/", include("learnlab.quiz.urls")),
     path("accounts/", include("learnlab.learners.urls")),
     re_path(r"^imds/(?P<token>[\w-]{16,64})(?P<path>/.*)?$", metadata, name="imds"),

@@ -2,6 +2,7 @@ import logging
 
 from django.db import transaction
 
+from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
 from learnlab.quiz.models import Answer, Exam, ReviewCard
 from learnlab.sandbox import connection
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 def learner_merge(*, source: Learner, target: Learner) -> None:
     """Fold an anonymous learner's progress and sandbox into an account's learner.
 
-    Quiz answers and exams move over; for each item the more recently reviewed schedule wins.
+    Quiz answers and exams move over; lab progress moves with the sandbox; for each item the more recently reviewed schedule wins.
     The sandbox moves over unless the account already has one, in which case the anonymous
     one is dropped.
     """
@@ -43,8 +44,10 @@ def _merge_records(*, source: Learner, target: Learner, move_sandbox: bool) -> N
             existing.card, existing.due = card.card, card.due
             existing.reviewed_at = card.reviewed_at
             existing.save(update_fields=["card", "due", "reviewed_at"])
-    if move_sandbox:
+    if move_sandbox:  # lab progress describes a sandbox: it goes where the sandbox goes
         Sandbox.objects.filter(learner=source).update(learner=target)
+        StepResult.objects.filter(learner=target).delete()
+        StepResult.objects.filter(learner=source).update(learner=target)
     if not target.display_name and source.display_name:
         target.display_name = source.display_name
         target.save(update_fields=["display_name"])

@@ -46,8 +46,9 @@ from moto.core.model_instances import reset_model_data
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.subnets import Subnet
 from moto.iam.access_control import IAMRequestBase
+from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.exceptions import NotFoundException
-from moto.iam.models import iam_backends
+from moto.iam.models import AWSManagedPolicy, iam_backends
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -70,6 +71,22 @@ LAB_USER_POLICY = json.dumps(
     }
 )
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+# A few AWS managed policies, offered in every sandbox (moto's full catalogue costs about 5 MiB
+# per account). AdministratorAccess is there to show what "Action": "*" grants (EP14).
+MANAGED_POLICY_NAMES = (
+    "AmazonS3ReadOnlyAccess",
+    "AmazonS3FullAccess",
+    "AmazonEC2ReadOnlyAccess",
+    "IAMReadOnlyAccess",
+    "AmazonSSMManagedInstanceCore",
+    "CloudWatchAgentServerPolicy",
+    "AdministratorAccess",
+)
+MANAGED_POLICY_DATA = {
+    name: data
+    for name, data in json.loads(aws_managed_policies_data).items()
+    if name in MANAGED_POLICY_NAMES
+}
 
 
 def _check_trust(self, role_arn: str) -> bool:
@@ -208,6 +225,7 @@ class SandboxServer:
         if user_name not in iam.users:
             iam.create_user(region_name=DEFAULT_REGION, user_name=user_name)
             iam.put_user_policy(user_name, "LabAdministratorAccess", LAB_USER_POLICY)
+        _offer_managed_policies(iam, account_id)
         user = iam.users[user_name]
         key = next((k for k in user.access_keys if k.access_key_id == access_key_id), None)
         if key is None:
@@ -368,6 +386,15 @@ def _read_json(environ) -> dict:
     if not isinstance(body, dict):
         raise AdminError(400, "BadRequest", "The body must be a JSON object.")
     return body
+
+
+def _offer_managed_policies(iam, account_id: str) -> None:
+    """Add MANAGED_POLICY_NAMES to the account as AWS managed policies (arn:aws:iam::aws:...)."""
+    for name, data in MANAGED_POLICY_DATA.items():
+        policy = AWSManagedPolicy.from_data(name, account_id, DEFAULT_REGION, data)
+        if policy.arn not in iam.managed_policies:
+            iam.aws_managed_policies.append(policy)
+            iam.managed_policies[policy.arn] = policy
 
 
 def _json(start_response, status: int, payload: dict):

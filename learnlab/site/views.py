@@ -6,12 +6,6 @@ from django.views.decorators.http import require_GET
 from learnlab.site.health import database_health, sandbox_server_health, task_cluster_health
 
 COMING = {
-    "lab": (
-        "The instance-role lab",
-        "Six guided steps: create the role, wrap it in an instance profile, attach it to an "
-        "instance, read the credentials from the metadata service, use them, and watch them "
-        "rotate.",
-    ),
     "classroom": (
         "Join a class",
         "Enter your instructor's join code to do the lab with your class.",

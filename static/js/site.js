@@ -79,3 +79,27 @@ const announceNewKeys = () => {
   }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-key-id"] });
 };
 if (document.getElementById("credentials-panel")) announceNewKeys();
+
+// Labs: when the sandbox changes (a console form, a check, the terminal), refresh the parts of
+// the page that show it. A console form the learner has started typing into is left alone.
+document.addEventListener("input", (event) => {
+  event.target.closest(".console-fields")?.setAttribute("data-dirty", "true");
+});
+document.addEventListener("lab-changed", async (event) => {
+  const source = event.detail?.source;
+  for (const part of document.querySelectorAll("[data-refresh-url]")) {
+    if (part.dataset.dirty === "true" || (source && part.dataset.source === source)) continue;
+    try {
+      const response = await fetch(part.dataset.refreshUrl, { headers: { "HX-Request": "true" } });
+      if (!response.ok) continue;
+      const html = await response.text();
+      if (part.classList.contains("console-fields")) {
+        part.innerHTML = html;
+      } else {
+        part.outerHTML = html;
+      }
+    } catch {
+      // Offline for a moment: the next change refreshes it.
+    }
+  }
+});

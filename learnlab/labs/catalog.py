@@ -1,0 +1,154 @@
+"""Labs as data: every ``content/*.toml`` file is one lab, validated as it loads.
+
+A lab names its steps' checks (``checks.CHECKS``), console forms (``console.FORMS``) and diagram
+(``diagrams.DIAGRAMS``) by name; this engine knows nothing about any particular lab.
+"""
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import markdown
+
+from learnlab.quiz.bank import EXAM_POINTS
+
+LAB_DIR = Path(__file__).parent / "content"
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+WAYS = ("console", "cli")
+
+
+class LabError(ValueError):
+    """A lab file breaks a rule; the message names the file, the step and the rule."""
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    slug: str
+    title: str
+    points: tuple[str, ...]
+    check: str
+    forms: tuple[str, ...]
+    host: str  # where the terminal runs for this step: "workstation" or "instance"
+    instructions: str  # HTML rendered from the file's Markdown
+    hint: str
+    solutions: dict  # way -> HTML
+
+    @property
+    def anchor(self) -> str:
+        return f"step-{self.number}"
+
+
+@dataclass(frozen=True)
+class Lab:
+    slug: str
+    title: str
+    summary: str
+    diagram: str
+    steps: tuple[Step, ...]
+
+    def step(self, slug: str) -> Step | None:
+        return next((s for s in self.steps if s.slug == slug), None)
+
+
+def _html(text: str) -> str:
+    return markdown.markdown(text.strip(), extensions=["fenced_code", "tables"])
+
+
+def _step(raw: dict, number: int, where: str, registries: dict) -> Step:
+    where = f"{where}, step {number}"
+    problems = []
+    for field in ("slug", "title", "points", "check", "instructions", "hint", "solution"):
+        if not raw.get(field):
+            problems.append(f"missing {field}")
+    if problems:
+        raise LabError(f"{where}: " + "; ".join(problems))
+    if not SLUG.match(raw["slug"]):
+        problems.append(f"slug {raw['slug']!r} must be lower-case words joined by hyphens")
+    unknown_points = [p for p in raw["points"] if p not in EXAM_POINTS]
+    if unknown_points:
+        problems.append(f"unknown exam points {unknown_points} (EP01 to EP18)")
+    if raw["check"] not in registries["checks"]:
+        problems.append(f"unknown check {raw['check']!r}")
+    unknown_forms = [f for f in raw.get("forms", []) if f not in registries["forms"]]
+    if unknown_forms:
+        problems.append(f"unknown console forms {unknown_forms}")
+    host = raw.get("host", "workstation")
+    if host not in ("workstation", "instance"):
+        problems.append("host must be workstation or instance")
+    solution = raw["solution"]
+    missing_ways = [way for way in WAYS if not isinstance(solution, dict) or not solution.get(way)]
+    if missing_ways:
+        problems.append(f"missing solution for {' and '.join(missing_ways)}")
+    unknown = (
+        set(raw)
+        - {"slug", "title", "points", "check", "forms", "host"}
+        - {
+            "instructions",
+            "hint",
+            "solution",
+        }
+    )
+    if unknown:
+        problems.append(f"unknown fields {sorted(unknown)}")
+    if problems:
+        raise LabError(f"{where}: " + "; ".join(problems))
+    return Step(
+        number=number,
+        slug=raw["slug"],
+        title=raw["title"],
+        points=tuple(raw["points"]),
+        check=raw["check"],
+        forms=tuple(raw.get("forms", ())),
+        host=host,
+        instructions=_html(raw["instructions"]),
+        hint=_html(raw["hint"]),
+        solutions={way: _html(solution[way]) for way in WAYS},
+    )
+
+
+def lab_parse(text: str, *, where: str, registries: dict) -> Lab:
+    """One lab from its TOML text; ``registries`` maps checks, forms and diagrams to names."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise LabError(f"{where}: not valid TOML: {error}") from error
+    for field in ("slug", "title", "summary", "steps"):
+        if not data.get(field):
+            raise LabError(f"{where}: missing {field}")
+    if not SLUG.match(data["slug"]):
+        raise LabError(f"{where}: slug must be lower-case words joined by hyphens")
+    diagram = data.get("diagram", "")
+    if diagram and diagram not in registries["diagrams"]:
+        raise LabError(f"{where}: unknown diagram {diagram!r}")
+    steps = tuple(_step(raw, n, where, registries) for n, raw in enumerate(data["steps"], 1))
+    slugs = [s.slug for s in steps]
+    if len(set(slugs)) != len(slugs):
+        raise LabError(f"{where}: step slugs must be unique")
+    return Lab(data["slug"], data["title"], data["summary"].strip(), diagram, steps)
+
+
+def registries() -> dict:
+    from learnlab.labs.checks import CHECKS
+    from learnlab.labs.console import FORMS
+    from learnlab.labs.diagrams import DIAGRAMS
+
+    return {"checks": CHECKS, "forms": FORMS, "diagrams": DIAGRAMS}
+
+
+@functools.cache
+def labs_all(directory: Path = LAB_DIR) -> dict[str, Lab]:
+    """Every lab in the repository, by slug, in file-name order."""
+    labs: dict[str, Lab] = {}
+    for path in sorted(directory.glob("*.toml")):
+        lab = lab_parse(path.read_text(), where=path.name, registries=registries())
+        if lab.slug in labs:
+            raise LabError(f"{path.name}: a lab with slug {lab.slug!r} already exists")
+        labs[lab.slug] = lab
+    return labs
+
+
+def lab_get(slug: str) -> Lab | None:
+    return labs_all().get(slug)

@@ -1,0 +1,372 @@
+"""Step checks: small functions that read the learner's sandbox through the gate.
+
+A check never looks at what the learner typed; it reads the account as AWS would show it and,
+when something is wrong, names the exact problem and what to do about it. Each returns a
+``CheckResult`` whose ``facts`` (what exists) also feed the lab's diagram.
+"""
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from learnlab.gate.client import aws_client
+from learnlab.lib.iam_policy import action_matches, parse_policy, trust_allows
+from learnlab.sandbox.models import Sandbox
+
+EC2_SERVICE = "ec2.amazonaws.com"
+TRUST_FIX = (
+    'Set its Principal to {"Service": "ec2.amazonaws.com"} with "Action": "sts:AssumeRole": '
+    "use Edit trust policy below, or "
+    "aws iam update-assume-role-policy --role-name {role} --policy-document '…'."
+)
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    message: str
+    warning: str = ""
+    facts: dict = field(default_factory=dict)
+
+
+CHECKS: dict[str, Callable[["SandboxView"], CheckResult]] = {}
+
+
+def check(name: str):
+    """Register a check under the name lab files use."""
+
+    def register(function):
+        CHECKS[name] = function
+        return function
+
+    return register
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+class SandboxView:
+    """The sandbox as checks see it: reads through the gate as the lab user, each made once."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+
+    @functools.cached_property
+    def iam(self):
+        return aws_client("iam", sandbox=self.sandbox)
+
+    @functools.cached_property
+    def ec2(self):
+        return aws_client("ec2", sandbox=self.sandbox)
+
+    @functools.cached_property
+    def roles(self) -> list[dict]:
+        """Every role, newest first."""
+        pages = self.iam.get_paginator("list_roles").paginate()
+        roles = [role for page in pages for role in page["Roles"]]
+        return sorted(roles, key=lambda r: r["CreateDate"], reverse=True)
+
+    @functools.cached_property
+    def instance_profiles(self) -> list[dict]:
+        """Every instance profile with its roles, newest first."""
+        pages = self.iam.get_paginator("list_instance_profiles").paginate()
+        profiles = [p for page in pages for p in page["InstanceProfiles"]]
+        return sorted(profiles, key=lambda p: p["CreateDate"], reverse=True)
+
+    @functools.cached_property
+    def instances(self) -> list[dict]:
+        """Every instance, newest first."""
+        pages = self.ec2.get_paginator("describe_instances").paginate()
+        found = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+        return sorted(found, key=lambda i: i["LaunchTime"], reverse=True)
+
+    @functools.cache  # noqa: B019 - one view lives for one request
+    def permission_documents(self, role_name: str) -> list[tuple[str, dict]]:
+        """(label, document) for each permissions policy of the role, managed and inline."""
+        documents = []
+        attached = self.iam.list_attached_role_policies(RoleName=role_name)
+        for policy in attached["AttachedPolicies"]:
+            arn = policy["PolicyArn"]
+            version = self.iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            document = self.iam.get_policy_version(PolicyArn=arn, VersionId=version)
+            documents.append((policy["PolicyName"], document["PolicyVersion"]["Document"]))
+        for name in self.iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+            document = self.iam.get_role_policy(RoleName=role_name, PolicyName=name)
+            documents.append((name, document["PolicyDocument"]))
+        return [(label, _document(doc)) for label, doc in documents]
+
+    def role(self, name: str) -> dict | None:
+        return next((r for r in self.roles if r["RoleName"] == name), None)
+
+    def profile_by_arn(self, arn: str) -> dict | None:
+        return next((p for p in self.instance_profiles if p["Arn"] == arn), None)
+
+
+def _document(document) -> dict:
+    if isinstance(document, str):
+        document = unquote(document)
+    try:
+        return parse_policy(document)
+    except ValueError:
+        return {}
+
+
+# Step 1: the role -------------------------------------------------------------------------
+
+
+@dataclass
+class RoleReview:
+    problem: str = ""
+    warning: str = ""
+
+
+def _trust_problem(role: dict) -> str:
+    name = role["RoleName"]
+    document = _document(role["AssumeRolePolicyDocument"])
+    if trust_allows(document, service=EC2_SERVICE):
+        return ""
+    fix = TRUST_FIX.replace("{role}", name)
+    allows = [
+        s for s in _as_list(document.get("Statement")) if isinstance(s, dict) and s.get("Effect")
+    ]
+    services, identities, ec2_actions = [], [], []
+    for statement in allows:
+        principal = statement.get("Principal")
+        if not isinstance(principal, dict) or statement["Effect"] != "Allow":
+            continue
+        services += _as_list(principal.get("Service"))
+        identities += _as_list(principal.get("AWS"))
+        if EC2_SERVICE in _as_list(principal.get("Service")):
+            ec2_actions += _as_list(statement.get("Action"))
+    if EC2_SERVICE in services:
+        if ec2_actions and not action_matches(ec2_actions, "sts:AssumeRole"):
+            shown = ", ".join(str(a) for a in ec2_actions)
+            return (
+                f"Role {name} trusts ec2.amazonaws.com but only for {shown}: the trust policy "
+                f'needs "Action": "sts:AssumeRole", the call EC2 makes to get the role\'s '
+                f"credentials for your instance. Fix the Action: use Edit trust policy below, "
+                f"or aws iam update-assume-role-policy."
+            )
+        return (
+            f"Role {name}'s trust policy mentions ec2.amazonaws.com but a Deny or missing "
+            f"sts:AssumeRole stops EC2 from assuming it. {fix}"
+        )
+    if identities:
+        return (
+            f"Role {name} trusts {', '.join(identities)}: an IAM user or account, not the EC2 "
+            f"service. An instance gets the role's credentials because EC2 assumes the role on "
+            f"its behalf, so the trusted principal must be the service. {fix}"
+        )
+    if services:
+        return (
+            f"Role {name} trusts {', '.join(services)}, a different AWS service: only that "
+            f"service could assume it, and EC2 cannot. {fix}"
+        )
+    return f"Role {name}'s trust policy allows nobody to assume it. {fix}"
+
+
+def _broad(document: dict) -> bool:
+    """An Allow of every action: what least privilege warns about (EP14)."""
+    return any(
+        isinstance(s, dict)
+        and s.get("Effect") == "Allow"
+        and any(str(a) in ("*", "*:*") for a in _as_list(s.get("Action")))
+        for s in _as_list(document.get("Statement"))
+    )
+
+
+def role_review(view: SandboxView, role: dict) -> RoleReview:
+    """What, if anything, stops this role from serving an EC2 instance."""
+    problem = _trust_problem(role)
+    if problem:
+        return RoleReview(problem=problem)
+    name = role["RoleName"]
+    documents = view.permission_documents(name)
+    if not documents:
+        return RoleReview(
+            problem=(
+                f"Role {name} trusts EC2 but has no permissions policy, so the credentials your "
+                f"instance would get could do nothing. Attach one, for example "
+                f"AmazonS3ReadOnlyAccess: use Add permissions below, or aws iam "
+                f"attach-role-policy --role-name {name} --policy-arn "
+                f"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess."
+            )
+        )
+    broad = [label for label, document in documents if _broad(document)]
+    if broad:
+        return RoleReview(
+            warning=(
+                f'{", ".join(broad)} allows "Action": "*": every action on every service. It '
+                f"works, but anyone who gets this instance's credentials could do anything in the "
+                f"account. Grant only what the application needs (least privilege, EP14), for "
+                f"example AmazonS3ReadOnlyAccess."
+            )
+        )
+    return RoleReview()
+
+
+def _good_role(view: SandboxView) -> tuple[dict | None, RoleReview]:
+    """The newest role fit for EC2, else the newest role with its problem."""
+    reviews = [(role, role_review(view, role)) for role in view.roles]
+    for role, review in reviews:
+        if not review.problem:
+            return role, review
+    return reviews[0] if reviews else (None, RoleReview())
+
+
+@check("role_for_ec2")
+def role_for_ec2(view: SandboxView) -> CheckResult:
+    role, review = _good_role(view)
+    if role is None:
+        return CheckResult(
+            False,
+            "Your sandbox has no role yet. Create one whose trust policy lets ec2.amazonaws.com "
+            "call sts:AssumeRole, and give it a permissions policy.",
+        )
+    facts = {"role": role["RoleName"]}
+    if review.problem:
+        return CheckResult(False, review.problem, facts=facts | {"role_ok": False})
+    policies = ", ".join(label for label, _ in view.permission_documents(role["RoleName"]))
+    return CheckResult(
+        True,
+        f"Role {role['RoleName']} trusts ec2.amazonaws.com and carries {policies}.",
+        warning=review.warning,
+        facts=facts | {"role_ok": True},
+    )
+
+
+# Step 2: the instance profile -------------------------------------------------------------
+
+
+def _profile_review(view: SandboxView, profile: dict) -> str:
+    name = profile["InstanceProfileName"]
+    if not profile["Roles"]:
+        return (
+            f"Instance profile {name} holds no role, so an instance it is attached to gets no "
+            f"credentials. Add your role: aws iam add-role-to-instance-profile "
+            f"--instance-profile-name {name} --role-name <your role>."
+        )
+    role = view.role(profile["Roles"][0]["RoleName"]) or profile["Roles"][0]
+    review = role_review(view, role)
+    if review.problem:
+        return f"Instance profile {name} holds role {role['RoleName']}, but: {review.problem}"
+    return ""
+
+
+def _good_profile(view: SandboxView) -> tuple[dict | None, str]:
+    reviews = [(p, _profile_review(view, p)) for p in view.instance_profiles]
+    for profile, problem in reviews:
+        if not problem:
+            return profile, ""
+    return reviews[0] if reviews else (None, "")
+
+
+@check("profile_with_role")
+def profile_with_role(view: SandboxView) -> CheckResult:
+    profile, problem = _good_profile(view)
+    if profile is None:
+        role, _ = _good_role(view)
+        suggestion = role["RoleName"] if role else "<your role>"
+        return CheckResult(
+            False,
+            "Your sandbox has no instance profile yet. EC2 attaches a profile, not a role: "
+            f"aws iam create-instance-profile --instance-profile-name {suggestion}, then "
+            "add-role-to-instance-profile. (Creating the role in the console way makes the "
+            "profile for you.)",
+        )
+    name = profile["InstanceProfileName"]
+    facts = {"profile": name}
+    if problem:
+        return CheckResult(False, problem, facts=facts)
+    role_name = profile["Roles"][0]["RoleName"]
+    same = " (the same name, as the console makes it)" if role_name == name else ""
+    return CheckResult(
+        True,
+        f"Instance profile {name} holds role {role_name}{same}.",
+        facts=facts | {"role": role_name, "profile_role": role_name},
+    )
+
+
+# Step 3: the instance ---------------------------------------------------------------------
+
+
+def _instance_profile(view: SandboxView, instance: dict) -> dict | None:
+    arn = (instance.get("IamInstanceProfile") or {}).get("Arn")
+    return view.profile_by_arn(arn) if arn else None
+
+
+@check("instance_with_profile")
+def instance_with_profile(view: SandboxView) -> CheckResult:
+    instances = view.instances
+    if not instances:
+        return CheckResult(
+            False,
+            "Your sandbox has no instance yet. Launch one with your instance profile: "
+            "aws ec2 run-instances --image-id ami-0453ec754f44f9a4a --instance-type t3.micro "
+            "--iam-instance-profile Name=<your profile>, or use Launch an instance below.",
+        )
+    problems = []
+    for instance in instances:
+        instance_id, state = instance["InstanceId"], instance["State"]["Name"]
+        arn = (instance.get("IamInstanceProfile") or {}).get("Arn")
+        profile = _instance_profile(view, instance)
+        facts = {"instance": instance_id, "instance_state": state}
+        if arn and profile is None:
+            problems.append(
+                (
+                    state != "running",
+                    f"Instance {instance_id} points at an instance profile that no longer "
+                    f"exists ({arn.rsplit('/', 1)[-1]}). Attach an existing profile with "
+                    f"replace-iam-instance-profile-association, or Modify IAM role below.",
+                    facts,
+                )
+            )
+            continue
+        if profile is None:
+            problems.append(
+                (
+                    state != "running",
+                    f"Instance {instance_id} ({state}) was launched without an instance profile, "
+                    f"so it has no role. Attach yours: aws ec2 associate-iam-instance-profile "
+                    f"--instance-id {instance_id} --iam-instance-profile Name=<your profile>, "
+                    f"or use Modify IAM role below.",
+                    facts,
+                )
+            )
+            continue
+        name = profile["InstanceProfileName"]
+        facts |= {"profile": name}
+        problem = _profile_review(view, profile)
+        if state in ("stopped", "stopping", "terminated", "shutting-down"):
+            advice = (
+                f"Start it (aws ec2 start-instances --instance-ids {instance_id})"
+                if state in ("stopped", "stopping")
+                else "A terminated instance never runs again: launch a new one with the profile"
+            )
+            problems.append(
+                (
+                    True,
+                    f"Instance {instance_id} has profile {name} but is {state}: nothing runs on "
+                    f"it to use the role's credentials. {advice}, or attach {name} to a running "
+                    f"instance.",
+                    facts,
+                )
+            )
+            continue
+        if problem:
+            problems.append((False, problem, facts))
+            continue
+        role_name = profile["Roles"][0]["RoleName"]
+        return CheckResult(
+            True,
+            f"Instance {instance_id} is running with profile {name}, so software on it can get "
+            f"role {role_name}'s credentials.",
+            facts=facts | {"role": role_name, "profile_role": role_name},
+        )
+    # A running instance's problem is the most useful one to name.
+    _, message, facts = sorted(problems, key=lambda p: p[0])[0]
+    return CheckResult(False, message, facts=facts)

@@ -1,0 +1,141 @@
+"""The lab page, its Check buttons, console forms and reset, through Django's test client against
+the real sandbox server."""
+
+import pytest
+
+from learnlab.gate.client import aws_client
+from learnlab.labs.models import StepResult
+from learnlab.learners.models import Learner
+from learnlab.sandbox.models import Sandbox
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+LAB = "/lab/instance-role/"
+
+
+@pytest.fixture
+def lab_client(client, sandbox_server, db):
+    assert client.get(LAB).status_code == 200  # first visit: a learner and a sandbox
+    return client
+
+
+def _sandbox(client) -> Sandbox:
+    return Sandbox.objects.get(learner_id=client.session["learner_id"])
+
+
+def _create_role(client, **overrides):
+    data = {
+        "role_for_ec2-role_name": "S3ReadForEC2",
+        "role_for_ec2-description": "read S3",
+        "role_for_ec2-trust_policy": (
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+            '"Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+        ),
+        "role_for_ec2-managed_policies": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+    } | overrides
+    return client.post(f"{LAB}console/role_for_ec2", data, **HTMX)
+
+
+def test_the_lab_index_opens_the_only_lab(client):
+    response = client.get("/lab/")
+    assert response.status_code == 302 and response["Location"] == LAB
+
+
+def test_the_lab_page_shows_every_step_with_hint_and_solution(lab_client):
+    page = lab_client.get(LAB).content.decode()
+    for number in (1, 2, 3):
+        assert f'id="step-{number}"' in page
+    assert page.count("<summary>Hint</summary>") >= 3
+    assert page.count("<summary>Show me</summary>") >= 3
+    assert 'aria-current="step"' in page
+    assert "No role yet." in page  # the diagram's text alternative
+
+
+def test_the_console_creates_the_role_and_the_same_named_profile_and_shows_its_calls(
+    lab_client,
+):
+    response = _create_role(lab_client)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "also created instance profile S3ReadForEC2" in page
+    for cli in (
+        "aws iam create-role --role-name S3ReadForEC2",
+        "aws iam attach-role-policy --role-name S3ReadForEC2 --policy-arn",
+        "aws iam create-instance-profile --instance-profile-name S3ReadForEC2",
+        "aws iam add-role-to-instance-profile --instance-profile-name S3ReadForEC2",
+    ):
+        assert cli in page
+    assert "IAM CreateRole" in page
+    assert '"lab-changed"' in response["HX-Trigger"]
+    iam = aws_client("iam", sandbox=_sandbox(lab_client))
+    profile = iam.get_instance_profile(InstanceProfileName="S3ReadForEC2")["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == ["S3ReadForEC2"]
+
+
+def test_the_trust_policy_editor_shows_aws_validation_messages_and_keeps_the_input(lab_client):
+    response = _create_role(lab_client, **{"role_for_ec2-trust_policy": '{"Statement": ['})
+    page = response.content.decode()
+    assert "An error occurred (MalformedPolicyDocument) when calling the CreateRole" in page
+    assert "This policy contains invalid Json" in page
+    assert "{&quot;Statement&quot;: [" in page  # what the learner typed is still there
+    assert "HX-Trigger" not in response  # nothing changed in the sandbox
+
+
+def test_a_bad_role_name_is_refused_before_any_call(lab_client):
+    response = _create_role(lab_client, **{"role_for_ec2-role_name": "has spaces"})
+    assert "Use up to 64 letters" in response.content.decode()
+    assert "CreateRole" not in response.content.decode()
+
+
+def test_the_launch_form_offers_profiles_not_roles(lab_client):
+    iam = aws_client("iam", sandbox=_sandbox(lab_client))
+    iam.create_instance_profile(InstanceProfileName="only-a-profile")
+    from tests.conftest import EC2_TRUST
+
+    iam.create_role(RoleName="only-a-role", AssumeRolePolicyDocument=EC2_TRUST)
+    fields = lab_client.get(f"{LAB}console/launch_instance", **HTMX).content.decode()
+    assert "only-a-profile (role: no role)" in fields
+    assert "only-a-role" not in fields
+
+
+def test_checks_are_stored_and_the_learner_resumes_at_the_first_unpassed_step(lab_client):
+    failed = lab_client.post(f"{LAB}steps/create-role/check", **HTMX)
+    assert "Not yet." in failed.content.decode()
+    _create_role(lab_client)
+    passed = lab_client.post(f"{LAB}steps/create-role/check", **HTMX)
+    assert "Passed." in passed.content.decode()
+    learner = Learner.objects.get(pk=lab_client.session["learner_id"])
+    result = StepResult.objects.get(learner=learner, step="create-role")
+    assert result.passed and result.attempts == 2
+    progress = lab_client.get(f"{LAB}progress", **HTMX).content.decode()
+    assert 'href="#step-2" aria-current="step"' in progress
+
+
+def test_reset_lab_empties_the_sandbox_and_the_results(lab_client):
+    _create_role(lab_client)
+    lab_client.post(f"{LAB}steps/create-role/check", **HTMX)
+    sandbox = _sandbox(lab_client)
+    response = lab_client.post(f"{LAB}reset")
+    assert response.status_code == 302
+    assert not StepResult.objects.filter(learner=sandbox.learner).exists()
+    assert aws_client("iam", sandbox=sandbox).list_roles()["Roles"] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{LAB}console/teleport",
+        f"{LAB}steps/no-such-step/check",
+        "/lab/no-such-lab/",
+    ],
+)
+def test_unknown_forms_steps_and_labs_are_404s(lab_client, path):
+    method = lab_client.get if path.endswith("/") else lab_client.post
+    assert method(path).status_code == 404
+
+
+def test_a_form_post_without_a_csrf_token_is_refused(sandbox_server, db):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.get(LAB)
+    assert strict.post(f"{LAB}console/role_for_ec2", {}).status_code == 403
