@@ -19,7 +19,7 @@ from learnlab.gate import errors, fidelity, signing
 from learnlab.gate.errors import AwsError, GateResponse, protocol_for
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
-from learnlab.sandbox.services import sandbox_rebuild, sandbox_touch
+from learnlab.sandbox.services import access_key_mark_used, sandbox_rebuild, sandbox_touch
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,8 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
         # The sandbox server restarted and lost this account: rebuild it, then retry once.
         sandbox_rebuild(sandbox=sandbox)
         response = _forward(request, key)
+    if response.status < 400:
+        access_key_mark_used(key=key)
     return response
 
 

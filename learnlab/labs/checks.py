@@ -370,3 +370,106 @@ def instance_with_profile(view: SandboxView) -> CheckResult:
     # A running instance's problem is the most useful one to name.
     _, message, facts = sorted(problems, key=lambda p: p[0])[0]
     return CheckResult(False, message, facts=facts)
+
+
+# Steps 4 to 6: on the instance --------------------------------------------------------------
+
+
+def _attached(view: SandboxView) -> tuple[CheckResult, list]:
+    """Step 3's result and, when it passed, the credential sets issued to that instance."""
+    from learnlab.imds.models import InstanceCredentials
+
+    attached = instance_with_profile(view)
+    if not attached.passed:
+        return attached, []
+    sets = InstanceCredentials.objects.select_related("access_key").filter(
+        sandbox=view.sandbox,
+        instance_id=attached.facts["instance"],
+        role_name=attached.facts["role"],
+    )
+    return attached, list(sets.order_by("issued_at"))
+
+
+def _first_finish_step_3(attached: CheckResult) -> CheckResult:
+    return CheckResult(False, f"First finish step 3. {attached.message}", facts=attached.facts)
+
+
+@check("metadata_credentials_read")
+def metadata_credentials_read(view: SandboxView) -> CheckResult:
+    attached, sets = _attached(view)
+    if not attached.passed:
+        return _first_finish_step_3(attached)
+    instance_id, role = attached.facts["instance"], attached.facts["role"]
+    if not sets:
+        return CheckResult(
+            False,
+            f"Nothing on {instance_id} has asked its metadata service for role {role}'s "
+            f"credentials yet. Connect the terminal to the instance (connect {instance_id}), "
+            f"list the role with curl http://169.254.169.254/latest/meta-data/iam/"
+            f"security-credentials/ and then add {role} to that URL.",
+            facts=attached.facts,
+        )
+    return CheckResult(
+        True,
+        f"{instance_id}'s metadata service handed out role {role}'s temporary credentials "
+        f"(access key {sets[0].access_key.access_key_id}, with a session token and an "
+        f"expiration time).",
+        facts=attached.facts | {"credentials": True},
+    )
+
+
+@check("role_credentials_used")
+def role_credentials_used(view: SandboxView) -> CheckResult:
+    attached, sets = _attached(view)
+    if not attached.passed:
+        return _first_finish_step_3(attached)
+    instance_id, role = attached.facts["instance"], attached.facts["role"]
+    used = [s for s in sets if s.access_key.last_used_at is not None]
+    if not used:
+        return CheckResult(
+            False,
+            f"Role {role}'s credentials from {instance_id} have not made a successful AWS call "
+            f"yet. On the instance, run aws sts get-caller-identity: with nothing configured, "
+            f"the CLI finds the role's credentials through the metadata service by itself.",
+            facts=attached.facts | {"credentials": bool(sets)},
+        )
+    return CheckResult(
+        True,
+        f"Calls were made as {used[-1].access_key.principal_arn}: the role's credentials, "
+        f"found by the CLI with no keys stored on the instance.",
+        facts=attached.facts | {"credentials": True, "used": True},
+    )
+
+
+@check("credentials_rotated")
+def credentials_rotated(view: SandboxView) -> CheckResult:
+    from learnlab.ticker import clock
+
+    attached, sets = _attached(view)
+    if not attached.passed:
+        return _first_finish_step_3(attached)
+    instance_id = attached.facts["instance"]
+    facts = attached.facts | {"credentials": bool(sets)}
+    if not sets:
+        return CheckResult(
+            False,
+            f"{instance_id} has no credentials yet to renew: read them from its metadata "
+            f"service first (step 4).",
+            facts=facts,
+        )
+    if len(sets) < 2:
+        wait = int(clock.renew_after().total_seconds())
+        return CheckResult(
+            False,
+            f"No renewal yet: {instance_id} still has its first set. A new set arrives about "
+            f"every lab-hour (about {wait} s at this lab's clock). Open the instance's "
+            f"credentials page to watch the countdown, then check again.",
+            facts=facts,
+        )
+    return CheckResult(
+        True,
+        f"{instance_id} has received {len(sets)} sets of credentials; each new set arrived "
+        f"while the previous one was still valid, so applications that re-read the metadata "
+        f"never see an expired key.",
+        facts=facts | {"used": any(s.access_key.last_used_at for s in sets)},
+    )

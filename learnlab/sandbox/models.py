@@ -52,6 +52,8 @@ class AccessKey(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Role sessions only, at most a write a minute: proof a lab step's credentials were used.
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.access_key_id

@@ -130,6 +130,16 @@ def sandbox_touch(*, sandbox: Sandbox) -> None:
         sandbox.last_used_at = now
 
 
+def access_key_mark_used(*, key: AccessKey) -> None:
+    """Note that role credentials made a successful call, writing at most once a minute."""
+    now = timezone.now()
+    if key.kind == AccessKey.Kind.ROLE_SESSION and (
+        key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY
+    ):
+        AccessKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+
+
 def role_credentials_mint(
     *, sandbox: Sandbox, role_name: str, session_name: str, duration_seconds: int
 ) -> AccessKey:

@@ -190,3 +190,67 @@ def test_step_3_passes_when_attached_later_to_a_running_instance(sandbox, iam, e
         "role": "web",
         "profile_role": "web",
     }
+
+
+def _on_instance(sandbox, iam, ec2) -> str:
+    _good_profile(iam)
+    return _launch(ec2, IamInstanceProfile={"Name": "web"})
+
+
+def _read_credentials(sandbox, instance_id: str) -> dict:
+    """What curl on the instance gets: the metadata service's credentials document."""
+    from learnlab.imds.metadata import respond
+    from learnlab.imds.services import endpoint_for
+
+    endpoint = endpoint_for(sandbox=sandbox, instance_id=instance_id)
+    path = "/latest/meta-data/iam/security-credentials/web"
+    answer = respond(endpoint, method="GET", path=path, headers={})
+    assert answer.status == 200, answer.body
+    return json.loads(answer.body)
+
+
+def test_steps_4_to_6_wait_for_step_3(sandbox):
+    for number in (4, 5, 6):
+        result = _check(sandbox, number)
+        assert not result.passed and result.message.startswith("First finish step 3.")
+
+
+def test_step_4_passes_once_the_metadata_service_has_handed_out_the_credentials(sandbox, iam, ec2):
+    instance_id = _on_instance(sandbox, iam, ec2)
+    result = _check(sandbox, 4)
+    assert not result.passed
+    assert f"connect {instance_id}" in result.message and "security-credentials/" in result.message
+    document = _read_credentials(sandbox, instance_id)
+    result = _check(sandbox, 4)
+    assert result.passed and document["AccessKeyId"] in result.message
+
+
+def test_step_5_passes_once_the_role_credentials_made_a_call(sandbox, iam, ec2):
+    from learnlab.sandbox.models import AccessKey
+
+    instance_id = _on_instance(sandbox, iam, ec2)
+    document = _read_credentials(sandbox, instance_id)
+    result = _check(sandbox, 5)
+    assert not result.passed and "aws sts get-caller-identity" in result.message
+    key = AccessKey.objects.get(access_key_id=document["AccessKeyId"])
+    identity = aws_client("sts", sandbox=sandbox, key=key).get_caller_identity()
+    result = _check(sandbox, 5)
+    assert result.passed, result.message
+    assert identity["Arn"] in result.message
+    assert identity["Arn"].endswith(f":assumed-role/web/{instance_id}")
+
+
+def test_step_6_passes_after_a_renewal(sandbox, iam, ec2):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from learnlab.imds.credentials import credentials_tick
+
+    instance_id = _on_instance(sandbox, iam, ec2)
+    _read_credentials(sandbox, instance_id)
+    result = _check(sandbox, 6)
+    assert not result.passed and "No renewal yet" in result.message
+    credentials_tick(now=timezone.now() + timedelta(hours=1))
+    result = _check(sandbox, 6)
+    assert result.passed and "received 2 sets" in result.message
