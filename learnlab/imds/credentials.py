@@ -35,7 +35,8 @@ def credentials_issue(
 ) -> InstanceCredentials:
     """A new set for the instance's role: session name = instance id, as EC2 does."""
     now = now or timezone.now()
-    lifetime = clock.real(clock.CREDENTIAL_LIFETIME)
+    speed = sandbox.lab_clock_speed
+    lifetime = clock.real(clock.CREDENTIAL_LIFETIME, at_speed=speed)
     key = role_credentials_mint(
         sandbox=sandbox,
         role_name=role_name,
@@ -51,7 +52,7 @@ def credentials_issue(
         access_key=key,
         issued_at=now,
         expires_at=key.expires_at,
-        renew_at=now + clock.renew_after() * random.uniform(*RENEW_SPREAD),  # noqa: S311
+        renew_at=now + clock.renew_after(at_speed=speed) * random.uniform(*RENEW_SPREAD),  # noqa: S311
     )
 
 

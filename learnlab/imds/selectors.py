@@ -31,7 +31,7 @@ def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> d
     )
     current = next((s for s in sets if s.expires_at > now and s.superseded_at is None), None)
     current = current or next((s for s in sets if s.expires_at > now), None)
-    lifetime = clock.real(clock.CREDENTIAL_LIFETIME)
+    lifetime = clock.real(clock.CREDENTIAL_LIFETIME, at_speed=sandbox.lab_clock_speed)
     start, end = now - lifetime, now + lifetime
     span = (end - start).total_seconds()
 
@@ -60,7 +60,8 @@ def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> d
         "timeline_height": max(1, len(bars)) * 22 + 24,
         "timeline_width": TIMELINE_WIDTH,
         "worker_ok": age is not None and age <= WORKER_STALE_AFTER,
-        "speed": clock.speed(),
+        "speed": sandbox.lab_clock_speed,
+        "speeds": clock.SPEED_CHOICES,
     }
 
 

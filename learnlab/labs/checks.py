@@ -458,7 +458,7 @@ def credentials_rotated(view: SandboxView) -> CheckResult:
             facts=facts,
         )
     if len(sets) < 2:
-        wait = int(clock.renew_after().total_seconds())
+        wait = int(clock.renew_after(at_speed=view.sandbox.lab_clock_speed).total_seconds())
         return CheckResult(
             False,
             f"No renewal yet: {instance_id} still has its first set. A new set arrives about "

@@ -19,6 +19,8 @@ class Sandbox(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     built_at = models.DateTimeField()
     last_used_at = models.DateTimeField(db_index=True)
+    # The learner's (or their class's) lab clock; None: LEARNLAB_CLOCK_SPEED.
+    clock_speed = models.PositiveSmallIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"sandbox {self.account_id}"
@@ -26,6 +28,12 @@ class Sandbox(models.Model):
     @property
     def lab_user_arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:user/{LAB_USER_NAME}"
+
+    @property
+    def lab_clock_speed(self) -> int:
+        from learnlab.ticker import clock
+
+        return self.clock_speed or clock.speed()
 
     def lab_key(self) -> "AccessKey":
         return self.access_keys.get(kind=AccessKey.Kind.LAB_USER)

@@ -130,6 +130,20 @@ def sandbox_touch(*, sandbox: Sandbox) -> None:
         sandbox.last_used_at = now
 
 
+class ClockSpeedError(ValueError):
+    pass
+
+
+def sandbox_set_clock_speed(*, sandbox: Sandbox, speed: int) -> None:
+    """Run this sandbox's lab clock at ``speed``; sets issued from now on follow it."""
+    from learnlab.ticker.clock import SPEEDS
+
+    if speed not in SPEEDS:
+        raise ClockSpeedError(f"The lab clock runs from {SPEEDS[0]}x to {SPEEDS[-1]}x real time.")
+    Sandbox.objects.filter(pk=sandbox.pk).update(clock_speed=speed)
+    sandbox.clock_speed = speed
+
+
 def access_key_mark_used(*, key: AccessKey) -> None:
     """Note that role credentials made a successful call, writing at most once a minute."""
     now = timezone.now()

@@ -2,13 +2,19 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
 from learnlab.sandbox.selectors import sandbox_env_lines, sandbox_instances
-from learnlab.sandbox.services import sandbox_for_learner, sandbox_reset
+from learnlab.sandbox.services import (
+    ClockSpeedError,
+    sandbox_for_learner,
+    sandbox_reset,
+    sandbox_set_clock_speed,
+)
 
 UNAVAILABLE = (
     "The sandbox server did not answer. It restarts by itself within a few seconds; "
@@ -77,3 +83,24 @@ def reset(request):
     else:
         messages.success(request, "Your sandbox is empty again. Your keys have not changed.")
     return redirect("sandbox:detail")
+
+
+@require_POST
+def clock(request):
+    """Set this learner's lab clock speed, then go back to the page they came from."""
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("sandbox:detail")
+    try:
+        speed = int(request.POST.get("speed", ""))
+        sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+        sandbox_set_clock_speed(sandbox=sandbox, speed=speed)
+    except ValueError as error:  # not a number, or out of range
+        messages.error(
+            request, str(error) if isinstance(error, ClockSpeedError) else "Choose a speed."
+        )
+    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+        messages.error(request, UNAVAILABLE)
+    else:
+        messages.success(request, f"The lab clock now runs at {speed}x real time.")
+    return redirect(target)

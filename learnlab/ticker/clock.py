@@ -13,6 +13,7 @@ CREDENTIAL_LIFETIME = timedelta(hours=6)
 RENEW_EVERY = timedelta(hours=1)
 RENEW_LEAD = timedelta(minutes=5)
 SPEEDS = range(1, 361)
+SPEED_CHOICES = (1, 10, 30, 60, 120, 360)  # offered on pages; any of SPEEDS is valid
 
 
 def speed() -> int:
