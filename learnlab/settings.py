@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "learnlab.imds",
     "learnlab.labs",
     "learnlab.terminal",
+    "learnlab.classroom",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +188,8 @@ LEARNLAB_SANDBOX_IDLE_HOURS = env_int("LEARNLAB_SANDBOX_IDLE_HOURS", 24)
 LEARNLAB_GATE_MAX_BODY = 5 * 1024 * 1024
 # The lab clock: how many times faster than real AWS credentials rotate (1 to 360).
 LEARNLAB_CLOCK_SPEED = min(360, max(1, env_int("LEARNLAB_CLOCK_SPEED", 60)))
+# Anyone may sign up as an instructor unless this is off (then: manage.py createinstructor).
+LEARNLAB_INSTRUCTOR_SIGNUP = env_bool("LEARNLAB_INSTRUCTOR_SIGNUP", True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LEARNLAB_GATE_MAX_BODY
 
 # django-q2: the ORM broker by default, Redis when LEARNLAB_REDIS_URL is set.

@@ -14,5 +14,5 @@ urlpatterns = [
     path("quiz/", include("learnlab.quiz.urls")),
     path("accounts/", include("learnlab.learners.urls")),
     re_path(r"^imds/(?P<token>[\w-]{16,64})(?P<path>/.*)?$", metadata, name="imds"),
-    path("class/", views.coming, {"section": "classroom"}, name="classroom"),
+    path("class/", include("learnlab.classroom.urls")),
 ]

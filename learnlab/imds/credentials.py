@@ -84,7 +84,9 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
     sandboxes = {
         s.account_id: s
         for s in Sandbox.objects.filter(
-            account_id__in={account for account, *_ in attached}, status=Sandbox.Status.READY
+            account_id__in={account for account, *_ in attached},
+            status=Sandbox.Status.READY,
+            rotation_paused=False,  # an instructor paused rotation for a demo
         )
     }
     live = {

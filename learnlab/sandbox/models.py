@@ -21,6 +21,7 @@ class Sandbox(models.Model):
     last_used_at = models.DateTimeField(db_index=True)
     # The learner's (or their class's) lab clock; None: LEARNLAB_CLOCK_SPEED.
     clock_speed = models.PositiveSmallIntegerField(null=True, blank=True)
+    rotation_paused = models.BooleanField(default=False)  # an instructor's demo pause
 
     def __str__(self) -> str:
         return f"sandbox {self.account_id}"

@@ -5,25 +5,10 @@ from django.views.decorators.http import require_GET
 
 from learnlab.site.health import database_health, sandbox_server_health, task_cluster_health
 
-COMING = {
-    "classroom": (
-        "Join a class",
-        "Enter your instructor's join code to do the lab with your class.",
-    ),
-}
-
 
 @require_GET
 def home(request):
     return render(request, "site/home.html", {"section": "home"})
-
-
-@require_GET
-def coming(request, section):
-    heading, summary = COMING[section]
-    return render(
-        request, "site/coming.html", {"section": section, "heading": heading, "summary": summary}
-    )
 
 
 @never_cache

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from learnlab.classroom import views
+
+app_name = "classroom"
+urlpatterns = [
+    path("", views.join, name="join"),
+    path("join/<str:code>", views.join, name="join_code"),
+    path("teach/", views.teach, name="teach"),
+    path("teach/signup", views.instructor_signup, name="signup"),
+    path("teach/<str:code>/", views.board, name="board"),
+    path("teach/<str:code>/grid", views.board_rows, name="grid"),
+    path("teach/<str:code>/qr.svg", views.qr, name="qr"),
+    path("teach/<str:code>/learners/<int:membership_id>/reset", views.learner_reset, name="reset"),
+    path("teach/<str:code>/hints", views.reveal_hint, name="hint"),
+    path("teach/<str:code>/clock", views.clock, name="clock"),
+    path("teach/<str:code>/close", views.close, name="close"),
+    path("teach/<str:code>/export.csv", views.export, name="export"),
+]

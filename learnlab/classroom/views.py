@@ -1,0 +1,280 @@
+import csv
+import functools
+
+import segno
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from learnlab.classroom.models import CODE_ALPHABET, CODE_LENGTH, Classroom, Membership
+from learnlab.classroom.selectors import FILTERS, SORTS, classroom_board, classroom_export_rows
+from learnlab.classroom.selectors import is_instructor as user_is_instructor
+from learnlab.classroom.services import (
+    ClassroomError,
+    classroom_close,
+    classroom_create,
+    classroom_join,
+    classroom_reveal_hint,
+    classroom_set_clock,
+    instructor_grant,
+    membership_reset,
+)
+from learnlab.learners.selectors import learner_from_request
+from learnlab.learners.services import learner_sign_in
+from learnlab.sandbox import connection
+from learnlab.ticker.clock import SPEED_CHOICES
+
+UNAVAILABLE = (
+    "The sandbox server did not answer. It restarts by itself within a few seconds; try again."
+)
+SANDBOX_ERRORS = (connection.SandboxServerUnavailable, connection.SandboxServerError)
+BOARD_POLL_SECONDS = 3
+
+
+class JoinForm(forms.Form):
+    code = forms.CharField(
+        label="Class code",
+        max_length=12,
+        help_text=f"{CODE_LENGTH} letters and digits, from your instructor's screen.",
+    )
+    display_name = forms.CharField(
+        label="Your name", max_length=60, help_text="As your instructor will see it."
+    )
+
+    def clean_code(self):
+        code = "".join(self.cleaned_data["code"].split()).upper()
+        if len(code) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in code):
+            raise forms.ValidationError(
+                f"A class code is {CODE_LENGTH} letters and digits, like K7PX3M."
+            )
+        return code
+
+    def clean_display_name(self):
+        name = " ".join(self.cleaned_data["display_name"].split())
+        if not name:
+            raise forms.ValidationError("Enter the name your instructor will know you by.")
+        return name
+
+
+class ClassroomForm(forms.Form):
+    name = forms.CharField(label="Class name", max_length=80, initial="IAM roles workshop")
+    clock_speed = forms.TypedChoiceField(
+        label="Lab clock",
+        coerce=int,
+        initial=60,
+        choices=[(s, f"{s}x ({3600 // s} s per lab-hour)") for s in SPEED_CHOICES],
+    )
+
+
+def instructor_required(view):
+    """Signed in as an instructor, else to the login page (or a plain refusal)."""
+
+    @functools.wraps(view)
+    @login_required(login_url="login")
+    def wrapper(request, *args, **kwargs):
+        if not user_is_instructor(request.user):
+            return render(request, "classroom/not_instructor.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _own_classroom(request, code: str) -> Classroom:
+    """This instructor's class; any other code is a 404, so codes cannot be probed."""
+    classroom = Classroom.objects.filter(code=code.upper(), instructor=request.user).first()
+    if classroom is None:
+        raise Http404("No such class")
+    return classroom
+
+
+@require_http_methods(["GET", "POST"])
+def join(request, code=""):
+    form = JoinForm(request.POST or None, initial={"code": code})
+    if request.method == "POST" and form.is_valid():
+        classroom = Classroom.objects.filter(code=form.cleaned_data["code"]).first()
+        if classroom is None:
+            form.add_error("code", "No class has this code. Check it with your instructor.")
+        else:
+            try:
+                classroom_join(
+                    classroom=classroom,
+                    learner=learner_from_request(request, create=True),
+                    display_name=form.cleaned_data["display_name"],
+                )
+            except ClassroomError as error:
+                form.add_error("code", str(error))
+            except SANDBOX_ERRORS:
+                form.add_error(None, UNAVAILABLE)
+            else:
+                messages.success(request, f"Welcome to {classroom.name}. Your lab is ready.")
+                return redirect("labs:index")
+    return render(request, "classroom/join.html", {"section": "classroom", "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def instructor_signup(request):
+    if not settings.LEARNLAB_INSTRUCTOR_SIGNUP:
+        return render(request, "classroom/signup_closed.html", {"section": "classroom"})
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        instructor_grant(user=user)
+        login(request, user)
+        learner_sign_in(request=request, user=user)
+        return redirect("classroom:teach")
+    return render(request, "classroom/signup.html", {"section": "classroom", "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@instructor_required
+def teach(request):
+    form = ClassroomForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            classroom = classroom_create(
+                instructor=request.user,
+                name=form.cleaned_data["name"],
+                clock_speed=form.cleaned_data["clock_speed"],
+            )
+        except ClassroomError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("classroom:board", code=classroom.code)
+    classrooms = Classroom.objects.filter(instructor=request.user).order_by("-created_at")
+    return render(
+        request,
+        "classroom/teach.html",
+        {"section": "classroom", "form": form, "classrooms": classrooms},
+    )
+
+
+def _board_context(request, classroom: Classroom) -> dict:
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
+    show = request.GET.get("show") if request.GET.get("show") in FILTERS else "all"
+    board = classroom_board(classroom=classroom, now=timezone.now(), sort=sort, show=show)
+    return {
+        "section": "classroom",
+        "classroom": classroom,
+        "board": board,
+        "sort": sort,
+        "show": show,
+        "sorts": SORTS,
+        "filters": FILTERS,
+        "speeds": SPEED_CHOICES,
+        "poll_seconds": BOARD_POLL_SECONDS,
+        "join_url": request.build_absolute_uri(
+            reverse("classroom:join_code", args=[classroom.code])
+        ),
+    }
+
+
+@require_GET
+@instructor_required
+def board(request, code):
+    classroom = _own_classroom(request, code)
+    return render(request, "classroom/board.html", _board_context(request, classroom))
+
+
+@require_GET
+@instructor_required
+def board_rows(request, code):
+    classroom = _own_classroom(request, code)
+    return render(request, "classroom/board.html#grid", _board_context(request, classroom))
+
+
+@require_GET
+@instructor_required
+def qr(request, code):
+    classroom = _own_classroom(request, code)
+    url = request.build_absolute_uri(reverse("classroom:join_code", args=[classroom.code]))
+    svg = segno.make(url, error="m").svg_inline(scale=8, title=f"Join {classroom.code}")
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_POST
+@instructor_required
+def learner_reset(request, code, membership_id):
+    classroom = _own_classroom(request, code)
+    membership = Membership.objects.filter(pk=membership_id, classroom=classroom).first()
+    if membership is None:
+        raise Http404("No such learner in this class")
+    try:
+        membership_reset(membership=membership)
+    except SANDBOX_ERRORS:
+        messages.error(request, UNAVAILABLE)
+    else:
+        messages.success(
+            request, f"{membership.display_name} has an empty sandbox and starts at step 1."
+        )
+    return redirect("classroom:board", code=classroom.code)
+
+
+@require_POST
+@instructor_required
+def reveal_hint(request, code):
+    classroom = _own_classroom(request, code)
+    try:
+        classroom_reveal_hint(classroom=classroom, step=request.POST.get("step", ""))
+    except ClassroomError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "The hint is now open for everyone in the class.")
+    return redirect("classroom:board", code=classroom.code)
+
+
+@require_POST
+@instructor_required
+def clock(request, code):
+    classroom = _own_classroom(request, code)
+    try:
+        speed = int(request.POST.get("speed", classroom.clock_speed))
+        classroom_set_clock(
+            classroom=classroom, speed=speed, paused=request.POST.get("rotation") == "paused"
+        )
+    except ValueError as error:
+        messages.error(
+            request, str(error) if isinstance(error, ClassroomError) else "Choose a speed."
+        )
+    else:
+        state = "paused" if classroom.rotation_paused else "running"
+        messages.success(request, f"Class clock: {classroom.clock_speed}x, rotation {state}.")
+    return redirect("classroom:board", code=classroom.code)
+
+
+@require_POST
+@instructor_required
+def close(request, code):
+    classroom = _own_classroom(request, code)
+    if classroom.is_open:
+        dropped = classroom_close(classroom=classroom)
+        messages.success(
+            request, f"Class closed. Results are kept; {dropped} sandboxes were released."
+        )
+    return redirect("classroom:board", code=classroom.code)
+
+
+def _csv_safe(value: str) -> str:
+    """Spreadsheets run cells that start with these as formulas."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@require_GET
+@instructor_required
+def export(request, code):
+    classroom = _own_classroom(request, code)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="learnlab-{classroom.code}.csv"'
+    writer = csv.writer(response)
+    for line in classroom_export_rows(classroom=classroom):
+        writer.writerow([_csv_safe(cell) for cell in line])
+    return response
