@@ -2,8 +2,10 @@
 
 import ctypes
 import json
+import math
 import signal
 import socket
+import statistics
 import sys
 import traceback
 
@@ -52,3 +54,25 @@ def run_and_report(run, args, *, stopped: str, errors: tuple = ()) -> int:
         traceback.print_exc()
         return 1
     return 0
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (statistics.quantiles' "inclusive")."""
+    position = (len(ordered) - 1) * q / 100.0
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(samples: list[float]) -> dict | None:
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return {
+        "n": len(ordered),
+        "p50": percentile(ordered, 50),
+        "p95": percentile(ordered, 95),
+        "p99": percentile(ordered, 99),
+        "mean": statistics.fmean(ordered),
+        "min": ordered[0],
+        "max": ordered[-1],
+    }

@@ -45,13 +45,11 @@ import argparse
 import contextlib
 import importlib.metadata
 import logging
-import math
 import os
 import platform
 import secrets
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,7 +62,13 @@ from pathlib import Path
 import boto3
 import botocore
 import django
-from benchlib import BenchError, free_port, run_and_report, stop_with_parent
+from benchlib import (
+    BenchError,
+    free_port,
+    run_and_report,
+    stop_with_parent,
+    summarize,
+)
 from botocore.exceptions import BotoCoreError, ClientError
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
@@ -385,28 +389,6 @@ def renewals(window: tuple[datetime, datetime], delivered: dict[int, datetime]) 
         "lapsed": lapsed,
         "overdue_at_end": len(overdue),
         "overdue_at_end_max_s": max(overdue, default=0.0),
-    }
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (statistics.quantiles' "inclusive")."""
-    position = (len(ordered) - 1) * q / 100.0
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def summarize(samples: list[float]) -> dict | None:
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    return {
-        "n": len(ordered),
-        "p50": percentile(ordered, 50),
-        "p95": percentile(ordered, 95),
-        "p99": percentile(ordered, 99),
-        "mean": statistics.fmean(ordered),
-        "min": ordered[0],
-        "max": ordered[-1],
     }
 
 

@@ -42,16 +42,34 @@ def classroom_for_learner(*, learner: Learner | None) -> Classroom | None:
     return membership.classroom if membership else None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Cell:
     state: str  # "passed", "failed", "working", "todo"
     label: str
     reason: str = ""
 
 
+PASSED, WORKING, TODO = (
+    Cell("passed", "passed"),
+    Cell("working", "working"),
+    Cell("todo", "not started"),
+)
+
+
+@dataclass
+class Member:
+    """The few fields of a membership the board needs (read as values: the board is hot)."""
+
+    pk: int
+    learner_id: object
+    display_name: str
+    joined_at: datetime
+    last_used_at: datetime | None
+
+
 @dataclass
 class BoardRow:
-    membership: Membership
+    membership: Member
     cells: list[Cell]
     passed: int
     quiz_right: int
@@ -75,34 +93,32 @@ class Board:
     passed_per_step: list[int] = field(default_factory=list)
 
 
-def _row(lab: Lab, membership: Membership, results: dict, quiz: dict, now: datetime) -> BoardRow:
-    learner = membership.learner
+def _row(lab: Lab, membership: Member, results: dict, quiz: dict, now: datetime) -> BoardRow:
     cells, passed, current_found = [], 0, False
     last_pass = membership.joined_at
     last_seen = membership.joined_at
     stuck = False
     for step in lab.steps:
-        result = results.get((learner.pk, step.slug))
+        result = results.get((membership.learner_id, step.slug))
         if result is not None:
-            last_seen = max(last_seen, result.checked_at)
-        if result is not None and result.passed:
+            last_seen = max(last_seen, result["checked_at"])
+        if result is not None and result["passed"]:
             passed += 1
-            last_pass = max(last_pass, result.passed_at or result.checked_at)
-            cells.append(Cell("passed", "passed"))
+            last_pass = max(last_pass, result["passed_at"] or result["checked_at"])
+            cells.append(PASSED)
         elif not current_found:
             current_found = True
             if result is not None:
                 stuck = True
-                cells.append(Cell("failed", "check failed", result.message))
+                cells.append(Cell("failed", "check failed", result["message"]))
             else:
-                cells.append(Cell("working", "working"))
+                cells.append(WORKING)
         else:
-            cells.append(Cell("todo", "not started"))
-    sandbox = getattr(learner, "sandbox", None)
-    if sandbox is not None:
-        last_seen = max(last_seen, sandbox.last_used_at)
+            cells.append(TODO)
+    if membership.last_used_at is not None:
+        last_seen = max(last_seen, membership.last_used_at)
     on_step_for = now - last_pass if passed < len(lab.steps) else timedelta(0)
-    right, total = quiz.get(learner.pk, (0, 0))
+    right, total = quiz.get(membership.learner_id, (0, 0))
     return BoardRow(
         membership=membership,
         cells=cells,
@@ -120,19 +136,25 @@ def classroom_board(
 ) -> Board:
     """The live board in a fixed number of queries, whatever the class size."""
     lab = lab_get(classroom.lab)
-    members = list(
-        Membership.objects.filter(classroom=classroom, left_at=None).select_related(
-            "learner", "learner__sandbox"
+    members = [
+        Member(*values)
+        for values in Membership.objects.filter(classroom=classroom, left_at=None).values_list(
+            "pk", "learner_id", "display_name", "joined_at", "learner__sandbox__last_used_at"
         )
-    )
-    ids = [m.learner_id for m in members]
+    ]
     results = {
-        (r.learner_id, r.step): r
-        for r in StepResult.objects.filter(learner_id__in=ids, lab=classroom.lab)
+        (r["learner_id"], r["step"]): r
+        for r in StepResult.objects.filter(
+            learner__memberships__classroom=classroom, lab=classroom.lab
+        )
+        .filter(learner__memberships__left_at=None)
+        .values("learner_id", "step", "passed", "message", "checked_at", "passed_at")
     }
     quiz = {
         row["learner_id"]: (row["right"], row["total"])
-        for row in Answer.objects.filter(learner_id__in=ids)
+        for row in Answer.objects.filter(
+            learner__memberships__classroom=classroom, learner__memberships__left_at=None
+        )
         .values("learner_id")
         .annotate(total=Count("id"), right=Count("id", filter=Q(correct=True)))
     }
