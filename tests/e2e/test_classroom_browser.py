@@ -1,0 +1,86 @@
+"""One instructor and three learners in real Chromium: join by code, pass steps, a live board."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
+
+from learnlab.classroom.services import instructor_grant
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+PASSWORD = "x-Secret-42!"
+
+
+@pytest.fixture
+def instructor_page(live_server, sandbox_server, browser):
+    user = get_user_model().objects.create_user(username="ada", password=PASSWORD)
+    instructor_grant(user=user)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(live_server.url + "/accounts/login/?next=/class/teach/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Class name").fill("Tuesday lab")
+    page.get_by_role("button", name="Create class").click()
+    expect(page.get_by_test_id("join-code")).to_have_text(re.compile(r"^[A-HJ-NP-Z2-9]{6}$"))
+    yield page
+    context.close()
+
+
+def _join(browser, live_server, code: str, name: str):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(live_server.url + "/class/")
+    page.get_by_label("Class code").fill(code.lower())
+    page.get_by_label("Your name").fill(name)
+    page.get_by_role("button", name="Join the class").click()
+    expect(page.get_by_test_id("class-banner")).to_contain_text("Tuesday lab")
+    return page
+
+
+def _pass_step_1(page, role: str):
+    form = page.locator("#console-role_for_ec2")
+    form.get_by_label("Role name").fill(role)
+    form.get_by_label("AmazonS3ReadOnlyAccess").check()
+    form.get_by_role("button", name="Create role").click()
+    expect(page.get_by_test_id("console-done")).to_be_visible()
+    page.get_by_role("button", name="Check step 1").click()
+    expect(page.get_by_test_id("check-1")).to_contain_text("Passed.")
+
+
+def test_learners_join_by_code_and_the_board_follows_them_live(
+    instructor_page, browser, live_server
+):
+    board = instructor_page
+    code = board.get_by_test_id("join-code").text_content().strip()
+    learners = {name: _join(browser, live_server, code, name) for name in ("Ann", "Bo", "Cy")}
+
+    expect(board.get_by_test_id("board").locator("tbody tr")).to_have_count(3, timeout=10_000)
+    board.evaluate("window.scrollTo(0, 120)")
+    board.evaluate("document.documentElement.dataset.marker = 'same page'")
+
+    _pass_step_1(learners["Ann"], "ann-role")
+    _pass_step_1(learners["Bo"], "bo-role")
+    learners["Bo"].get_by_role("button", name="Check step 2").click()
+    expect(learners["Bo"].get_by_test_id("check-2")).to_contain_text("Passed.")
+    learners["Cy"].get_by_role("button", name="Check step 1").click()  # nothing built: fails
+    expect(learners["Cy"].get_by_test_id("check-1")).to_contain_text("Not yet.")
+
+    # The board catches up by itself: no reload (the page's marker would be gone).
+    expect(board.get_by_test_id("passed-1")).to_have_text("2", timeout=10_000)
+    expect(board.get_by_test_id("passed-2")).to_have_text("1")
+    expect(board.get_by_test_id("row-Cy")).to_contain_text("no role yet")
+    assert board.evaluate("window.scrollY") == 120
+    assert board.evaluate("document.documentElement.dataset.marker") == "same page"
+
+    # Reset one learner from the board: their sandbox is empty and they start over.
+    board.get_by_role("button", name="Reset Ann's sandbox").click()
+    expect(board.get_by_role("status").first).to_contain_text("Ann has an empty sandbox")
+    ann = learners["Ann"]
+    ann.reload()
+    expect(ann.get_by_test_id("diagram-text")).to_contain_text("Role: not yet")
+    expect(ann.locator("#lab-progress .is-passed")).to_have_count(0)
+    for page in learners.values():
+        page.context.close()
