@@ -197,8 +197,11 @@ def board_rows(request, code):
 def qr(request, code):
     classroom = _own_classroom(request, code)
     url = request.build_absolute_uri(reverse("classroom:join_code", args=[classroom.code]))
-    svg = segno.make(url, error="m").svg_inline(scale=8, title=f"Join {classroom.code}")
-    response = HttpResponse(svg, content_type="image/svg+xml")
+    response = HttpResponse(content_type="image/svg+xml")
+    # A standalone SVG document (with its namespace), so browsers show it as an <img>.
+    segno.make(url, error="m").save(
+        response, kind="svg", scale=8, border=2, title=f"Join {classroom.code}"
+    )
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
