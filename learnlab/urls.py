@@ -12,6 +12,7 @@ urlpatterns = [
     path("sandbox/instances/", include("learnlab.imds.urls")),
     path("lab/", include("learnlab.labs.urls")),
     path("quiz/", include("learnlab.quiz.urls")),
+    path("terminal/", include("learnlab.terminal.urls")),
     path("accounts/", include("learnlab.learners.urls")),
     re_path(r"^imds/(?P<token>[\w-]{16,64})(?P<path>/.*)?$", metadata, name="imds"),
     path("class/", include("learnlab.classroom.urls")),

@@ -51,6 +51,12 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def attach_gate(events) -> None:
+    """Send every request made through ``events`` (a botocore client's or session's event
+    system) to ``gate_handle`` in-process instead of over HTTP."""
+    events.register("before-send", _send_through_gate, unique_id="learnlab-gate")
+
+
 def aws_client(service: str, *, sandbox: Sandbox, key: AccessKey | None = None):
     """A boto3 client acting in ``sandbox`` as ``key`` (default: the learner's lab user)."""
     key = key or sandbox.lab_key()
@@ -64,5 +70,5 @@ def aws_client(service: str, *, sandbox: Sandbox, key: AccessKey | None = None):
             aws_session_token=key.session_token or None,
             config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
         )
-    client.meta.events.register("before-send", _send_through_gate)
+    attach_gate(client.meta.events)
     return client

@@ -12,21 +12,30 @@ class InstanceNotFound(Exception):
     pass
 
 
-def endpoint_for(*, sandbox: Sandbox, instance_id: str) -> MetadataEndpoint:
-    """The instance's metadata service URL token, created on first use."""
+def instance_facts(*, sandbox: Sandbox, instance_id: str) -> dict:
+    """The sandbox server's facts about one instance (state, profile, role, metadata options);
+    raises InstanceNotFound."""
     if not INSTANCE_ID.match(instance_id):
         raise InstanceNotFound(f"{instance_id!r} is not an instance id (they look like i-0abc…).")
-    existing = MetadataEndpoint.objects.filter(sandbox=sandbox, instance_id=instance_id).first()
-    if existing is not None:
-        return existing  # the live panel asks every second: no sandbox server call needed
     try:
-        connection.admin_call("GET", f"accounts/{sandbox.account_id}/instances/{instance_id}")
+        return connection.admin_call(
+            "GET", f"accounts/{sandbox.account_id}/instances/{instance_id}"
+        )
     except connection.SandboxServerError as error:
         if error.status == 404:
             raise InstanceNotFound(
                 f"There is no instance {instance_id} in your sandbox."
             ) from error
         raise
+
+
+def endpoint_for(*, sandbox: Sandbox, instance_id: str) -> MetadataEndpoint:
+    """The instance's metadata service URL token, created on first use."""
+    if INSTANCE_ID.match(instance_id):
+        existing = MetadataEndpoint.objects.filter(sandbox=sandbox, instance_id=instance_id)
+        if (found := existing.first()) is not None:
+            return found  # the live panel asks every second: no sandbox server call needed
+    instance_facts(sandbox=sandbox, instance_id=instance_id)
     endpoint, _ = MetadataEndpoint.objects.get_or_create(sandbox=sandbox, instance_id=instance_id)
     return endpoint
 

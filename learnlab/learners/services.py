@@ -15,9 +15,9 @@ log = logging.getLogger(__name__)
 def learner_merge(*, source: Learner, target: Learner) -> None:
     """Fold an anonymous learner's progress and sandbox into an account's learner.
 
-    Quiz answers and exams move over; lab progress moves with the sandbox; for each item the more recently reviewed schedule wins.
-    The sandbox moves over unless the account already has one, in which case the anonymous
-    one is dropped.
+    Quiz answers and exams move over; for each item the more recently reviewed schedule wins.
+    The sandbox, with its lab progress, moves over unless the account already has one, in which
+    case the anonymous one is dropped.
     """
     if source.pk == target.pk:
         return

@@ -103,3 +103,95 @@ document.addEventListener("lab-changed", async (event) => {
     }
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Terminal (templates/terminal/_terminal.html). Enter runs the command; Shift+Enter, or Enter
+// after a trailing backslash, continues it on a new line (as bash's "> " prompt does). Up and Down
+// walk the commands run in this tab (sessionStorage) when the caret is on the first or last line.
+// htmx posts the form and appends the answer to the log; this only handles keys and focus.
+const terminalRoot = document.querySelector("[data-terminal]");
+if (terminalRoot) {
+  const form = terminalRoot.querySelector(".terminal-form");
+  const line = terminalRoot.querySelector("#terminal-line");
+  const log = terminalRoot.querySelector("#terminal-log");
+  const status = terminalRoot.querySelector(".terminal-running");
+  const storageKey = "learnlab-terminal-history";
+  const readHistory = () => {
+    try {
+      const stored = JSON.parse(window.sessionStorage.getItem(storageKey));
+      return Array.isArray(stored) ? stored : [];
+    } catch {
+      return [];
+    }
+  };
+  let history = readHistory();
+  let position = history.length;
+  let draft = "";
+  let submitted = null;
+
+  const fit = () => {
+    line.rows = 1; // grow to the text, wrapped lines included, up to 12 rows
+    while (line.rows < 12 && line.scrollHeight > line.clientHeight) line.rows += 1;
+  };
+  const toBottom = () => { log.scrollTop = log.scrollHeight; };
+  const show = (text) => {
+    line.value = text;
+    fit();
+    line.setSelectionRange(text.length, text.length);
+  };
+  toBottom();
+
+  form.addEventListener("submit", () => {
+    const value = line.value;
+    submitted = value;
+    if (value.trim() && history[history.length - 1] !== value) {
+      history = [...history, value].slice(-200);
+      try {
+        window.sessionStorage.setItem(storageKey, JSON.stringify(history));
+      } catch {
+        // Storage full or disabled: history lasts until the page reloads.
+      }
+    }
+    position = history.length;
+    draft = "";
+  });
+
+  line.addEventListener("input", fit);
+  line.addEventListener("keydown", (event) => {
+    if (event.isComposing) return;
+    const before = line.value.slice(0, line.selectionStart);
+    const after = line.value.slice(line.selectionEnd);
+    // A recalled command, unedited, is stepped over whole; otherwise Up and Down move the caret
+    // between lines until it reaches the first or last.
+    const recalled = position < history.length && line.value === history[position];
+    if (event.key === "Enter" && !event.shiftKey) {
+      if (line.value.endsWith("\\") && !after) return; // a continuation: the newline goes in
+      event.preventDefault();
+      if (submitted === null) form.requestSubmit();
+    } else if (event.key === "ArrowUp" && (recalled || !before.includes("\n")) && position > 0) {
+      event.preventDefault();
+      if (position === history.length) draft = line.value;
+      position -= 1;
+      show(history[position]);
+    } else if (
+      event.key === "ArrowDown" && (recalled || !after.includes("\n")) && position < history.length
+    ) {
+      event.preventDefault();
+      position += 1;
+      show(position === history.length ? draft : history[position]);
+    }
+  });
+
+  form.addEventListener("htmx:before:request", () => {
+    status.textContent = "Running…";
+    log.setAttribute("aria-busy", "true");
+  });
+  form.addEventListener("htmx:finally:request", () => {
+    status.textContent = "";
+    log.setAttribute("aria-busy", "false");
+    if (line.value === submitted) show("");
+    submitted = null;
+    line.focus();
+  });
+  terminalRoot.addEventListener("htmx:after:swap", toBottom);
+}

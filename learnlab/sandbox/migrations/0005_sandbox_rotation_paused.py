@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sandbox', '0004_sandbox_clock_speed'),
+        ("sandbox", "0004_sandbox_clock_speed"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='sandbox',
-            name='rotation_paused',
+            model_name="sandbox",
+            name="rotation_paused",
             field=models.BooleanField(default=False),
         ),
     ]

@@ -1,0 +1,667 @@
+"""Runs a parsed command line: expansions, ``&&``/``||``/``;``, pipes into a JSON pretty-printer,
+the builtins, and the two programs (``aws``, ``curl``). Anything else is "not available".
+
+Pure of Django models: the caller hands in the sandbox and the shell's state and stores what comes
+back. The simulated host decides the environment: on the workstation the lab keys are exported
+(as the sandbox page tells learners to do in their own terminal), on an instance only a region.
+"""
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from learnlab.imds.services import InstanceNotFound, instance_facts
+from learnlab.sandbox import connection
+from learnlab.sandbox.models import Sandbox
+from learnlab.terminal import parser
+from learnlab.terminal.aws import reads_only, run_aws
+from learnlab.terminal.curl import run_curl
+from learnlab.terminal.instance import host_name
+
+log = logging.getLogger(__name__)
+
+OUTPUT_LIMIT = 256 * 1024
+MAX_COMMANDS = 64  # simple commands run for one line, substitutions included
+LINE_SECONDS = 20  # a line holds a web worker: the rest of it stops after this
+MAX_VARIABLES = 100
+MAX_VALUE = 16 * 1024
+ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
+FIELD_SEPARATORS = re.compile(r"[ \t\n]+")
+SANDBOX_ERRORS = (connection.SandboxServerUnavailable, connection.SandboxServerError)
+UNAVAILABLE = (
+    "The sandbox server did not answer. It restarts by itself within a few seconds; "
+    "try again shortly. Nothing in your sandbox is lost."
+)
+NOT_AVAILABLE = (
+    "{name}: command not available in this lab. This terminal runs aws, curl (on an instance) "
+    "and a few shell builtins: type help to see them."
+)
+PRINTER_ONLY = (
+    "{name}: not available in this lab except as a JSON pretty-printer after a pipe, e.g. "
+    "aws iam list-roles | {usage}"
+)
+SPECIAL_VALUES = {"$": "4242", "#": "0", "0": "-bash", "-": "himBH", "!": "", "@": "", "*": ""}
+JQ_FLAGS = {
+    "-r", "--raw-output", "-c", "--compact-output", "-S", "--sort-keys", "-M",
+    "--monochrome-output", "-C", "--color-output",
+}  # fmt: skip
+HELP = """\
+This terminal is not a real shell: it runs these commands, in bash's syntax.
+
+  aws iam|ec2|sts|s3api ...   the AWS CLI (v1) in your sandbox account
+  aws s3 ls|mb|rb              the s3 commands that need no local files
+  aws configure list           where the CLI found its credentials
+  curl [-s] [-X PUT] [-H "Name: value"] [-w FORMAT] [-i] URL
+                               on an instance: its metadata service, 169.254.169.254
+  connect INSTANCE-ID          open a shell on one of your running instances
+  exit                         leave the instance, back to your workstation
+  echo, export, unset, NAME=value, $NAME, ${NAME}, $(...), `...`, &&, ||, ;
+  COMMAND | jq .               pretty-print JSON (also | python3 -m json.tool)
+  clear, help
+
+Up and Down recall earlier commands. Shift+Enter, or a line ending in \\, continues a command.
+Nothing here reads or writes files: file:// parameters and > or < redirections are refused;
+paste JSON inline in single quotes instead.
+"""
+
+
+@dataclass
+class Host:
+    """Where the shell runs: the learner's workstation, or a lab instance."""
+
+    instance_id: str = ""
+    name: str = "workstation"
+
+    @property
+    def kind(self) -> str:
+        return "instance" if self.instance_id else "workstation"
+
+    @property
+    def user(self) -> str:
+        return "ec2-user" if self.instance_id else "learner"
+
+    @property
+    def prompt(self) -> str:
+        return f"[{self.user}@{self.name} ~]$"
+
+
+@dataclass
+class ShellState:
+    """What survives between lines. ``environments`` holds, per host kind, the variables that
+    differ from the host's own (None: unset) and the exported names."""
+
+    host: Host = field(default_factory=Host)
+    environments: dict = field(default_factory=dict)
+    last_status: int = 0
+
+
+@dataclass
+class Outcome:
+    """``changed``: an AWS call that may have changed the sandbox succeeded."""
+
+    output: str
+    status: int
+    clear: bool = False
+    changed: bool = False
+
+
+class _Abort(Exception):
+    """Stop the whole line with this message (a limit was reached)."""
+
+
+class _Exit(Exception):
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+class _Sink:
+    def __init__(self, limit: int = OUTPUT_LIMIT):
+        self.parts: list[str] = []
+        self.size = 0
+        self.limit = limit
+        self.truncated = False
+
+    def write(self, text: str) -> None:
+        if not text or self.truncated:
+            return
+        room = self.limit - self.size
+        if len(text) > room:
+            text, self.truncated = text[:room], True
+        self.parts.append(text)
+        self.size += len(text)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+@dataclass
+class ProgramIO:
+    out: Callable[[str], None]
+    err: Callable[[str], None]
+    tty: bool
+    stdin: str | None = None
+
+
+class Interpreter:
+    def __init__(
+        self,
+        *,
+        sandbox: Sandbox,
+        state: ShellState,
+        base_environment: Callable[[Sandbox, Host], dict],
+    ):
+        self.sandbox = sandbox
+        self.state = state
+        self._base_environment = base_environment
+        self._bases: dict[str, dict] = {}
+        self._display = _Sink()
+        self._commands = 0
+        self._depth = 0
+        self._clear = False
+        self._substitution_status = 0
+        self._changed = False
+        self._started = time.monotonic()
+
+    # The line
+
+    def run(self, line: str) -> Outcome:
+        status = 0
+        self._started = time.monotonic()
+        try:
+            script = parser.parse(line)
+            if self.state.host.instance_id and script.steps and not self._host_alive():
+                return Outcome(self._display.text(), 255)
+            status = self._run_script(script, self._display.write, tty=True)
+        except parser.ParseError as error:
+            self._display.write(f"bash: {error}\n")
+            status = 2
+        except _Abort as error:
+            self._display.write(f"bash: {error}\n")
+            status = 1
+        except _Exit as exit_:
+            status = exit_.status
+        except SANDBOX_ERRORS:
+            log.warning("sandbox server unavailable in the terminal", exc_info=True)
+            self._display.write(UNAVAILABLE + "\n")
+            status = 1
+        self.state.last_status = status
+        output = self._display.text()
+        if self._display.truncated:
+            output += "\n[output truncated: more than 256 KB]\n"
+        return Outcome(output, status, self._clear, self._changed)
+
+    def _host_alive(self) -> bool:
+        """A shell on an instance ends when the instance stops or goes away."""
+        host = self.state.host
+        try:
+            facts = instance_facts(sandbox=self.sandbox, instance_id=host.instance_id)
+            alive = facts["state"] == "running"
+        except InstanceNotFound:
+            alive = False
+        if not alive:
+            self._display.write(f"Connection to {host.name} closed by remote host.\n")
+            self._leave_instance()
+        return alive
+
+    def _run_script(self, script: parser.Script, write: Callable[[str], None], tty: bool) -> int:
+        status = self.state.last_status
+        then = ";"
+        for step in script.steps:
+            if (then == "&&" and status != 0) or (then == "||" and status == 0):
+                then = step.then
+                continue
+            status = self._run_pipeline(step.pipeline, write, tty)
+            self.state.last_status = status
+            then = step.then
+        return status
+
+    def _run_pipeline(self, pipeline: parser.Pipeline, write, tty: bool) -> int:
+        commands = pipeline.commands
+        if len(commands) == 1:
+            return self._run_command(commands[0], ProgramIO(write, self._display.write, tty))
+        printers = [self._expand_words(command.words) for command in commands[1:]]
+        for argv in printers:
+            refusal = _printer_refusal(argv)
+            if refusal:
+                self._display.write(refusal + "\n")
+                return 1
+        captured = _Sink()
+        self._run_command(commands[0], ProgramIO(captured.write, self._display.write, False))
+        text, status = captured.text(), 0
+        for index, argv in enumerate(printers):
+            last = index == len(printers) - 1
+            piped = _Sink()
+            status = _pretty_print(argv, text, piped.write, self._display.write)
+            text = piped.text()
+            if last:
+                write(text)
+        return status
+
+    # Commands
+
+    def _run_command(self, command: parser.Command, io: ProgramIO) -> int:
+        self._commands += 1
+        if self._commands > MAX_COMMANDS:
+            raise _Abort(f"too many commands in one line (this lab allows {MAX_COMMANDS}).")
+        if time.monotonic() - self._started > LINE_SECONDS:
+            raise _Abort(f"this line ran for more than {LINE_SECONDS} s; the rest did not run.")
+        words = command.words
+        assignments = []
+        while words and _assignment(words[0]):
+            assignments.append(_assignment(words[0]))
+            words = words[1:]
+        self._substitution_status = 0
+        if not words:
+            for name, value_word in assignments:
+                self._set(name, self._expand_joined(value_word))
+            return self._substitution_status
+        prefix = {name: self._expand_joined(value) for name, value in assignments}
+        if _literal(words[0]) == "export":
+            return self._export(words[1:], io)
+        argv = self._expand_words(words)
+        if not argv:
+            return self._substitution_status
+        name, args = argv[0], argv[1:]
+        try:
+            return self._dispatch(name, args, io, prefix)
+        except (_Abort, _Exit):
+            raise
+        except SANDBOX_ERRORS:
+            log.warning("sandbox server unavailable in the terminal", exc_info=True)
+            io.err(UNAVAILABLE + "\n")
+            return 1
+        except Exception:
+            log.exception("terminal command %r failed", name)
+            io.err(f"{name}: the command failed inside LearnLab. Try again.\n")
+            return 1
+
+    def _dispatch(self, name: str, args: list[str], io: ProgramIO, prefix: dict) -> int:
+        builtin = BUILTINS.get(name)
+        if builtin is not None:
+            return builtin(self, args, io)
+        if name == "aws":
+            return self._aws(args, io, prefix)
+        if name == "curl":
+            return run_curl(
+                args, io=io, sandbox=self.sandbox, instance_id=self.state.host.instance_id
+            )
+        if name == "jq":
+            io.err(PRINTER_ONLY.format(name=name, usage="jq .") + "\n")
+            return 2
+        if name in ("python", "python3"):
+            io.err(PRINTER_ONLY.format(name=name, usage="python3 -m json.tool") + "\n")
+            return 2
+        io.err(NOT_AVAILABLE.format(name=name) + "\n")
+        return 127
+
+    def _aws(self, args: list[str], io: ProgramIO, prefix: dict) -> int:
+        if args[:2] == ["ssm", "start-session"] and "--target" in args[:-1]:
+            return self._connect([args[args.index("--target") + 1]], io)
+        environ = self._exported() | prefix
+        result = run_aws(
+            args, sandbox=self.sandbox, environ=environ, instance_id=self.state.host.instance_id
+        )
+        io.out(result.stdout)
+        io.err(result.stderr)
+        if result.status == 0 and not reads_only(args):
+            self._changed = True
+        return result.status
+
+    # Expansion
+
+    def _expand_words(self, words) -> list[str]:
+        fields: list[str] = []
+        for word in words:
+            fields.extend(self._expand(word))
+        return fields
+
+    def _expand(self, word: parser.Word) -> list[str]:
+        """A word's fields: unquoted expansions split on blanks, as in bash (no globbing)."""
+        fields: list[str] = []
+        current: list[str] = []
+        started = False
+        for part in word:
+            if isinstance(part, parser.Literal):
+                current.append(part.text)
+                started = True
+                continue
+            value = self._value(part)
+            if part.quoted:
+                current.append(value)
+                started = True
+                continue
+            pieces = [piece for piece in FIELD_SEPARATORS.split(value) if piece]
+            if not pieces:
+                if value and started:
+                    fields.append("".join(current))
+                    current, started = [], False
+                continue
+            if value[0] in " \t\n" and started:
+                fields.append("".join(current))
+                current = []
+            current.append(pieces[0])
+            started = True
+            for piece in pieces[1:]:
+                fields.append("".join(current))
+                current = [piece]
+            if value[-1] in " \t\n":
+                fields.append("".join(current))
+                current, started = [], False
+        if started:
+            fields.append("".join(current))
+        return fields
+
+    def _expand_joined(self, word: parser.Word) -> str:
+        """An assignment's value: expanded, never split."""
+        return "".join(
+            part.text if isinstance(part, parser.Literal) else self._value(part) for part in word
+        )
+
+    def _value(self, part) -> str:
+        if isinstance(part, parser.Variable):
+            if part.name == "?":
+                return str(self.state.last_status)
+            if part.name in SPECIAL_VALUES or part.name.isdigit():
+                return SPECIAL_VALUES.get(part.name, "")
+            return self._get(part.name) or ""
+        return self._substitute(part.script)
+
+    def _substitute(self, script: parser.Script) -> str:
+        captured = _Sink()
+        saved_status = self.state.last_status
+        self._depth += 1
+        try:
+            status = self._run_script(script, captured.write, tty=False)
+        except _Exit as exit_:
+            status = exit_.status  # exit leaves the subshell only
+        finally:
+            self._depth -= 1
+        self._substitution_status = status
+        self.state.last_status = saved_status
+        return captured.text().rstrip("\n")
+
+    # Variables
+
+    def _base(self, host: Host | None = None) -> dict:
+        host = host or self.state.host
+        if host.kind not in self._bases:
+            self._bases[host.kind] = self._base_environment(self.sandbox, host)
+        return self._bases[host.kind]
+
+    def _environment(self) -> dict:
+        kind = self.state.host.kind
+        if kind not in self.state.environments:
+            self.state.environments[kind] = {"variables": {}, "exported": sorted(self._base())}
+        return self.state.environments[kind]
+
+    def _get(self, name: str) -> str | None:
+        variables = self._environment()["variables"]
+        if name in variables:
+            return variables[name]
+        return self._base().get(name)
+
+    def _set(self, name: str, value: str) -> None:
+        variables = self._environment()["variables"]
+        if len(value) > MAX_VALUE:
+            raise _Abort(f"{name}: value too long for this lab ({MAX_VALUE // 1024} KB at most).")
+        if name not in variables and len(variables) >= MAX_VARIABLES:
+            raise _Abort(f"too many variables (this lab keeps {MAX_VARIABLES}).")
+        variables[name] = value
+
+    def _unset(self, name: str) -> None:
+        environment = self._environment()
+        if name in self._base():
+            environment["variables"][name] = None
+        else:
+            environment["variables"].pop(name, None)
+        if name in environment["exported"]:
+            environment["exported"].remove(name)
+
+    def _exported(self) -> dict:
+        names = self._environment()["exported"]
+        return {name: value for name in names if (value := self._get(name)) is not None}
+
+    def _export(self, words, io: ProgramIO) -> int:
+        status = 0
+        environment = self._environment()
+        for word in words:
+            assignment = _assignment(word)
+            if assignment:
+                name, value_word = assignment
+                self._set(name, self._expand_joined(value_word))
+                names = [name]
+            else:
+                names = self._expand(word)
+            for name in names:
+                if name in ("-p", "-x", "-g"):
+                    continue
+                if not parser.NAME.fullmatch(name):
+                    io.err(f"bash: export: `{name}': not a valid identifier\n")
+                    status = 1
+                elif name not in environment["exported"]:
+                    environment["exported"].append(name)
+        if not words or all(_literal(word) == "-p" for word in words):
+            for name, value in sorted(self._exported().items()):
+                io.out(f'declare -x {name}="{value}"\n')
+        return status or self._substitution_status
+
+    # Hosts
+
+    def _connect(self, args: list[str], io: ProgramIO) -> int:
+        if len(args) != 1:
+            io.err("usage: connect INSTANCE-ID   (e.g. connect i-0abc1234def567890)\n")
+            return 2
+        if self._depth:
+            io.err("connect: not available inside $(...)\n")
+            return 1
+        host = self.state.host
+        if host.instance_id:
+            io.err(
+                f"connect: this shell is on {host.instance_id} already; type exit to return to "
+                "your workstation first.\n"
+            )
+            return 1
+        instance_id = args[0].rpartition("@")[2]
+        try:
+            facts = instance_facts(sandbox=self.sandbox, instance_id=instance_id)
+        except InstanceNotFound as error:
+            io.err(f"connect: {error}\n")
+            return 1
+        if facts["state"] != "running":
+            io.err(
+                f"connect: {instance_id} is {facts['state']}: only a running instance accepts "
+                "connections.\n"
+            )
+            return 1
+        self.enter_instance(instance_id, host_name(facts))
+        io.out(
+            f"Connected to {instance_id} ({self.state.host.name}) as ec2-user. This shell runs on "
+            "the instance: aws uses the instance's role, curl reaches its metadata service.\n"
+            "Type exit to return to your workstation.\n"
+        )
+        return 0
+
+    def enter_instance(self, instance_id: str, name: str) -> None:
+        self.state.host = Host(instance_id=instance_id, name=name)
+        self.state.environments.pop("instance", None)  # a new login: a fresh environment
+
+    def _leave_instance(self) -> None:
+        self.state.host = Host()
+        self.state.environments.pop("instance", None)
+
+
+# Builtins: (interpreter, args, io) -> status
+
+
+def _echo(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    newline, escapes = True, False
+    while args and re.fullmatch(r"-[neE]+", args[0]):
+        newline = newline and "n" not in args[0]
+        escapes = ("e" in args[0]) or (escapes and "E" not in args[0])
+        args = args[1:]
+    text = " ".join(args)
+    if escapes:
+        text = text.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
+    io.out(text + ("\n" if newline else ""))
+    return 0
+
+
+def _unset(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    for name in args:
+        if name in ("-v", "-f"):
+            continue
+        if not parser.NAME.fullmatch(name):
+            io.err(f"bash: unset: `{name}': not a valid identifier\n")
+            return 1
+        shell._unset(name)
+    return 0
+
+
+def _help(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    io.out(HELP)
+    return 0
+
+
+def _clear(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    if not shell._depth:
+        shell._clear = True
+        shell._display = _Sink()
+    return 0
+
+
+def _exit(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    status = int(args[0]) if args and args[0].isdigit() else shell.state.last_status
+    if shell._depth:
+        raise _Exit(status)
+    host = shell.state.host
+    if not host.instance_id:
+        io.err(
+            "exit: this is your workstation; there is nothing to exit to. "
+            "(On an instance, exit returns here.)\n"
+        )
+        return 1
+    io.out(f"logout\nConnection to {host.name} closed.\n")
+    shell._leave_instance()
+    raise _Exit(status)
+
+
+def _history(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    io.out("Your earlier commands are kept in this browser tab: press the Up arrow.\n")
+    return 0
+
+
+def _pwd(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    io.out(f"/home/{shell.state.host.user}\n")
+    return 0
+
+
+def _cd(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    if not args or args[0] in ("~", "-", ".", f"/home/{shell.state.host.user}"):
+        return 0
+    io.err(f"bash: cd: {args[0]}: No such file or directory\n")
+    return 1
+
+
+BUILTINS: dict[str, Callable[[Interpreter, list[str], ProgramIO], int]] = {
+    "echo": _echo,
+    "unset": _unset,
+    "help": _help,
+    "clear": _clear,
+    "exit": _exit,
+    "logout": _exit,
+    "connect": lambda shell, args, io: shell._connect(args, io),
+    "history": _history,
+    "pwd": _pwd,
+    "cd": _cd,
+    "true": lambda shell, args, io: 0,
+    ":": lambda shell, args, io: 0,
+    "false": lambda shell, args, io: 1,
+}
+
+
+# Pretty-printers after a pipe
+
+
+def _printer_refusal(argv: list[str]) -> str | None:
+    name = argv[0] if argv else ""
+    if name == "jq":
+        filters = [arg for arg in argv[1:] if arg not in JQ_FLAGS]
+        if filters in ([], ["."]):
+            return None
+        return (
+            f"jq: only `jq .` is available in this lab (it pretty-prints). To pick fields, use "
+            f"the CLI's --query, e.g. --query 'Role.Arn' --output text (not {' '.join(filters)})."
+        )
+    if name in ("python", "python3") and argv[1:3] == ["-m", "json.tool"]:
+        extra = [arg for arg in argv[3:] if arg not in ("--sort-keys", "--no-ensure-ascii")]
+        return None if not extra else f"{name} -m json.tool: options not available: {extra[0]}"
+    return (
+        f"{name or 'the pipe'}: pipes are limited to a JSON pretty-printer in this lab: "
+        "| jq .  or  | python3 -m json.tool"
+    )
+
+
+def _pretty_print(argv: list[str], text: str, out, err) -> int:
+    jq = argv[0] == "jq"
+    values, position = [], 0
+    decoder = json.JSONDecoder()
+    while True:
+        while position < len(text) and text[position] in " \t\r\n":
+            position += 1
+        if position >= len(text):
+            break
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except ValueError as error:
+            if jq:
+                line = text.count("\n", 0, position) + 1
+                err(f"jq: error (at <stdin>:{line}): Cannot parse input: {error.msg}\n")
+                return 2
+            err(f"{error.msg}: line {error.lineno} column {error.colno} (char {error.pos})\n")
+            return 1
+        values.append(value)
+        if not jq:
+            break
+    if not values and not jq:
+        err("Expecting value: line 1 column 1 (char 0)\n")
+        return 1
+    flags = set(argv[1:])
+    for value in values:
+        if jq and ({"-r", "--raw-output"} & flags) and isinstance(value, str):
+            out(value + "\n")
+            continue
+        compact = jq and bool({"-c", "--compact-output"} & flags)
+        out(
+            json.dumps(
+                value,
+                indent=None if compact else (2 if jq else 4),
+                separators=(",", ":") if compact else None,
+                ensure_ascii=not jq and "--no-ensure-ascii" not in flags,
+                sort_keys=bool({"-S", "--sort-keys"} & flags),
+            )
+            + "\n"
+        )
+    return 0
+
+
+def _assignment(word: parser.Word):
+    """``NAME=value`` (NAME unquoted): the name and the value's parts, else None."""
+    if not word or not isinstance(word[0], parser.Literal) or word[0].quoted:
+        return None
+    match = ASSIGNMENT.match(word[0].text)
+    if not match:
+        return None
+    rest = word[0].text[match.end() :]
+    value = ((parser.Literal(rest, False),) if rest else ()) + tuple(word[1:])
+    return match.group(1), value
+
+
+def _literal(word: parser.Word) -> str | None:
+    """The word's text when it has no expansions (how a command name is recognised early)."""
+    if all(isinstance(part, parser.Literal) for part in word):
+        return "".join(part.text for part in word)
+    return None

@@ -1,0 +1,156 @@
+"""The in-page terminal: run a line, switch hosts, clear, reset."""
+
+import copy
+import logging
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from learnlab.learners.models import Learner
+from learnlab.sandbox.models import Sandbox
+from learnlab.terminal.interpreter import Host, Interpreter, Outcome, ShellState
+from learnlab.terminal.models import Shell
+from learnlab.terminal.selectors import shell_prompt
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 8 * 1024
+SCROLLBACK_CHARACTERS = 64 * 1024
+SCROLLBACK_ENTRY = 16 * 1024
+SCROLLBACK_ENTRIES = 200
+ECHO_LIMIT = 2000
+# Terminal control sequences and C0 controls other than tab and newline: never in the page.
+CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
+FAILED = "The command failed inside LearnLab. Try again; if it persists, reset the lab."
+
+
+@dataclass
+class ShellResult:
+    """One line's run: its log entry (prompt, command and output, as shown) and the prompt to
+    show next. ``clear``: the log starts over with this entry; ``changed``: the sandbox may have
+    changed (an AWS call other than a read succeeded)."""
+
+    output: str
+    exit_status: int
+    prompt: str
+    entry: dict = field(default_factory=dict)
+    clear: bool = False
+    changed: bool = False
+
+
+def base_environment(sandbox: Sandbox, host: Host) -> dict:
+    """What a new shell on ``host`` has exported: on the workstation the lab keys and region
+    (as the sandbox page has learners export them), on an instance only the region."""
+    if host.instance_id:
+        return {"AWS_DEFAULT_REGION": sandbox.region}
+    key = sandbox.lab_key()
+    return {
+        "AWS_ACCESS_KEY_ID": key.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
+        "AWS_DEFAULT_REGION": sandbox.region,
+    }
+
+
+def shell_open(*, sandbox: Sandbox) -> Shell:
+    """The sandbox's shell, created (on the workstation) on first use."""
+    shell, _ = Shell.objects.get_or_create(sandbox=sandbox)
+    return shell
+
+
+def shell_run(*, shell: Shell, line: str) -> ShellResult:
+    """Run one command line (it may span lines) in the shell. Never raises: whatever goes wrong
+    becomes a line in the output."""
+    line = line.replace("\r\n", "\n").replace("\r", "\n")
+    prompt = shell_prompt(shell=shell)
+    if len(line) > MAX_LINE:
+        outcome = Outcome(
+            f"bash: command line too long: {len(line)} characters (this lab takes "
+            f"{MAX_LINE // 1024} KB at most).\n",
+            2,
+        )
+    elif not line.strip():
+        outcome = Outcome("", shell.last_status)
+    else:
+        outcome = _interpret(shell, line)
+    return _record(shell, prompt=prompt, line=line, outcome=outcome)
+
+
+def shell_connect(*, shell: Shell, instance_id: str) -> ShellResult:
+    """Open a shell on one of the sandbox's running instances, as ``connect`` does."""
+    return shell_run(shell=shell, line=f"connect {shlex.quote(instance_id)}")
+
+
+def shell_disconnect(*, shell: Shell) -> None:
+    """Back to the workstation (the instance's environment is forgotten)."""
+    environments = dict(shell.environments)
+    environments.pop("instance", None)
+    shell.instance_id, shell.host_name, shell.environments = "", "", environments
+    shell.save(update_fields=["instance_id", "host_name", "environments", "updated_at"])
+
+
+def shell_clear(*, shell: Shell) -> None:
+    """Empty the scrollback (what ``clear`` and the Clear button do)."""
+    shell.scrollback = []
+    shell.save(update_fields=["scrollback", "updated_at"])
+
+
+def shell_reset(*, learner: Learner) -> None:
+    """A new terminal for the learner: workstation, no variables, empty scrollback."""
+    Shell.objects.filter(sandbox__learner=learner).delete()
+
+
+def _interpret(shell: Shell, line: str) -> Outcome:
+    state = ShellState(
+        host=Host(shell.instance_id, shell.host_name or shell.instance_id)
+        if shell.instance_id
+        else Host(),
+        environments=copy.deepcopy(shell.environments),
+        last_status=shell.last_status,
+    )
+    try:
+        outcome = Interpreter(
+            sandbox=shell.sandbox, state=state, base_environment=base_environment
+        ).run(line)
+    except Exception:
+        log.exception("terminal line failed")
+        return Outcome(FAILED + "\n", 1)
+    shell.instance_id, shell.host_name = state.host.instance_id, state.host.name
+    if not state.host.instance_id:
+        shell.host_name = ""
+    shell.environments = state.environments
+    return outcome
+
+
+def _record(shell: Shell, *, prompt: str, line: str, outcome: Outcome) -> ShellResult:
+    output = CONTROL.sub("", outcome.output)
+    if output and not output.endswith("\n"):
+        output += "\n"  # the next prompt starts a line, as a terminal shows it
+    command = line if len(line) <= ECHO_LIMIT else line[:ECHO_LIMIT] + "…"
+    entry = {
+        "prompt": prompt,
+        "command": CONTROL.sub("", command).replace("\n", "\n> "),
+        "output": output,
+        "status": outcome.status,
+        "cleared": outcome.clear,
+    }
+    stored = dict(entry)
+    if len(output) > SCROLLBACK_ENTRY:
+        stored["output"] = output[:SCROLLBACK_ENTRY] + "\n[… not kept in the scrollback]\n"
+    scrollback = [] if outcome.clear else list(shell.scrollback)
+    scrollback.append(stored)
+    while len(scrollback) > 1 and (
+        len(scrollback) > SCROLLBACK_ENTRIES
+        or sum(len(e["output"]) + len(e["command"]) for e in scrollback) > SCROLLBACK_CHARACTERS
+    ):
+        scrollback.pop(0)
+    shell.scrollback = scrollback
+    shell.last_status = min(max(outcome.status, 0), 255)
+    shell.save()
+    return ShellResult(
+        output=output,
+        exit_status=outcome.status,
+        prompt=shell_prompt(shell=shell),
+        entry=entry,
+        clear=outcome.clear,
+        changed=outcome.changed,
+    )
