@@ -86,6 +86,7 @@ class Supervisor:
                 f"--workers={os.environ.get('WEB_CONCURRENCY', '2')}",
                 "--threads=4",
                 "--graceful-timeout=5",
+                "--keep-alive=10",  # pages poll every 1-3 s: keep their connections
                 "--no-control-socket",
                 f"--chdir={settings.BASE_DIR}",
             ]

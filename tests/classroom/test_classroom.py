@@ -234,3 +234,29 @@ def test_instructor_sign_up_creates_an_instructor(db):
     assert response["Location"] == "/class/teach/"
     response = client.post("/class/teach/", {"name": "Cohort 1", "clock_speed": "60"})
     assert response.status_code == 302 and "/class/teach/" in response["Location"]
+
+
+def test_classmates_never_see_each_others_sandbox_or_answers(classroom, join):
+    from learnlab.quiz.bank import load_bank
+    from learnlab.quiz.models import Answer
+
+    ann, bo = join(classroom, "Annabel-7"), join(classroom, "Bo")
+    aws_client("iam", sandbox=_sandbox(ann)).create_role(
+        RoleName="ann-secret-role", AssumeRolePolicyDocument=EC2_TRUST
+    )
+    ann.post("/lab/instance-role/steps/create-role/check", **HTMX)
+    item = next(iter(load_bank().values()))
+    Answer.objects.create(
+        learner_id=ann.session["learner_id"], item_id=item.id, chosen=[0], correct=True,
+        mode="practice",
+    )  # fmt: skip
+    assert _sandbox(ann).account_id != _sandbox(bo).account_id
+    seen_by_bo = [
+        bo.get("/lab/instance-role/").content.decode(),
+        bo.post("/terminal/run", {"line": "aws iam list-roles"}, **HTMX).content.decode(),
+        bo.get("/quiz/mastery/").content.decode(),
+        bo.get("/sandbox/panel").content.decode(),
+    ]
+    for page in seen_by_bo:
+        assert "ann-secret-role" not in page and "Annabel-7" not in page
+    assert bo.get(f"/class/teach/{classroom.code}/").status_code == 302  # to the login page

@@ -1,0 +1,426 @@
+"""A class on one machine: N simulated learners against LearnLab as `make run` starts it.
+
+Starts LearnLab's own supervisor (``manage.py runstack``: sandbox server, task cluster, gunicorn)
+on free ports with a temporary data folder (its own SQLite database: the developer's data is never
+touched), unless ``--url`` points at one already running. First it measures the ceiling: the home
+page (a trivial Django view) in a closed loop. Then each simulated learner, started at a random
+moment in the first ``--ramp`` seconds, does what a learner's browser and terminal do:
+
+    open the lab page (a session, a sandbox), fetch its keys from /sandbox/env, build the role,
+    profile and instance through the AWS gate with boto3 over HTTP, press Check for steps 1-3,
+    read the instance's credentials from its metadata service (IMDSv2, over HTTP), then poll the
+    live credentials fragment every 2 s, as the page does, until the run ends.
+
+It prints (and writes with ``--json``) requests, errors, p50/p95/p99 overall and per endpoint,
+requests/s, the resident memory of every LearnLab process at the end, the sandbox server's
+memory per sandbox, and the ceiling; ``--plot FILE.svg`` draws p50/p95 over time.
+
+    .venv/bin/python bench/classroom.py [--learners 300] [--seconds 300] [--ramp 60]
+                                        [--json FILE] [--plot FILE.svg] [--url URL]
+
+Exits 0 when the measurement completed (goals met or not), 1 on errors.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import boto3
+import urllib3
+from benchlib import BenchError, free_port, run_and_report, stop_with_parent, summarize
+from botocore.config import Config
+
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+
+ROOT = Path(__file__).resolve().parent.parent
+AMI = "ami-0453ec754f44f9a4a"
+POLL_SECONDS = 2.0
+GOAL_P95_MS = 250.0
+GOAL_KIB_PER_SANDBOX = 256
+NOT_INHERITED = ("DATABASE_URL", "LEARNLAB_REDIS_URL", "SECRET_KEY", "DEBUG", "PORT", "HOST")
+
+
+class Recorder:
+    """Every request's (endpoint, start offset, latency, ok), shared by the learner threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.samples: list[tuple[str, float, float, bool]] = []
+        self.errors: dict[str, int] = defaultdict(int)
+        self.started = time.monotonic()
+
+    def add(self, endpoint: str, began: float, seconds: float, ok: bool, error: str = ""):
+        with self.lock:
+            self.samples.append((endpoint, began - self.started, seconds * 1000, ok))
+            if not ok:
+                self.errors[f"{endpoint}: {error}"[:160]] += 1
+
+
+class Browser:
+    """One learner's browser: a connection pool, cookies, the CSRF token."""
+
+    def __init__(self, base: str, recorder: Recorder):
+        self.base, self.recorder = base, recorder
+        # One retry on a connection the server closed while idle, as browsers do.
+        self.http = urllib3.PoolManager(
+            maxsize=2, retries=urllib3.Retry(total=1, read=0, redirect=False), timeout=30
+        )
+        self.cookies: dict[str, str] = {}
+
+    def request(self, endpoint: str, method: str, path: str, *, htmx=False):
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if htmx:
+            headers["HX-Request"] = "true"
+        if method == "POST":
+            headers |= {"X-CSRFToken": self.cookies.get("csrftoken", ""), "Referer": self.base}
+        began = time.monotonic()
+        try:
+            response = self.http.request(method, self.base + path, headers=headers, redirect=False)
+        except urllib3.exceptions.HTTPError as error:
+            self.recorder.add(
+                endpoint, began, time.monotonic() - began, False, type(error).__name__
+            )
+            raise
+        ok = response.status < 400
+        self.recorder.add(endpoint, began, time.monotonic() - began, ok, str(response.status))
+        for header in response.headers.getlist("Set-Cookie"):
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        if not ok:
+            raise BenchError(f"{method} {path} answered {response.status}")
+        return response
+
+
+def learner(base: str, recorder: Recorder, start_at: float, stop_at: float, number: int):
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    browser = Browser(base, recorder)
+    try:
+        browser.request("lab page", "GET", "/lab/instance-role/")
+        env = browser.request("sandbox env", "GET", "/sandbox/env").data.decode()
+        values = dict(re.findall(r"export (\w+)='?([^'\n]*)'?", env))
+        session = boto3.session.Session(
+            aws_access_key_id=values["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=values["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+        config = Config(retries={"max_attempts": 1}, connect_timeout=30, read_timeout=30)
+        iam = session.client("iam", endpoint_url=base + "/aws", config=config)
+        ec2 = session.client("ec2", endpoint_url=base + "/aws", config=config)
+        name = f"web{number}"
+        calls = [
+            ("CreateRole", lambda: iam.create_role(
+                RoleName=name, AssumeRolePolicyDocument=EC2_TRUST_POLICY)),
+            ("AttachRolePolicy", lambda: iam.attach_role_policy(
+                RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")),
+            ("CreateInstanceProfile", lambda: iam.create_instance_profile(
+                InstanceProfileName=name)),
+            ("AddRoleToInstanceProfile", lambda: iam.add_role_to_instance_profile(
+                InstanceProfileName=name, RoleName=name)),
+            ("RunInstances", lambda: ec2.run_instances(
+                ImageId=AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                IamInstanceProfile={"Name": name})),
+        ]  # fmt: skip
+        instance_id = None
+        for operation, call in calls:
+            began = time.monotonic()
+            try:
+                reply = call()
+            except Exception as error:
+                recorder.add(
+                    f"gate {operation}", began, time.monotonic() - began, False, str(error)
+                )
+                raise
+            recorder.add(f"gate {operation}", began, time.monotonic() - began, True)
+            instance_id = reply.get("Instances", [{}])[0].get("InstanceId", instance_id)
+        for step in ("create-role", "create-instance-profile", "attach-to-instance"):
+            browser.request("check", "POST", f"/lab/instance-role/steps/{step}/check", htmx=True)
+        shell = browser.request("instance env", "GET", f"/sandbox/env?instance={instance_id}")
+        imds = re.search(r"AWS_EC2_METADATA_SERVICE_ENDPOINT='?([^'\n]+)", shell.data.decode())[1]
+        imds_path = imds.removeprefix(base)
+        token = browser.http.request(
+            "PUT", imds + "latest/api/token",
+            headers={"X-aws-ec2-metadata-token-ttl-seconds": "21600"},
+        ).data.decode()  # fmt: skip
+        began = time.monotonic()
+        listing = browser.http.request(
+            "GET", imds + "latest/meta-data/iam/security-credentials/",
+            headers={"X-aws-ec2-metadata-token": token},
+        )  # fmt: skip
+        recorder.add("metadata", began, time.monotonic() - began, listing.status == 200)
+        browser.request(
+            "metadata", "GET", f"{imds_path}latest/meta-data/iam/security-credentials/{name}"
+        )
+        fragment = f"/sandbox/instances/{instance_id}/credentials"
+        while time.monotonic() < stop_at:
+            browser.request("credentials fragment", "GET", fragment, htmx=True)
+            time.sleep(POLL_SECONDS)
+    except Exception as error:  # this learner stops, the class goes on
+        recorder.add("learner stopped", time.monotonic(), 0.0, False, repr(error))
+
+
+def ceiling(base: str, seconds: float, threads: int = 8) -> float:
+    """Requests/s of the home page (a trivial Django view) in a closed loop."""
+    done, stop_at = [0], time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def loop():
+        http = urllib3.PoolManager(maxsize=1, retries=False)
+        while time.monotonic() < stop_at:
+            http.request("GET", base + "/")
+            with lock:
+                done[0] += 1
+
+    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return done[0] / seconds
+
+
+def processes_rss(root_pid: int) -> dict[str, int]:
+    """KiB resident of the supervisor and every process under it, by pid and command line."""
+    parents, commands, rss = {}, {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        commands[pid] = cmdline
+        found = re.search(r"VmRSS:\s+(\d+)", status)
+        rss[pid] = int(found[1]) if found else 0
+
+    def under_root(pid: int) -> bool:
+        while pid > 1:
+            if pid == root_pid:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    return {f"{pid} {commands[pid][-80:]}": rss[pid] for pid in sorted(rss) if under_root(pid)}
+
+
+class Stack:
+    """LearnLab under its own supervisor, on free ports and a temporary data folder."""
+
+    def __init__(self):
+        self.data_dir = Path(tempfile.mkdtemp(prefix="learnlab-bench-class-"))
+        self.port, self.sandbox_port = free_port(), free_port()
+        self.secret = secrets.token_hex(16)
+        self.process = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+        env |= {
+            "LEARNLAB_DATA_DIR": str(self.data_dir),
+            "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{self.sandbox_port}",
+            "LEARNLAB_SANDBOX_SECRET": self.secret,
+            "PORT": str(self.port),
+        }
+        python = sys.executable
+        subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        self.process = subprocess.Popen(
+            [python, "manage.py", "runstack"], cwd=ROOT, env=env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=stop_with_parent,
+        )  # fmt: skip
+        http = urllib3.PoolManager(retries=False)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if http.request("GET", self.base + "/healthz", timeout=2).status == 200:
+                    return
+            except urllib3.exceptions.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise BenchError("LearnLab did not become healthy within 60 s")
+
+    def sandbox_health(self) -> dict:
+        response = urllib3.request(
+            "GET", f"http://127.0.0.1:{self.sandbox_port}/_admin/health",
+            headers={"X-LearnLab-Secret": self.secret},
+        )  # fmt: skip
+        return json.loads(response.data)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def report_of(recorder: Recorder, seconds: float) -> dict:
+    by_endpoint = defaultdict(list)
+    for endpoint, _at, ms, _ok in recorder.samples:
+        by_endpoint[endpoint].append(ms)
+    everything = [ms for _e, _a, ms, _ok in recorder.samples]
+    pages = [
+        ms
+        for endpoint, _a, ms, _ok in recorder.samples
+        if endpoint in ("lab page", "check", "credentials fragment", "sandbox env", "instance env")
+    ]
+    overall = summarize(everything) or {}
+    return {
+        "requests": len(everything),
+        "errors": sum(recorder.errors.values()),
+        "error_kinds": dict(recorder.errors),
+        "requests_per_s": len(everything) / seconds,
+        "p50_ms": overall.get("p50"),
+        "p95_ms": overall.get("p95"),
+        "p99_ms": overall.get("p99"),
+        "pages_p95_ms": (summarize(pages) or {}).get("p95"),
+        "endpoints": {
+            name: {k: v for k, v in summarize(values).items() if k != "mean"}
+            for name, values in sorted(by_endpoint.items())
+        },
+    }
+
+
+def plot(recorder: Recorder, path: Path, seconds: float, bucket: float = 10.0) -> None:
+    """p50 and p95 per ``bucket`` seconds as a small standalone SVG."""
+    buckets = defaultdict(list)
+    for _e, at, ms, _ok in recorder.samples:
+        buckets[int(at // bucket)].append(ms)
+    points = {k: summarize(v) for k, v in sorted(buckets.items())}
+    width, height, pad = 720, 300, 40
+    top = max([p["p95"] for p in points.values()] + [GOAL_P95_MS]) * 1.1
+    x = lambda k: pad + (k * bucket) / max(seconds, bucket) * (width - 2 * pad)  # noqa: E731
+    y = lambda ms: height - pad - ms / top * (height - 2 * pad)  # noqa: E731
+    lines = []
+    for key, colour in (("p50", "#1d6b35"), ("p95", "#b34700")):
+        coords = " ".join(f"{x(k):.1f},{y(p[key]):.1f}" for k, p in points.items())
+        lines.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>'
+        )
+    goal = y(GOAL_P95_MS)
+    path.write_text(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12"><title>Latency over time</title>'
+        f'<rect width="100%" height="100%" fill="#fff"/>'
+        f'<line x1="{pad}" x2="{width - pad}" y1="{goal:.1f}" y2="{goal:.1f}" stroke="#a3191f" '
+        f'stroke-dasharray="4 4"/><text x="{pad + 4}" y="{goal - 4:.1f}">goal p95 '
+        f"{GOAL_P95_MS:.0f} ms</text>{''.join(lines)}"
+        f'<text x="{pad}" y="{height - 10}">seconds → (p50 green, p95 orange, per {bucket:.0f} s; '
+        f"top {top:.0f} ms)</text></svg>\n"
+    )
+
+
+def run(args) -> dict:
+    stack = None if args.url else Stack()
+    try:
+        if stack:
+            stack.start()
+        base = args.url or stack.base
+        ceiling_rps = ceiling(base, args.ceiling_seconds)
+        health_before = stack.sandbox_health() if stack else None
+        recorder = Recorder()
+        started = time.monotonic()
+        stop_at = started + args.seconds
+        rng = random.Random(1)
+        threads = [
+            threading.Thread(
+                target=learner,
+                args=(base, recorder, started + rng.uniform(0, args.ramp), stop_at, n),
+                daemon=True,
+            )
+            for n in range(args.learners)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=max(1.0, stop_at - time.monotonic() + 60))
+        report = report_of(recorder, time.monotonic() - started)
+        report |= {
+            "learners": args.learners,
+            "seconds": args.seconds,
+            "ceiling_home_rps": round(ceiling_rps, 1),
+        }
+        if stack:
+            health = stack.sandbox_health()
+            accounts = max(1, health["accounts"] - health_before["accounts"])
+            report["sandbox_server"] = {
+                "accounts": health["accounts"],
+                "rss_kib": health["rss_kib"],
+                "kib_per_sandbox": round((health["rss_kib"] - health_before["rss_kib"]) / accounts),
+            }
+            report["processes_rss_kib"] = processes_rss(stack.process.pid)
+        report["goals"] = {
+            "no_errors": report["errors"] == 0,
+            "pages_p95_under_250_ms": (report["pages_p95_ms"] or 0) < GOAL_P95_MS,
+            "sandbox_under_256_kib": (
+                report.get("sandbox_server", {}).get("kib_per_sandbox", 0) < GOAL_KIB_PER_SANDBOX
+            ),
+        }
+        if args.plot:
+            plot(recorder, args.plot, args.seconds)
+        print_report(report)
+        return report
+    finally:
+        if stack:
+            stack.stop()
+
+
+def print_report(report: dict) -> None:
+    print(f"{report['learners']} learners for {report['seconds']} s")
+    print(f"  requests {report['requests']}  errors {report['errors']}  "
+          f"{report['requests_per_s']:.1f} req/s (ceiling, home page: "
+          f"{report['ceiling_home_rps']} req/s)")  # fmt: skip
+    print(f"  overall p50 {report['p50_ms']:.1f}  p95 {report['p95_ms']:.1f}  "
+          f"p99 {report['p99_ms']:.1f} ms")  # fmt: skip
+    print(f"  pages and fragments p95 {report['pages_p95_ms']:.1f} ms")
+    print(f"  {'endpoint':28} {'n':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
+    for name, figures in report["endpoints"].items():
+        print(f"  {name:28} {figures['n']:6d} {figures['p50']:8.1f} {figures['p95']:8.1f} "
+              f"{figures['p99']:8.1f} {figures['max']:8.1f}")  # fmt: skip
+    for kind, count in list(report["error_kinds"].items())[:10]:
+        print(f"  error x{count}: {kind}")
+    if "sandbox_server" in report:
+        server = report["sandbox_server"]
+        print(f"  sandbox server: {server['accounts']} accounts, {server['rss_kib']} KiB, "
+              f"{server['kib_per_sandbox']} KiB per sandbox")  # fmt: skip
+        for process, kib in sorted(report["processes_rss_kib"].items()):
+            print(f"  rss {kib / 1024:7.1f} MiB  {process}")
+    for goal, met in report["goals"].items():
+        print(f"goal {goal}: {'MET' if met else 'NOT met'}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=300)
+    parser.add_argument("--ramp", type=float, default=60, help="learners arrive over this long")
+    parser.add_argument("--ceiling-seconds", type=float, default=10)
+    parser.add_argument("--url", help="an already running LearnLab (else one is started)")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--plot", type=Path, help="an SVG of latency over time")
+    args = parser.parse_args(argv)
+    return run_and_report(run, args, stopped="LearnLab")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
