@@ -44,6 +44,7 @@ os.environ.pop("MOTO_ACCOUNT_ID", None)  # would force every request into one ac
 from moto.core.base_backend import AccountSpecificBackend, BackendDict
 from moto.core.model_instances import reset_model_data
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.iam_instance_profile import IamInstanceProfileAssociationBackend
 from moto.ec2.models.subnets import Subnet
 from moto.iam.access_control import IAMRequestBase
 from moto.iam.aws_managed_policies import aws_managed_policies_data
@@ -107,8 +108,25 @@ def _check_signature_unless_gated(self) -> None:
         _check_signature(self)
 
 
+_replace_association = IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association
+
+
+def _replace_association_everywhere(self, association_id: str, *profile, **by_name):
+    """moto leaves DescribeInstances showing the old profile after a replace: AWS does not."""
+    association = _replace_association(self, association_id, *profile, **by_name)
+    self.modify_instance_attribute(
+        association.instance_id,
+        "iam_instance_profile",
+        {"Arn": association.iam_instance_profile.arn, "Id": association_id},
+    )
+    return association
+
+
 IAMRequestBase._check_role_trust_relationship = _check_trust
 IAMRequestBase.check_signature = _check_signature_unless_gated
+IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = (
+    _replace_association_everywhere
+)
 
 
 class AdminError(Exception):

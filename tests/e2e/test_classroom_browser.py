@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from learnlab.classroom.services import instructor_grant
+from tests.e2e.axe import axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "x-Secret-42!"
@@ -74,6 +75,7 @@ def test_learners_join_by_code_and_the_board_follows_them_live(
     expect(board.get_by_test_id("row-Cy")).to_contain_text("no role yet")
     assert board.evaluate("window.scrollY") == 120
     assert board.evaluate("document.documentElement.dataset.marker") == "same page"
+    assert axe_violations(board) == []
 
     # Reset one learner from the board: their sandbox is empty and they start over.
     board.get_by_role("button", name="Reset Ann's sandbox").click()

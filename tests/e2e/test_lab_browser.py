@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.axe import axe_violations
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -55,6 +57,7 @@ def test_the_console_way_walks_steps_1_to_3(lab):
     _check(page, 3)
     expect(page.get_by_test_id("diagram-text")).to_contain_text(re.compile(r"i-[0-9a-f]+"))
     expect(page.locator("#lab-progress .is-passed")).to_have_count(3)
+    assert axe_violations(page) == []
     assert page.errors == []
 
 

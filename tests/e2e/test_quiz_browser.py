@@ -1,26 +1,13 @@
 """A learner takes a short exam with the keyboard alone; axe-core finds no violations."""
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.axe import axe_violations
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text()
-
-
-def axe_violations(page) -> list[str]:
-    """Inject axe-core (through the devtools protocol, so the page's CSP still applies to the
-    page's own code) and return its violations as readable lines."""
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE)
-    results = page.evaluate("window.axe.run(document)")
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes, e.g. {v['nodes'][0]['html'][:120]})"
-        for v in results["violations"]
-    ]
 
 
 def tab_to(page, name: str, limit: int = 60) -> None:

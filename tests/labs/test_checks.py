@@ -254,3 +254,17 @@ def test_step_6_passes_after_a_renewal(sandbox, iam, ec2):
     credentials_tick(now=timezone.now() + timedelta(hours=1))
     result = _check(sandbox, 6)
     assert result.passed and "received 2 sets" in result.message
+
+
+def test_step_3_follows_a_replaced_profile(sandbox, iam, ec2):
+    _good_profile(iam)
+    iam.create_instance_profile(InstanceProfileName="empty")
+    instance_id = _launch(ec2, IamInstanceProfile={"Name": "web"})
+    association = ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"]
+    ec2.replace_iam_instance_profile_association(
+        IamInstanceProfile={"Name": "empty"}, AssociationId=association[0]["AssociationId"]
+    )
+    described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+    assert described["Instances"][0]["IamInstanceProfile"]["Arn"].endswith("/empty")
+    result = _check(sandbox, 3)
+    assert not result.passed and "empty holds no role" in result.message

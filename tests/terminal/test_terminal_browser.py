@@ -4,7 +4,7 @@ no CSP violation, no axe-core finding."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_quiz_browser import axe_violations
+from tests.e2e.axe import axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
