@@ -179,6 +179,9 @@ LOGGING = {
 
 # The sandbox server (learnlab/sandbox/server.py) and the secret its internal endpoints need.
 LEARNLAB_SANDBOX_URL = env_str("LEARNLAB_SANDBOX_URL", "http://127.0.0.1:5055")
+# More than one sandbox server (moto is GIL-bound near 150 requests/s each): servers listen on
+# consecutive ports from LEARNLAB_SANDBOX_URL's, and each sandbox records which one holds it.
+LEARNLAB_SANDBOX_SERVERS = max(1, env_int("LEARNLAB_SANDBOX_SERVERS", 1))
 LEARNLAB_SANDBOX_SECRET = (
     env_str("LEARNLAB_SANDBOX_SECRET")
     or hmac.new(SECRET_KEY.encode(), b"learnlab sandbox server", hashlib.sha256).hexdigest()

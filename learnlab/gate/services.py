@@ -190,12 +190,15 @@ def _forward(request: GateRequest, key: AccessKey) -> GateResponse:
         for name, value in request.headers.items()
         if name not in NOT_FORWARDED and not name.startswith("x-forwarded")
     }
-    headers["host"] = connection.upstream_host()
+    server = key.sandbox.server
+    headers["host"] = connection.upstream_host(server)
     headers["x-moto-account-id"] = key.sandbox.account_id
     headers[connection.SECRET_HEADER] = settings.LEARNLAB_SANDBOX_SECRET
     upstream_path = request.raw_path.removeprefix(GATE_PREFIX) or "/"
     path = upstream_path + (f"?{request.query}" if request.query else "")
-    upstream = connection.forward(request.method, path, headers=headers, body=request.body)
+    upstream = connection.forward(
+        request.method, path, headers=headers, body=request.body, server=server
+    )
     response_headers = {
         name: value for name, value in upstream.headers.items() if name.lower() not in NOT_RETURNED
     }

@@ -80,7 +80,11 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
     """
     now = now or timezone.now()
     started = time.monotonic()
-    attached = connection.admin_call("GET", "attached-instances")["instances"]
+    attached = [
+        instance
+        for answer in connection.admin_call_each("GET", "attached-instances")
+        for instance in answer["instances"]
+    ]
     sandboxes = {
         s.account_id: s
         for s in Sandbox.objects.filter(

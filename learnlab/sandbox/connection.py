@@ -1,6 +1,11 @@
-"""The one connection to the sandbox server: pooled HTTP for AWS calls and internal endpoints."""
+"""The one connection to the sandbox servers: pooled HTTP for AWS calls and internal endpoints.
+
+With ``LEARNLAB_SANDBOX_SERVERS`` > 1 there are several; each sandbox records the index of the
+one that holds its account (``Sandbox.server``), and calls about an account go there.
+"""
 
 import json
+import re
 
 import urllib3
 from django.conf import settings
@@ -24,11 +29,45 @@ class SandboxServerError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def _request(method: str, path: str, *, headers: dict, body: bytes | None, timeout=None):
+ACCOUNT_PATH = re.compile(r"^accounts/(\d{12})(?:/|$)")
+
+
+def server_urls() -> list[str]:
+    """Every sandbox server's base URL: LEARNLAB_SANDBOX_URL's port, then the next ones."""
+    base = urllib3.util.parse_url(settings.LEARNLAB_SANDBOX_URL)
+    return [
+        base._replace(port=base.port + index, path=None).url
+        for index in range(settings.LEARNLAB_SANDBOX_SERVERS)
+    ]
+
+
+def server_url(server: int) -> str:
+    urls = server_urls()
+    return urls[server % len(urls)]
+
+
+_servers_of_accounts: dict[str, int] = {}  # a sandbox never moves: cache what is recorded
+
+
+def _server_of_account(account_id: str) -> int:
+    from learnlab.sandbox.models import Sandbox
+
+    if account_id not in _servers_of_accounts:
+        found = Sandbox.objects.filter(account_id=account_id).values_list("server", flat=True)
+        server = found.first()
+        if server is None:
+            return 0  # not recorded (yet): not cached either
+        _servers_of_accounts[account_id] = server
+    return _servers_of_accounts[account_id]
+
+
+def _request(
+    method: str, path: str, *, headers: dict, body: bytes | None, server: int, timeout=None
+):
     try:
         return _pool.request(
             method,
-            settings.LEARNLAB_SANDBOX_URL + path,
+            server_url(server) + path,
             headers=headers,
             body=body,
             redirect=False,
@@ -39,8 +78,17 @@ def _request(method: str, path: str, *, headers: dict, body: bytes | None, timeo
         raise SandboxServerUnavailable(str(error)) from error
 
 
-def admin_call(method: str, path: str, body: dict | None = None, *, timeout=None) -> dict:
-    """Call an internal endpoint (``/_admin/...``); raises SandboxServerError on a non-200."""
+def admin_call(
+    method: str, path: str, body: dict | None = None, *, server: int | None = None, timeout=None
+) -> dict:
+    """Call an internal endpoint (``/_admin/...``); raises SandboxServerError on a non-200.
+
+    Paths about an account go to the server holding it; others to ``server`` (default 0).
+    """
+    if server is None:
+        account = ACCOUNT_PATH.match(path.lstrip("/"))
+        one = settings.LEARNLAB_SANDBOX_SERVERS == 1
+        server = _server_of_account(account[1]) if account and not one else 0
     response = _request(
         method,
         "/_admin/" + path.lstrip("/"),
@@ -49,6 +97,7 @@ def admin_call(method: str, path: str, body: dict | None = None, *, timeout=None
             "Content-Type": "application/json",
         },
         body=json.dumps(body).encode() if body is not None else None,
+        server=server,
         timeout=timeout,
     )
     try:
@@ -62,11 +111,19 @@ def admin_call(method: str, path: str, body: dict | None = None, *, timeout=None
     return payload
 
 
-def forward(method: str, path: str, *, headers: dict, body: bytes):
+def admin_call_each(method: str, path: str, *, timeout=None) -> list[dict]:
+    """The same internal call on every sandbox server, in server order."""
+    return [
+        admin_call(method, path, server=server, timeout=timeout)
+        for server in range(settings.LEARNLAB_SANDBOX_SERVERS)
+    ]
+
+
+def forward(method: str, path: str, *, headers: dict, body: bytes, server: int):
     """Send one signed AWS request on to moto; returns the urllib3 response."""
-    return _request(method, path, headers=headers, body=body or None)
+    return _request(method, path, headers=headers, body=body or None, server=server)
 
 
-def upstream_host() -> str:
+def upstream_host(server: int) -> str:
     """The Host header the sandbox server expects on forwarded requests."""
-    return urllib3.util.parse_url(settings.LEARNLAB_SANDBOX_URL).netloc
+    return urllib3.util.parse_url(server_url(server)).netloc

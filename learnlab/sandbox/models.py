@@ -22,6 +22,7 @@ class Sandbox(models.Model):
     # The learner's (or their class's) lab clock; None: LEARNLAB_CLOCK_SPEED.
     clock_speed = models.PositiveSmallIntegerField(null=True, blank=True)
     rotation_paused = models.BooleanField(default=False)  # an instructor's demo pause
+    server = models.PositiveSmallIntegerField(default=0)  # which sandbox server holds it
 
     def __str__(self) -> str:
         return f"sandbox {self.account_id}"

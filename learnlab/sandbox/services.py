@@ -8,7 +8,9 @@ import logging
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from learnlab.learners.models import Learner
@@ -39,20 +41,38 @@ def sandbox_for_learner(*, learner: Learner) -> Sandbox:
     return sandbox
 
 
+def _least_loaded_server() -> int:
+    """The sandbox server holding the fewest live sandboxes."""
+    servers = settings.LEARNLAB_SANDBOX_SERVERS
+    if servers == 1:
+        return 0
+    counts = dict(
+        Sandbox.objects.filter(status=Sandbox.Status.READY, server__lt=servers)
+        .values_list("server")
+        .annotate(count=Count("pk"))
+    )
+    return min(range(servers), key=lambda server: counts.get(server, 0))
+
+
 def sandbox_provision(*, learner: Learner) -> Sandbox:
     """Create a fresh moto account with its lab user and keys, and record it."""
+    server = _least_loaded_server()
     for _attempt in range(5):
         account_id = _new_account_id()
         if Sandbox.objects.filter(account_id=account_id).exists():
             continue
         created = connection.admin_call(
-            "PUT", f"accounts/{account_id}", {"user_name": LAB_USER_NAME}
+            "PUT", f"accounts/{account_id}", {"user_name": LAB_USER_NAME}, server=server
         )
         now = timezone.now()
         try:
             with transaction.atomic():
                 sandbox = Sandbox.objects.create(
-                    learner=learner, account_id=account_id, built_at=now, last_used_at=now
+                    learner=learner,
+                    account_id=account_id,
+                    server=server,
+                    built_at=now,
+                    last_used_at=now,
                 )
                 AccessKey.objects.create(
                     sandbox=sandbox,
@@ -63,7 +83,7 @@ def sandbox_provision(*, learner: Learner) -> Sandbox:
                 )
         except IntegrityError:
             # Another request provisioned this learner's sandbox first: use theirs.
-            connection.admin_call("DELETE", f"accounts/{account_id}")
+            connection.admin_call("DELETE", f"accounts/{account_id}", server=server)
             existing = Sandbox.objects.filter(learner=learner).first()
             if existing is not None:
                 return existing

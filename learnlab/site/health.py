@@ -19,10 +19,15 @@ def database_health() -> dict:
 
 def sandbox_server_health() -> dict:
     try:
-        facts = connection.admin_call("GET", "health", timeout=2.0)
+        servers = connection.admin_call_each("GET", "health", timeout=2.0)
     except (connection.SandboxServerUnavailable, connection.SandboxServerError) as error:
         return {"ok": False, "error": str(error)}
-    return {"ok": True, "accounts": facts["accounts"], "rss_kib": facts["rss_kib"]}
+    return {
+        "ok": True,
+        "servers": len(servers),
+        "accounts": sum(facts["accounts"] for facts in servers),
+        "rss_kib": sum(facts["rss_kib"] for facts in servers),
+    }
 
 
 def task_cluster_health() -> dict:

@@ -90,10 +90,16 @@ class Supervisor:
                 "--no-control-socket",
                 f"--chdir={settings.BASE_DIR}",
             ]
-        sandbox_argv = [python, "-m", "learnlab.sandbox.server"]
-        sandbox_argv += [f"--host={sandbox.hostname}", f"--port={sandbox.port}"]
+        servers = settings.LEARNLAB_SANDBOX_SERVERS
+        sandbox_argv = [python, "-m", "learnlab.sandbox.server", f"--host={sandbox.hostname}"]
         self.children = [
-            Child("sandbox server", sandbox_argv, env=env),
+            Child(
+                "sandbox server" + (f" {index + 1}" if servers > 1 else ""),
+                [*sandbox_argv, f"--port={sandbox.port + index}"],
+                env=env,
+            )
+            for index in range(servers)
+        ] + [
             Child("task cluster", [python, manage, "qcluster"], env=env),
             Child("web", web, env=env),
         ]
@@ -178,7 +184,7 @@ class Supervisor:
         from learnlab.sandbox import connection
 
         try:
-            connection.admin_call("GET", "health", timeout=1.0)
+            connection.admin_call_each("GET", "health", timeout=1.0)
         except (connection.SandboxServerUnavailable, connection.SandboxServerError):
             return False
         return True

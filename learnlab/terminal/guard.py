@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from learnlab.sandbox import connection
+
 _policy: contextvars.ContextVar["_Policy | None"] = contextvars.ContextVar(
     "terminal_confinement", default=None
 )
@@ -153,7 +155,10 @@ def confined():
         if not _installed:
             sys.addaudithook(_hook)  # permanent, and idle for every thread outside confined()
             _installed = True
-    hosts, ports = _sandbox_server(settings.LEARNLAB_SANDBOX_URL)
+    hosts, ports = frozenset(), frozenset()
+    for url in connection.server_urls():
+        server_hosts, server_ports = _sandbox_server(url)
+        hosts, ports = hosts | server_hosts, ports | server_ports
     token = _policy.set(_Policy(_readable_roots(), hosts, ports))
     try:
         yield
