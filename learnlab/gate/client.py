@@ -4,12 +4,15 @@ They send through ``gate_handle`` in-process, so they take the same path as a le
 CLI: the same authentication, fidelity fixes and account mapping, minus an HTTP hop.
 """
 
+import contextvars
+import functools
 import threading
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
+from botocore.credentials import Credentials, ReadOnlyCredentials
 
 from learnlab.gate.services import GateRequest, gate_handle
 from learnlab.sandbox.models import AccessKey, Sandbox
@@ -57,18 +60,84 @@ def attach_gate(events) -> None:
     events.register("before-send", _send_through_gate, unique_id="learnlab-gate")
 
 
-def aws_client(service: str, *, sandbox: Sandbox, key: AccessKey | None = None):
-    """A boto3 client acting in ``sandbox`` as ``key`` (default: the learner's lab user)."""
-    key = key or sandbox.lab_key()
+class _CallersKey(Credentials):
+    """Credentials that are whichever key the current call is made with (``_call_key``), so
+    one client per service serves every sandbox: creating a botocore client costs 5-15 ms of
+    CPU and about a megabyte, too much for each page and check."""
+
+    def __init__(self):
+        super().__init__("unset", "unset")
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        key = _call_key.get()
+        if key is None:
+            raise RuntimeError("an AWS call made outside a SandboxClient")
+        return ReadOnlyCredentials(
+            key.access_key_id, key.secret_access_key, key.session_token or None
+        )
+
+
+_call_key: contextvars.ContextVar[AccessKey | None] = contextvars.ContextVar(
+    "aws_call_key", default=None
+)
+
+
+@functools.cache
+def _shared_client(service: str, region: str):
     with _session_lock:
         client = _session.client(
             service,
             endpoint_url=ENDPOINT,
-            region_name=sandbox.region,
-            aws_access_key_id=key.access_key_id,
-            aws_secret_access_key=key.secret_access_key,
-            aws_session_token=key.session_token or None,
+            region_name=region,
             config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
         )
+    client._request_signer._credentials = _CallersKey()  # signed per call, really (SigV4)
     attach_gate(client.meta.events)
     return client
+
+
+class SandboxClient:
+    """A boto3 client as one access key: every call (and every page of a paginator) is signed
+    with that key and sent to the gate in-process."""
+
+    def __init__(self, client, key: AccessKey):
+        self._client, self._key = client, key
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if name == "get_paginator":
+            return lambda operation: _Paginator(attribute(operation), self._key)
+        if not callable(attribute) or name.startswith("_"):
+            return attribute  # meta, exceptions
+
+        @functools.wraps(attribute)
+        def call(*args, **kwargs):
+            token = _call_key.set(self._key)
+            try:
+                return attribute(*args, **kwargs)
+            finally:
+                _call_key.reset(token)
+
+        return call
+
+
+class _Paginator:
+    def __init__(self, paginator, key: AccessKey):
+        self._paginator, self._key = paginator, key
+
+    def paginate(self, **kwargs):
+        pages = iter(self._paginator.paginate(**kwargs))
+        while True:
+            token = _call_key.set(self._key)
+            try:
+                page = next(pages, None)
+            finally:
+                _call_key.reset(token)
+            if page is None:
+                return
+            yield page
+
+
+def aws_client(service: str, *, sandbox: Sandbox, key: AccessKey | None = None) -> SandboxClient:
+    """A boto3 client acting in ``sandbox`` as ``key`` (default: the learner's lab user)."""
+    return SandboxClient(_shared_client(service, sandbox.region), key or sandbox.lab_key())
