@@ -29,6 +29,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -219,12 +220,27 @@ def processes_rss(root_pid: int) -> dict[str, int]:
     return {f"{pid} {commands[pid][-80:]}": rss[pid] for pid in sorted(rss) if under_root(pid)}
 
 
+def free_port_run(count: int) -> int:
+    """A port such that it and the next ``count - 1`` are free (sandbox servers' ports)."""
+    for _ in range(100):
+        port = free_port()
+        try:
+            for offset in range(1, count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return port
+    raise BenchError(f"no {count} consecutive free ports")
+
+
 class Stack:
     """LearnLab under its own supervisor, on free ports and a temporary data folder."""
 
-    def __init__(self):
+    def __init__(self, servers: int = 1):
         self.data_dir = Path(tempfile.mkdtemp(prefix="learnlab-bench-class-"))
-        self.port, self.sandbox_port = free_port(), free_port()
+        self.servers = servers
+        self.port, self.sandbox_port = free_port(), free_port_run(servers)
         self.secret = secrets.token_hex(16)
         self.process = None
 
@@ -238,6 +254,7 @@ class Stack:
             "LEARNLAB_DATA_DIR": str(self.data_dir),
             "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{self.sandbox_port}",
             "LEARNLAB_SANDBOX_SECRET": self.secret,
+            "LEARNLAB_SANDBOX_SERVERS": str(self.servers),
             "PORT": str(self.port),
         }
         python = sys.executable
@@ -258,11 +275,16 @@ class Stack:
         raise BenchError("LearnLab did not become healthy within 60 s")
 
     def sandbox_health(self) -> dict:
-        response = urllib3.request(
-            "GET", f"http://127.0.0.1:{self.sandbox_port}/_admin/health",
-            headers={"X-LearnLab-Secret": self.secret},
-        )  # fmt: skip
-        return json.loads(response.data)
+        """Accounts and resident memory summed over the sandbox servers."""
+        total = {"accounts": 0, "rss_kib": 0}
+        for port in range(self.sandbox_port, self.sandbox_port + self.servers):
+            response = urllib3.request(
+                "GET", f"http://127.0.0.1:{port}/_admin/health",
+                headers={"X-LearnLab-Secret": self.secret},
+            )  # fmt: skip
+            facts = json.loads(response.data)
+            total = {name: total[name] + facts[name] for name in total}
+        return total
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -331,7 +353,7 @@ def plot(recorder: Recorder, path: Path, seconds: float, bucket: float = 10.0) -
 
 
 def run(args) -> dict:
-    stack = None if args.url else Stack()
+    stack = None if args.url else Stack(args.servers)
     try:
         if stack:
             stack.start()
@@ -356,6 +378,7 @@ def run(args) -> dict:
             thread.join(timeout=max(1.0, stop_at - time.monotonic() + 60))
         report = report_of(recorder, time.monotonic() - started)
         report |= {
+            "servers": args.servers,
             "learners": args.learners,
             "seconds": args.seconds,
             "ceiling_home_rps": round(ceiling_rps, 1),
@@ -386,7 +409,8 @@ def run(args) -> dict:
 
 
 def print_report(report: dict) -> None:
-    print(f"{report['learners']} learners for {report['seconds']} s")
+    print(f"{report['learners']} learners for {report['seconds']} s, "
+          f"{report['servers']} sandbox server(s)")  # fmt: skip
     print(f"  requests {report['requests']}  errors {report['errors']}  "
           f"{report['requests_per_s']:.1f} req/s (ceiling, home page: "
           f"{report['ceiling_home_rps']} req/s)")  # fmt: skip
@@ -416,6 +440,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ramp", type=float, default=60, help="learners arrive over this long")
     parser.add_argument("--ceiling-seconds", type=float, default=10)
     parser.add_argument("--url", help="an already running LearnLab (else one is started)")
+    parser.add_argument("--servers", type=int, default=1, help="LEARNLAB_SANDBOX_SERVERS")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path, help="an SVG of latency over time")
     args = parser.parse_args(argv)
