@@ -259,9 +259,10 @@ class Stack:
         }
         python = sys.executable
         subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        self.log = (self.data_dir / "stack.log").open("w")
         self.process = subprocess.Popen(
             [python, "manage.py", "runstack"], cwd=ROOT, env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=stop_with_parent,
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=stop_with_parent,
         )  # fmt: skip
         http = urllib3.PoolManager(retries=False)
         deadline = time.monotonic() + 60
@@ -285,6 +286,12 @@ class Stack:
             facts = json.loads(response.data)
             total = {name: total[name] + facts[name] for name in total}
         return total
+
+    def server_errors(self, limit: int = 3) -> list[str]:
+        """The last few tracebacks LearnLab logged, for the report when requests failed."""
+        text = (self.data_dir / "stack.log").read_text(errors="replace")
+        blocks = re.findall(r"Traceback \(most recent call last\):\n(?:[ \t].*\n)+.*", text)
+        return blocks[-limit:]
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -392,6 +399,8 @@ def run(args) -> dict:
                 "kib_per_sandbox": round((health["rss_kib"] - health_before["rss_kib"]) / accounts),
             }
             report["processes_rss_kib"] = processes_rss(stack.process.pid)
+            if report["errors"]:
+                report["server_tracebacks"] = stack.server_errors()
         report["goals"] = {
             "no_errors": report["errors"] == 0,
             "pages_p95_under_250_ms": (report["pages_p95_ms"] or 0) < GOAL_P95_MS,
@@ -429,6 +438,8 @@ def print_report(report: dict) -> None:
               f"{server['kib_per_sandbox']} KiB per sandbox")  # fmt: skip
         for process, kib in sorted(report["processes_rss_kib"].items()):
             print(f"  rss {kib / 1024:7.1f} MiB  {process}")
+    for traceback in report.get("server_tracebacks", []):
+        print("  server traceback:\n    " + traceback.strip().replace("\n", "\n    "))
     for goal, met in report["goals"].items():
         print(f"goal {goal}: {'MET' if met else 'NOT met'}")
 

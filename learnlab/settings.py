@@ -94,10 +94,10 @@ TEMPLATES = [
 # transactions, against 334 with the defaults).
 SQLITE_OPTIONS = {
     "init_command": (
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     ),
     "transaction_mode": "IMMEDIATE",
-    "timeout": 20,
+    "timeout": 20,  # the busy timeout: a writer waits up to 20 s for the lock
 }
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'learnlab.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=None)}

@@ -30,6 +30,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_port_run(count: int) -> int:
+    """A free port followed by ``count - 1`` more free ports (sandbox servers' ports)."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            for offset in range(1, count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return port
+    pytest.fail(f"no {count} consecutive free ports")
+
+
 def _reachable(url: str, default_port: int) -> bool:
     parts = urllib.parse.urlsplit(url)
     try:

@@ -23,7 +23,7 @@ def test_sqlite_runs_in_wal_with_immediate_transactions():
         cursor.execute("PRAGMA journal_mode")
         assert cursor.fetchone()[0] == "wal"
         cursor.execute("PRAGMA busy_timeout")
-        assert cursor.fetchone()[0] == 5000
+        assert cursor.fetchone()[0] == 20000  # from the "timeout" option
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
 

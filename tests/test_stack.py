@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, free_port_run
 
 pytestmark = pytest.mark.e2e
 
@@ -51,14 +51,17 @@ def _healthz(port: int):
         return None, None
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal):
+@pytest.mark.parametrize(
+    ("stop_signal", "servers"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)]
+)
+def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal, servers):
     port = free_port()
     env = {
         **os.environ,
         "PORT": str(port),
         "LEARNLAB_DATA_DIR": str(tmp_path),
-        "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{free_port()}",
+        "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{free_port_run(servers)}",
+        "LEARNLAB_SANDBOX_SERVERS": str(servers),
     }
     env.pop("DATABASE_URL", None)
     env.pop("LEARNLAB_REDIS_URL", None)
@@ -79,6 +82,7 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal):
             time.sleep(0.5)
         assert status == 200, body
         assert body["database"]["vendor"] == "sqlite"
+        assert body["sandbox_server"]["servers"] == servers
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as home:
             assert b"LearnLab" in home.read()
         processes = _descendants(make.pid)

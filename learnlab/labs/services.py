@@ -31,20 +31,23 @@ def check_run(*, view: SandboxView, step: Step) -> CheckResult:
         return CheckResult(False, f"The check could not read your sandbox ({error}). Try again.")
 
 
-@transaction.atomic
 def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> StepResult:
     """Check one step against the sandbox and store the outcome."""
+    # The check reads the sandbox first, outside the transaction: on SQLite a transaction holds
+    # the database's one write lock, and a check under load takes long enough to starve others.
     outcome = check_run(view=SandboxView(sandbox), step=step)
     now = timezone.now()
-    result, _ = StepResult.objects.select_for_update().get_or_create(
-        learner=learner, lab=lab.slug, step=step.slug, defaults={"checked_at": now}
-    )
-    result.passed, result.message, result.warning = outcome.passed, outcome.message, outcome.warning
-    result.attempts += 1
-    result.checked_at = now
-    if outcome.passed and result.passed_at is None:
-        result.passed_at = now
-    result.save()
+    with transaction.atomic():
+        result, _ = StepResult.objects.select_for_update().get_or_create(
+            learner=learner, lab=lab.slug, step=step.slug, defaults={"checked_at": now}
+        )
+        result.passed, result.message = outcome.passed, outcome.message
+        result.warning = outcome.warning
+        result.attempts += 1
+        result.checked_at = now
+        if outcome.passed and result.passed_at is None:
+            result.passed_at = now
+        result.save()
     return result
 
 

@@ -116,8 +116,10 @@ class Supervisor:
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGTERM, self.request_stop)
         try:
-            sandbox, *others = self.children
-            sandbox.start()
+            servers = settings.LEARNLAB_SANDBOX_SERVERS
+            sandboxes, others = self.children[:servers], self.children[servers:]
+            for sandbox in sandboxes:
+                sandbox.start()
             if not self._wait_for(self._sandbox_answers, 20):
                 self.say("the sandbox server did not start; see its output above")
                 return 1

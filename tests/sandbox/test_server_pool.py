@@ -3,7 +3,6 @@ internal calls, the ticker, health) reaches the right one."""
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -14,28 +13,14 @@ from learnlab.gate.client import aws_client
 from learnlab.learners.models import Learner
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
-from tests.conftest import EC2_TRUST, ROOT, launch_with_role
+from tests.conftest import EC2_TRUST, ROOT, free_port_run, launch_with_role
 
 pytestmark = pytest.mark.django_db
 
 
-def _two_free_ports() -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        try:
-            with socket.socket() as second:
-                second.bind(("127.0.0.1", port + 1))
-        except OSError:
-            continue
-        return port
-    pytest.fail("no two consecutive free ports")
-
-
 @pytest.fixture
 def two_servers(settings):
-    port, secret = _two_free_ports(), secrets.token_hex(16)
+    port, secret = free_port_run(2), secrets.token_hex(16)
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "learnlab.sandbox.server", "--port", str(port + index)],
