@@ -93,7 +93,7 @@ TEMPLATES = [
 # the busy timeout applies (reference/stack.md §1.8: 0 "database is locked" in 1,600 mixed
 # transactions, against 334 with the defaults).
 SQLITE_OPTIONS = {
-    "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"),
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,  # the busy timeout: a writer waits up to 20 s for the lock
 }
