@@ -26,7 +26,12 @@ def check_run(*, view: SandboxView, step: Step) -> CheckResult:
         return CHECKS[step.check](view)
     except (connection.SandboxServerUnavailable, connection.SandboxServerError):
         return CheckResult(False, CHECK_UNAVAILABLE)
-    except (ClientError, BotoCoreError) as error:
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("ServiceUnavailable", "InternalFailure"):
+            return CheckResult(False, CHECK_UNAVAILABLE)  # the gate's word for a server down
+        log.warning("check %s could not read the sandbox: %s", step.check, error)
+        return CheckResult(False, f"The check could not read your sandbox ({error}). Try again.")
+    except BotoCoreError as error:
         log.warning("check %s could not read the sandbox: %s", step.check, error)
         return CheckResult(False, f"The check could not read your sandbox ({error}). Try again.")
 

@@ -1,5 +1,6 @@
 import json
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -21,7 +22,13 @@ UNAVAILABLE = (
     "The sandbox server did not answer. It restarts by itself within a few seconds; reload this "
     "page shortly. Nothing in your sandbox or your progress is lost."
 )
-SANDBOX_ERRORS = (connection.SandboxServerUnavailable, connection.SandboxServerError)
+# The sandbox server down or failing: directly, or as the gate's AWS error to a form's reads.
+SANDBOX_ERRORS = (
+    connection.SandboxServerUnavailable,
+    connection.SandboxServerError,
+    ClientError,
+    BotoCoreError,
+)
 
 
 def _lab_or_404(slug: str) -> Lab:
@@ -147,8 +154,17 @@ def console(request, slug, form):
         )
         context["calls"] = recorder.calls
     except SANDBOX_ERRORS:
-        context |= {"form": None, "error": UNAVAILABLE}
-        return render(request, "labs/lab.html#console-section", context)
+        # Said next to the form, which keeps what the learner typed (503: the page's refresh
+        # of form choices skips it).
+        response = render(
+            request, "labs/lab.html#console-error", {"error": UNAVAILABLE}, status=503
+        )
+        response["HX-Retarget"] = f"#console-{form}-status"
+        response["HX-Reswap"] = "innerHTML"
+        if not request.htmx:
+            messages.error(request, UNAVAILABLE)
+            return redirect(reverse("labs:detail", args=[lab.slug]) + f"#console-{form}")
+        return response
     changed = any(not call.error for call in recorder.calls)
     if not request.htmx:
         if context.get("done"):

@@ -139,3 +139,19 @@ def test_a_form_post_without_a_csrf_token_is_refused(sandbox_server, db):
     strict = Client(enforce_csrf_checks=True)
     strict.get(LAB)
     assert strict.post(f"{LAB}console/role_for_ec2", {}).status_code == 403
+
+
+def test_the_lab_says_so_plainly_when_the_sandbox_server_is_down(lab_client, settings):
+    from tests.conftest import free_port
+
+    settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens
+    page = lab_client.get(LAB)
+    assert page.status_code == 200
+    assert "The sandbox server did not answer" in page.content.decode()
+    check = lab_client.post(f"{LAB}steps/create-role/check", **HTMX)
+    assert check.status_code == 200 and "did not answer" in check.content.decode()
+    form = lab_client.get(f"{LAB}console/launch_instance", **HTMX)
+    assert form.status_code == 503 and "did not answer" in form.content.decode()
+    posted = lab_client.post(f"{LAB}console/launch_instance", {}, **HTMX)
+    assert posted["HX-Retarget"] == "#console-launch_instance-status"
+    assert "did not answer" in posted.content.decode()
