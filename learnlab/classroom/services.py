@@ -103,7 +103,7 @@ def classroom_close(*, classroom: Classroom) -> int:
         try:
             sandbox_drop(sandbox=sandbox)
             dropped += 1
-        except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+        except connection.SANDBOX_ERRORS:
             log.warning("could not drop sandbox %s when closing", sandbox.account_id)
     classroom.closed_at = timezone.now()
     classroom.save(update_fields=["closed_at"])

@@ -35,7 +35,6 @@ from learnlab.ticker.clock import SPEED_CHOICES
 UNAVAILABLE = (
     "The sandbox server did not answer. It restarts by itself within a few seconds; try again."
 )
-SANDBOX_ERRORS = (connection.SandboxServerUnavailable, connection.SandboxServerError)
 BOARD_POLL_SECONDS = 3
 
 
@@ -111,7 +110,7 @@ def join(request, code=""):
                 )
             except ClassroomError as error:
                 form.add_error("code", str(error))
-            except SANDBOX_ERRORS:
+            except connection.SANDBOX_ERRORS:
                 form.add_error(None, UNAVAILABLE)
             else:
                 messages.success(request, f"Welcome to {classroom.name}. Your lab is ready.")
@@ -215,7 +214,7 @@ def learner_reset(request, code, membership_id):
         raise Http404("No such learner in this class")
     try:
         membership_reset(membership=membership)
-    except SANDBOX_ERRORS:
+    except connection.SANDBOX_ERRORS:
         messages.error(request, UNAVAILABLE)
     else:
         messages.success(

@@ -65,7 +65,7 @@ def gate_handle(request: GateRequest) -> GateResponse:
         return _handle(request, auth, protocol)
     except AwsError as error:
         return error.render(protocol)
-    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+    except connection.SANDBOX_ERRORS:
         log.warning("sandbox server unavailable", exc_info=True)
         return errors.sandbox_unavailable().render(protocol)
     except Exception:

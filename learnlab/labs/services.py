@@ -24,7 +24,7 @@ def check_run(*, view: SandboxView, step: Step) -> CheckResult:
     """Run a step's check; a sandbox that cannot be read is a failed check that says so."""
     try:
         return CHECKS[step.check](view)
-    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+    except connection.SANDBOX_ERRORS:
         return CheckResult(False, CHECK_UNAVAILABLE)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("ServiceUnavailable", "InternalFailure"):

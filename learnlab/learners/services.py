@@ -26,7 +26,7 @@ def learner_merge(*, source: Learner, target: Learner) -> None:
     if keep_target_sandbox and source_sandbox is not None:
         try:
             sandbox_drop(sandbox=source_sandbox)
-        except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+        except connection.SANDBOX_ERRORS:
             log.warning("could not drop sandbox %s while merging", source_sandbox.account_id)
     _merge_records(source=source, target=target, move_sandbox=not keep_target_sandbox)
 

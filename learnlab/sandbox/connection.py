@@ -29,6 +29,10 @@ class SandboxServerError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+# What callers catch when the sandbox server is down or refused an internal call.
+SANDBOX_ERRORS = (SandboxServerUnavailable, SandboxServerError)
+
+
 ACCOUNT_PATH = re.compile(r"^accounts/(\d{12})(?:/|$)")
 
 

@@ -37,7 +37,7 @@ def panel(request):
     context = {"section": "sandbox", "env_url": request.build_absolute_uri(reverse("sandbox:env"))}
     try:
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
-    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+    except connection.SANDBOX_ERRORS:
         context["error"] = UNAVAILABLE
     else:
         context["sandbox"] = sandbox
@@ -66,7 +66,7 @@ def env(request):
             )
     except InstanceNotFound as error:
         return HttpResponse(f"# {error}\n", status=404, content_type="text/plain")
-    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+    except connection.SANDBOX_ERRORS:
         return HttpResponse(f"# {UNAVAILABLE}\n", status=503, content_type="text/plain")
     response = HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
@@ -78,7 +78,7 @@ def reset(request):
     learner = learner_from_request(request, create=True)
     try:
         sandbox_reset(sandbox=sandbox_for_learner(learner=learner))
-    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+    except connection.SANDBOX_ERRORS:
         messages.error(request, UNAVAILABLE)
     else:
         messages.success(request, "Your sandbox is empty again. Your keys have not changed.")
@@ -99,7 +99,7 @@ def clock(request):
         messages.error(
             request, str(error) if isinstance(error, ClockSpeedError) else "Choose a speed."
         )
-    except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+    except connection.SANDBOX_ERRORS:
         messages.error(request, UNAVAILABLE)
     else:
         messages.success(request, f"The lab clock now runs at {speed}x real time.")

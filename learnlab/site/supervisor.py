@@ -187,7 +187,7 @@ class Supervisor:
 
         try:
             connection.admin_call_each("GET", "health", timeout=1.0)
-        except (connection.SandboxServerUnavailable, connection.SandboxServerError):
+        except connection.SANDBOX_ERRORS:
             return False
         return True
 

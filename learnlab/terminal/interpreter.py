@@ -30,7 +30,6 @@ MAX_VARIABLES = 100
 MAX_VALUE = 16 * 1024
 ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
 FIELD_SEPARATORS = re.compile(r"[ \t\n]+")
-SANDBOX_ERRORS = (connection.SandboxServerUnavailable, connection.SandboxServerError)
 UNAVAILABLE = (
     "The sandbox server did not answer. It restarts by itself within a few seconds; "
     "try again shortly. Nothing in your sandbox is lost."
@@ -184,7 +183,7 @@ class Interpreter:
             status = 1
         except _Exit as exit_:
             status = exit_.status
-        except SANDBOX_ERRORS:
+        except connection.SANDBOX_ERRORS:
             log.warning("sandbox server unavailable in the terminal", exc_info=True)
             self._display.write(UNAVAILABLE + "\n")
             status = 1
@@ -270,7 +269,7 @@ class Interpreter:
             return self._dispatch(name, args, io, prefix)
         except (_Abort, _Exit):
             raise
-        except SANDBOX_ERRORS:
+        except connection.SANDBOX_ERRORS:
             log.warning("sandbox server unavailable in the terminal", exc_info=True)
             io.err(UNAVAILABLE + "\n")
             return 1

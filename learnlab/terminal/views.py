@@ -15,8 +15,6 @@ from learnlab.terminal.services import FAILED, ShellResult, shell_clear, shell_o
 
 log = logging.getLogger(__name__)
 
-SANDBOX_ERRORS = (connection.SandboxServerUnavailable, connection.SandboxServerError)
-
 
 def _back(request):
     """Where a form post without htmx returns: the page it came from, else the terminal page."""
@@ -35,7 +33,7 @@ def index(request):
     try:
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
         context["terminal"] = terminal_context(shell=shell_open(sandbox=sandbox))
-    except SANDBOX_ERRORS:
+    except connection.SANDBOX_ERRORS:
         context["terminal"] = terminal_context(shell=None)
         context["error"] = UNAVAILABLE
     return render(request, "terminal/index.html", context)
@@ -48,7 +46,7 @@ def run(request):
     try:
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
         result = shell_run(shell=shell_open(sandbox=sandbox), line=line)
-    except SANDBOX_ERRORS:
+    except connection.SANDBOX_ERRORS:
         result = _failure(line, UNAVAILABLE)
     except Exception:
         log.exception("terminal request failed")
