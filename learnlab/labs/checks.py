@@ -130,13 +130,10 @@ def _trust_problem(role: dict) -> str:
     if trust_allows(document, service=EC2_SERVICE):
         return ""
     fix = TRUST_FIX.replace("{role}", name)
-    allows = [
-        s for s in _as_list(document.get("Statement")) if isinstance(s, dict) and s.get("Effect")
-    ]
     services, identities, ec2_actions = [], [], []
-    for statement in allows:
-        principal = statement.get("Principal")
-        if not isinstance(principal, dict) or statement["Effect"] != "Allow":
+    for statement in _as_list(document.get("Statement")):
+        principal = statement.get("Principal") if isinstance(statement, dict) else None
+        if not isinstance(principal, dict) or statement.get("Effect") != "Allow":
             continue
         services += _as_list(principal.get("Service"))
         identities += _as_list(principal.get("AWS"))

@@ -23,12 +23,7 @@ UNAVAILABLE = (
     "page shortly. Nothing in your sandbox or your progress is lost."
 )
 # The sandbox server down or failing: directly, or as the gate's AWS error to a form's reads.
-SANDBOX_ERRORS = (
-    connection.SandboxServerUnavailable,
-    connection.SandboxServerError,
-    ClientError,
-    BotoCoreError,
-)
+SANDBOX_ERRORS = (*connection.SANDBOX_ERRORS, ClientError, BotoCoreError)
 
 
 def _lab_or_404(slug: str) -> Lab:
@@ -38,9 +33,10 @@ def _lab_or_404(slug: str) -> Lab:
     return lab
 
 
-def _changed(response, source: str):
-    """Tell the page the sandbox changed, so the diagram, progress and form choices refresh."""
-    response["HX-Trigger"] = json.dumps({"lab-changed": {"source": source}})
+def _changed(response, source: str, what: str = "sandbox"):
+    """Tell the page what changed: the sandbox (the diagram, progress and form choices refresh)
+    or only the progress (after a Check, which reads the sandbox but changes nothing in it)."""
+    response["HX-Trigger"] = json.dumps({"lab-changed": {"source": source, "what": what}})
     return response
 
 
@@ -122,7 +118,7 @@ def check(request, slug, step):
     context = {"lab": lab, "step": found, "result": result}
     if result is None:
         context["check_error"] = UNAVAILABLE
-    return _changed(render(request, "labs/lab.html#check-result", context), "check")
+    return _changed(render(request, "labs/lab.html#check-result", context), "check", "progress")
 
 
 @require_http_methods(["GET", "POST"])

@@ -80,14 +80,16 @@ const announceNewKeys = () => {
 };
 if (document.getElementById("credentials-panel")) announceNewKeys();
 
-// Labs: when the sandbox changes (a console form, a check, the terminal), refresh the parts of
-// the page that show it. A console form the learner has started typing into is left alone.
+// Labs: after a change (detail.what: "sandbox" from a console form or the terminal, "progress"
+// from a Check), refresh the parts of the page that show it (data-refresh-on). A console form
+// the learner has started typing into is left alone.
 document.addEventListener("input", (event) => {
   event.target.closest(".console-fields")?.setAttribute("data-dirty", "true");
 });
 document.addEventListener("lab-changed", async (event) => {
-  const source = event.detail?.source;
+  const { source, what = "sandbox" } = event.detail || {};
   for (const part of document.querySelectorAll("[data-refresh-url]")) {
+    if (!(part.dataset.refreshOn || "sandbox").split(" ").includes(what)) continue;
     if (part.dataset.dirty === "true" || (source && part.dataset.source === source)) continue;
     try {
       const response = await fetch(part.dataset.refreshUrl, { headers: { "HX-Request": "true" } });
