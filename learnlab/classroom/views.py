@@ -32,9 +32,6 @@ from learnlab.learners.services import learner_sign_in
 from learnlab.sandbox import connection
 from learnlab.ticker.clock import SPEED_CHOICES
 
-UNAVAILABLE = (
-    "The sandbox server did not answer. It restarts by itself within a few seconds; try again."
-)
 BOARD_POLL_SECONDS = 3
 
 
@@ -111,7 +108,7 @@ def join(request, code=""):
             except ClassroomError as error:
                 form.add_error("code", str(error))
             except connection.SANDBOX_ERRORS:
-                form.add_error(None, UNAVAILABLE)
+                form.add_error(None, connection.RECONNECTING)
             else:
                 messages.success(request, f"Welcome to {classroom.name}. Your lab is ready.")
                 return redirect("labs:index")
@@ -215,7 +212,7 @@ def learner_reset(request, code, membership_id):
     try:
         membership_reset(membership=membership)
     except connection.SANDBOX_ERRORS:
-        messages.error(request, UNAVAILABLE)
+        messages.error(request, connection.RECONNECTING)
     else:
         messages.success(
             request, f"{membership.display_name} has an empty sandbox and starts at step 1."

@@ -6,6 +6,7 @@ CLI: the same authentication, fidelity fixes and account mapping, minus an HTTP 
 
 import contextvars
 import functools
+import io
 import threading
 from urllib.parse import urlsplit
 
@@ -22,12 +23,11 @@ _session = boto3.session.Session()
 _session_lock = threading.Lock()  # client creation from one botocore session is not thread safe
 
 
-class _Body:
-    def __init__(self, data: bytes):
-        self.data = data
+class _Body(io.BytesIO):
+    """A response body as botocore reads it: whole (``stream``) or as a file (S3 objects)."""
 
     def stream(self, **_kwargs):
-        yield self.data
+        yield self.getvalue()
 
 
 def _send_through_gate(request, **_kwargs):

@@ -9,6 +9,7 @@ sandbox), and forwards the rest to the sandbox server with the account header.
 import hmac
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
@@ -19,7 +20,12 @@ from learnlab.gate import errors, fidelity, signing
 from learnlab.gate.errors import AwsError, GateResponse, protocol_for
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
-from learnlab.sandbox.services import access_key_mark_used, sandbox_rebuild, sandbox_touch
+from learnlab.sandbox.services import (
+    access_key_mark_used,
+    sandbox_call_record,
+    sandbox_rebuild,
+    sandbox_touch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +45,16 @@ NOT_FORWARDED = HOP_BY_HOP | {
     "host",
     "x-moto-account-id",
     connection.SECRET_HEADER.lower(),
+    connection.SEED_HEADER.lower(),
 }
 NOT_RETURNED = HOP_BY_HOP | {"server", "date"}
 GATE_PREFIX = "/aws"
 LOST_SANDBOX_CODES = (b"InvalidClientTokenId", b"InvalidAccessKeyId", b"AuthFailure")
+# Calls that only read are not recorded for replay; neither are STS's, which change nothing.
+READ_ACTIONS = ("Describe", "Get", "List", "Head", "Simulate", "Generate", "Lookup", "Search")
+NOT_REPLAYED_SERVICES = {"sts"}
+REPLAYED_HEADERS = {"content-type", "content-encoding", "content-md5", "x-amz-target"}
+NOT_REPLAYED_HEADERS = {"x-amz-date", "x-amz-security-token"}
 
 
 @dataclass
@@ -92,7 +104,7 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     _authenticate(request, auth, key, protocol)
 
     sandbox = key.sandbox
-    if sandbox.status == Sandbox.Status.DROPPED:
+    if sandbox.status != Sandbox.Status.READY:
         sandbox_rebuild(sandbox=sandbox)
     sandbox_touch(sandbox=sandbox)
 
@@ -102,14 +114,58 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     )
     fidelity.check(auth.service, params.get("Action", ""), params, key=key)
 
-    response = _forward(request, key)
+    seed = secrets.randbits(62)  # moto draws this call's random ids from it
+    response = _forward(request, key, seed)
     if _sandbox_was_lost(response, key):
         # The sandbox server restarted and lost this account: rebuild it, then retry once.
         sandbox_rebuild(sandbox=sandbox)
-        response = _forward(request, key)
+        response = _forward(request, key, seed)
     if response.status < 400:
         access_key_mark_used(key=key)
+        action = _action(request, protocol, params)
+        if _changes_sandbox(auth.service, action):
+            _record(request, auth, key, action, seed)
     return response
+
+
+def _action(request: GateRequest, protocol: str, params: dict) -> str:
+    if protocol == "json":
+        return request.headers.get("x-amz-target", "").rpartition(".")[2]
+    return params.get("Action", "") or request.method
+
+
+def _changes_sandbox(service: str, action: str) -> bool:
+    """Worth replaying: not a read (S3's action here is the HTTP method), not STS."""
+    return (
+        service not in NOT_REPLAYED_SERVICES
+        and action not in ("GET", "HEAD")
+        and not action.startswith(READ_ACTIONS)
+    )
+
+
+def _record(request: GateRequest, auth, key: AccessKey, action: str, seed: int) -> None:
+    """Keep the call for replay: what moto reads of it, not the learner's signature."""
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name in REPLAYED_HEADERS
+        or (name.startswith("x-amz-") and name not in NOT_REPLAYED_HEADERS)
+    }
+    sandbox_call_record(
+        sandbox=key.sandbox,
+        action=action,
+        method=request.method,
+        path=_upstream_path(request),
+        headers=headers,
+        body=request.body,
+        scope=f"{auth.region}/{auth.service}",
+        seed=seed,
+    )
+
+
+def _upstream_path(request: GateRequest) -> str:
+    path = request.raw_path.removeprefix(GATE_PREFIX) or "/"
+    return path + (f"?{request.query}" if request.query else "")
 
 
 def _sandbox_was_lost(response: GateResponse, key: AccessKey) -> bool:
@@ -181,7 +237,7 @@ def _text_to_scan(request: GateRequest, protocol: str, params: dict) -> str:
     return text + "\n" + request.body.decode("utf-8", "replace")
 
 
-def _forward(request: GateRequest, key: AccessKey) -> GateResponse:
+def _forward(request: GateRequest, key: AccessKey, seed: int) -> GateResponse:
     """Send the request on to moto in the key's account. The learner's signature covered the
     gate's URL, so the shared secret vouches for it instead; moto still checks the key, the
     session token and the caller's policies."""
@@ -194,10 +250,9 @@ def _forward(request: GateRequest, key: AccessKey) -> GateResponse:
     headers["host"] = connection.upstream_host(server)
     headers["x-moto-account-id"] = key.sandbox.account_id
     headers[connection.SECRET_HEADER] = settings.LEARNLAB_SANDBOX_SECRET
-    upstream_path = request.raw_path.removeprefix(GATE_PREFIX) or "/"
-    path = upstream_path + (f"?{request.query}" if request.query else "")
+    headers[connection.SEED_HEADER] = str(seed)
     upstream = connection.forward(
-        request.method, path, headers=headers, body=request.body, server=server
+        request.method, _upstream_path(request), headers=headers, body=request.body, server=server
     )
     response_headers = {
         name: value for name, value in upstream.headers.items() if name.lower() not in NOT_RETURNED

@@ -18,10 +18,6 @@ from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
 
-UNAVAILABLE = (
-    "The sandbox server did not answer. It restarts by itself within a few seconds; reload this "
-    "page shortly. Nothing in your sandbox or your progress is lost."
-)
 # The sandbox server down or failing: directly, or as the gate's AWS error to a form's reads.
 SANDBOX_ERRORS = (*connection.SANDBOX_ERRORS, ClientError, BotoCoreError)
 
@@ -73,7 +69,7 @@ def detail(request, slug):
         view = SandboxView(sandbox_for_learner(learner=learner))
         context |= {"sections": _sections(progress, view), "facts": lab_facts(view=view, lab=lab)}
     except SANDBOX_ERRORS:
-        context |= {"sections": _sections(progress, None), "error": UNAVAILABLE}
+        context |= {"sections": _sections(progress, None), "error": connection.RECONNECTING}
     return render(request, "labs/lab.html", context)
 
 
@@ -113,11 +109,11 @@ def check(request, slug, step):
         result = None
     if not request.htmx:
         if result is None:
-            messages.error(request, UNAVAILABLE)
+            messages.error(request, connection.RECONNECTING)
         return redirect(reverse("labs:detail", args=[lab.slug]) + f"#{found.anchor}")
     context = {"lab": lab, "step": found, "result": result}
     if result is None:
-        context["check_error"] = UNAVAILABLE
+        context["check_error"] = connection.RECONNECTING
     return _changed(render(request, "labs/lab.html#check-result", context), "check", "progress")
 
 
@@ -153,12 +149,12 @@ def console(request, slug, form):
         # Said next to the form, which keeps what the learner typed (503: the page's refresh
         # of form choices skips it).
         response = render(
-            request, "labs/lab.html#console-error", {"error": UNAVAILABLE}, status=503
+            request, "labs/lab.html#console-error", {"error": connection.RECONNECTING}, status=503
         )
         response["HX-Retarget"] = f"#console-{form}-status"
         response["HX-Reswap"] = "innerHTML"
         if not request.htmx:
-            messages.error(request, UNAVAILABLE)
+            messages.error(request, connection.RECONNECTING)
             return redirect(reverse("labs:detail", args=[lab.slug]) + f"#console-{form}")
         return response
     changed = any(not call.error for call in recorder.calls)
@@ -179,7 +175,7 @@ def reset(request, slug):
     try:
         lab_reset(learner=learner, sandbox=sandbox_for_learner(learner=learner), lab=lab)
     except SANDBOX_ERRORS:
-        messages.error(request, UNAVAILABLE)
+        messages.error(request, connection.RECONNECTING)
     else:
         messages.success(
             request, "Lab reset: your sandbox is empty and you are back at step 1. Your keys stay."

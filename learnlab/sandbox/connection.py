@@ -11,6 +11,7 @@ import urllib3
 from django.conf import settings
 
 SECRET_HEADER = "X-LearnLab-Secret"  # noqa: S105 - a header name, not a secret
+SEED_HEADER = "X-LearnLab-Seed"  # moto's random ids for this call come from it
 _pool = urllib3.PoolManager(
     num_pools=4,
     maxsize=32,
@@ -31,6 +32,11 @@ class SandboxServerError(Exception):
 
 # What callers catch when the sandbox server is down or refused an internal call.
 SANDBOX_ERRORS = (SandboxServerUnavailable, SandboxServerError)
+# What a learner reads meanwhile: pages say it and retry by themselves (sandbox/_reconnecting).
+RECONNECTING = (
+    "Reconnecting to your sandbox… The sandbox server is restarting, which takes a few seconds. "
+    "Nothing you built and none of your progress is lost."
+)
 
 
 ACCOUNT_PATH = re.compile(r"^accounts/(\d{12})(?:/|$)")

@@ -1,3 +1,4 @@
+import base64
 from datetime import datetime
 
 from django.db import models
@@ -10,7 +11,8 @@ class Sandbox(models.Model):
 
     class Status(models.TextChoices):
         READY = "ready"
-        DROPPED = "dropped"  # reaped or lost: rebuilt from this record on next use
+        DROPPED = "dropped"  # reaped: rebuilt from this record on next use
+        LOST = "lost"  # its sandbox server restarted: the clock rebuilds it at once
 
     learner = models.OneToOneField(Learner, on_delete=models.CASCADE, related_name="sandbox")
     account_id = models.CharField(max_length=12, unique=True)
@@ -70,3 +72,49 @@ class AccessKey(models.Model):
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
+
+
+class SandboxCall(models.Model):
+    """A successful AWS call that changed the sandbox, as the gate forwarded it.
+
+    Replayed in order, with the seed moto drew its random ids from, they rebuild the sandbox
+    with the same roles, profiles and instance ids after its server restarted or it was reaped.
+    """
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="calls")
+    made_at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(max_length=100)  # for people reading the log
+    method = models.CharField(max_length=10)
+    path = models.TextField()  # the sandbox server's path and query
+    headers = models.JSONField()  # those moto reads: content type, x-amz-target, x-amz-*
+    body = models.BinaryField()
+    scope = models.CharField(max_length=100)  # the signature's region/service: moto routes by it
+    seed = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} in {self.sandbox_id}"
+
+    def as_replay(self) -> dict:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "headers": self.headers,
+            "body": base64.b64encode(bytes(self.body)).decode(),
+            "seed": self.seed,
+            "scope": self.scope,
+        }
+
+
+class ServerBoot(models.Model):
+    """The boot id each sandbox server last answered with: a new one means it restarted and
+    lost every account it held."""
+
+    server = models.PositiveSmallIntegerField(primary_key=True)
+    boot_id = models.CharField(max_length=32)
+    seen_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"sandbox server {self.server}: {self.boot_id}"

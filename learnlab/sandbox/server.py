@@ -5,12 +5,17 @@ process: every web worker and the task cluster share this one copy of moto's sta
 never talk to it directly; the AWS gate (``learnlab.gate``) forwards their signed requests with
 the ``x-moto-account-id`` header of their own sandbox.
 
+A forwarded call may carry ``X-LearnLab-Seed``: moto's random ids (instance, association, role
+ids) are drawn from that seed, so replaying the same calls with the same seeds after a restart
+rebuilds a sandbox with the ids its learner saw.
+
 Besides moto's AWS API it serves a few internal endpoints under ``/_admin/`` that moto lacks.
 They require the shared secret in the ``X-LearnLab-Secret`` header. AWS requests forwarded by
 the gate carry it too, which spares moto re-checking a signature the gate has checked:
 
     GET    /_admin/health                               boot id, accounts, memory
-    PUT    /_admin/accounts/<acct>                      create the lab user and its keys
+    PUT    /_admin/accounts/<acct>                      create the lab user and its keys; to
+                                                        rebuild, replay the recorded calls too
     DELETE /_admin/accounts/<acct>                      drop the account, free its memory
     GET    /_admin/accounts/<acct>/roles/<name>         a role's ARN and trust policy
     GET    /_admin/accounts/<acct>/instance-profiles/<n> a profile's ARN and roles
@@ -22,6 +27,7 @@ tests/sandbox/test_server.py exercises every one of them.
 """
 
 import argparse
+import base64
 import gc
 import hmac
 import json
@@ -30,6 +36,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import unquote
@@ -50,6 +57,7 @@ from moto.iam.access_control import IAMRequestBase
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.exceptions import NotFoundException
 from moto.iam.models import AWSManagedPolicy, iam_backends
+from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -58,11 +66,13 @@ from moto.moto_server.werkzeug_app import (
 from moto.s3.models import s3_backends
 from moto.sts.models import sts_backends
 from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder
 
 from learnlab.lib.iam_policy import trust_allows
 
 SECRET_HEADER = "HTTP_X_LEARNLAB_SECRET"  # noqa: S105 - a header name
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
+SEED_HEADER = "HTTP_X_LEARNLAB_SEED"
 PARTITION = "aws"
 DEFAULT_REGION = "us-east-1"
 LAB_USER_POLICY = json.dumps(
@@ -191,14 +201,21 @@ class SandboxServer:
         # session token and the caller's policies, but not the signature a second time.
         gated = hmac.compare_digest(environ.get(SECRET_HEADER, "").encode(), self.secret)
         with self.lock:
-            _request_context.gated = gated
-            result = self.moto(environ, start_response)
-            try:
-                return [b"".join(result)]
-            finally:
-                _request_context.gated = False
-                if hasattr(result, "close"):
-                    result.close()
+            return self._moto_call(environ, start_response, gated=gated)
+
+    def _moto_call(self, environ, start_response, *, gated: bool) -> list[bytes]:
+        """One AWS request into moto; the caller holds the lock."""
+        seed = environ.get(SEED_HEADER, "")
+        if gated and seed.isdigit():
+            mock_random.seed(int(seed))
+        _request_context.gated = gated
+        result = self.moto(environ, start_response)
+        try:
+            return [b"".join(result)]
+        finally:
+            _request_context.gated = False
+            if hasattr(result, "close"):
+                result.close()
 
     def admin(self, environ, start_response):
         given = environ.get(SECRET_HEADER, "").encode()
@@ -232,15 +249,27 @@ class SandboxServer:
         }
 
     def account_bootstrap(
-        self, account_id, *, user_name, access_key_id=None, secret_access_key=None
+        self,
+        account_id,
+        *,
+        user_name,
+        access_key_id=None,
+        secret_access_key=None,
+        replay=(),
+        role_sessions=(),
     ):
         """Create (or restore) the sandbox's lab user: full rights inside this account only.
 
         Passing the keys back in restores a dropped or lost sandbox with the keys its learner
         already has, so a learner's terminal keeps working after a reaper pass or a restart.
+        ``replay`` (the calls that built the sandbox, in order) and ``role_sessions`` (live
+        credentials of its instances) rebuild the rest; both are ignored when the account is
+        here already, so two rebuilds of one sandbox never replay twice.
         """
         iam = iam_backends[account_id][PARTITION]
-        if user_name not in iam.users:
+        restoring = user_name not in iam.users
+        if restoring:
+            mock_random.seed(int(account_id))  # the same default VPC and user ids every time
             iam.create_user(region_name=DEFAULT_REGION, user_name=user_name)
             iam.put_user_policy(user_name, "LabAdministratorAccess", LAB_USER_POLICY)
         _offer_managed_policies(iam, account_id)
@@ -255,12 +284,58 @@ class SandboxServer:
         # The first EC2 call in a new account builds its default VPC: do it now, not on the
         # learner's first command.
         ec2_backends[account_id][DEFAULT_REGION].describe_vpcs()
+        replayed = failed = 0
+        if restoring:
+            for call in replay:
+                replayed += 1
+                failed += not self._replay(account_id, key.access_key_id, **call)
+            for session in role_sessions:
+                self._restore_role_session(account_id, **session)
         return 200, {
             "user_arn": user.arn,
             "access_key_id": key.access_key_id,
             "secret_access_key": key.secret_access_key,
             "boot_id": self.boot_id,
+            "replayed": replayed,
+            "replay_failed": failed,
         }
+
+    def _replay(self, account_id, access_key_id, *, method, path, headers, body, seed, scope):
+        """Make a recorded call again, as the lab user, with the seed it was first made with.
+        ``scope`` is the signature's ``region/service``, which moto routes by."""
+        today = time.strftime("%Y%m%d", time.gmtime())
+        headers = {
+            **headers,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={access_key_id}/{today}/{scope}/"
+            "aws4_request, "
+            f"SignedHeaders=host, Signature={'0' * 64}",
+            "X-Moto-Account-Id": account_id,
+            "X-LearnLab-Seed": str(seed),
+        }
+        environ = EnvironBuilder(
+            path=path, method=method, headers=headers, data=base64.b64decode(body)
+        ).get_environ()
+        status = []
+        self._moto_call(environ, lambda line, *_: status.append(int(line[:3])), gated=True)
+        return status and status[0] < 400
+
+    def _restore_role_session(
+        self, account_id, *, role_name, session_name, access_key_id, secret_access_key, token
+    ):
+        """Live instance credentials again, with the ids the metadata service hands out."""
+        iam = iam_backends[account_id][PARTITION]
+        if role_name not in {role.name for role in iam.roles.values()}:
+            return  # the replay did not bring the role back: nothing to restore into
+        _status, minted = self.role_credentials_mint(
+            account_id, role_name=role_name, session_name=session_name, duration_seconds=43200
+        )
+        sts = sts_backends[account_id][PARTITION]
+        assumed = next(r for r in sts.assumed_roles if r.access_key_id == minted["AccessKeyId"])
+        temporary = iam.access_keys.pop(assumed.access_key_id)
+        assumed.access_key_id, assumed.secret_access_key = access_key_id, secret_access_key
+        assumed.session_token = token
+        temporary.access_key_id, temporary.secret_access_key = access_key_id, secret_access_key
+        iam.access_keys[access_key_id] = temporary
 
     def account_drop(self, account_id):
         """Forget the account everywhere and release its memory (see reference/moto.md §1.4)."""

@@ -6,6 +6,7 @@ SQLite's write lock.
 
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,11 +16,12 @@ from django.utils import timezone
 
 from learnlab.learners.models import Learner
 from learnlab.sandbox import connection
-from learnlab.sandbox.models import LAB_USER_NAME, AccessKey, Sandbox
+from learnlab.sandbox.models import LAB_USER_NAME, AccessKey, Sandbox, SandboxCall, ServerBoot
 
 log = logging.getLogger(__name__)
 
 TOUCH_EVERY = timedelta(seconds=60)
+RECORD_MAX_BYTES = 1024 * 1024  # a bigger body (an S3 upload) is not kept for replay
 MOTO_DEFAULT_ACCOUNT = "123456789012"
 
 
@@ -35,7 +37,7 @@ def sandbox_for_learner(*, learner: Learner) -> Sandbox:
     sandbox = Sandbox.objects.filter(learner=learner).first()
     if sandbox is None:
         return sandbox_provision(learner=learner)
-    if sandbox.status == Sandbox.Status.DROPPED:
+    if sandbox.status != Sandbox.Status.READY:
         sandbox_rebuild(sandbox=sandbox)
     sandbox_touch(sandbox=sandbox)
     return sandbox
@@ -94,23 +96,87 @@ def sandbox_provision(*, learner: Learner) -> Sandbox:
 
 
 def sandbox_rebuild(*, sandbox: Sandbox) -> None:
-    """Recreate the account on the sandbox server with the learner's existing lab keys."""
+    """Recreate the account with the learner's existing lab keys, replay the calls that built
+    it and bring back its instances' live credentials. The sandbox server does all of it in one
+    locked step, and nothing when the account is there already (another rebuild won)."""
     key = sandbox.lab_key()
-    connection.admin_call(
+    now = timezone.now()
+    sessions = sandbox.access_keys.filter(kind=AccessKey.Kind.ROLE_SESSION, expires_at__gt=now)
+    rebuilt = connection.admin_call(
         "PUT",
         f"accounts/{sandbox.account_id}",
         {
             "user_name": LAB_USER_NAME,
             "access_key_id": key.access_key_id,
             "secret_access_key": key.secret_access_key,
+            "replay": [call.as_replay() for call in sandbox.calls.all()],
+            "role_sessions": [_role_session(session) for session in sessions],
         },
     )
-    now = timezone.now()
-    Sandbox.objects.filter(pk=sandbox.pk).update(
-        status=Sandbox.Status.READY, built_at=now, last_used_at=now
+    Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.READY, built_at=now)
+    sandbox.status, sandbox.built_at = Sandbox.Status.READY, now
+    log.info(
+        "rebuilt sandbox %s: %s calls replayed, %s failed",
+        sandbox.account_id,
+        rebuilt.get("replayed"),
+        rebuilt.get("replay_failed"),
     )
-    sandbox.status, sandbox.built_at, sandbox.last_used_at = Sandbox.Status.READY, now, now
-    log.info("rebuilt sandbox %s", sandbox.account_id)
+
+
+def _role_session(key: AccessKey) -> dict:
+    *_, role_name, session_name = key.principal_arn.split("/")  # ...:assumed-role/ROLE/SESSION
+    return {
+        "role_name": role_name,
+        "session_name": session_name,
+        "access_key_id": key.access_key_id,
+        "secret_access_key": key.secret_access_key,
+        "token": key.session_token,
+    }
+
+
+def sandbox_call_record(*, sandbox: Sandbox, body: bytes, **call) -> None:
+    """Keep a successful call that changed the sandbox, for a rebuild to replay."""
+    if len(body) > RECORD_MAX_BYTES:
+        log.warning("not recording a %s-byte %s for replay", len(body), call.get("action"))
+        return
+    SandboxCall.objects.create(sandbox=sandbox, body=body, **call)
+
+
+def sandbox_servers_watch() -> int:
+    """Notice sandbox servers that restarted (a new boot id) and mark what they held as lost;
+    returns how many sandboxes were. Sandboxes idle long enough to be reaped are dropped
+    instead: they are rebuilt when their learner comes back, not now."""
+    lost = 0
+    idle_cutoff = timezone.now() - timedelta(hours=settings.LEARNLAB_SANDBOX_IDLE_HOURS)
+    for server in range(settings.LEARNLAB_SANDBOX_SERVERS):
+        try:
+            boot_id = connection.admin_call("GET", "health", server=server, timeout=1.0)["boot_id"]
+        except connection.SANDBOX_ERRORS:
+            continue  # down or restarting: looked at again on the next tick
+        known = ServerBoot.objects.filter(server=server).first()
+        if known is not None and known.boot_id == boot_id:
+            continue
+        held = Sandbox.objects.filter(server=server, status=Sandbox.Status.READY)
+        with transaction.atomic():
+            held.filter(last_used_at__lt=idle_cutoff).update(status=Sandbox.Status.DROPPED)
+            lost += held.update(status=Sandbox.Status.LOST)
+            ServerBoot.objects.update_or_create(server=server, defaults={"boot_id": boot_id})
+        if known is not None:
+            log.warning("sandbox server %s restarted: %s sandboxes to rebuild", server, lost)
+    return lost
+
+
+def sandbox_rebuild_lost(*, budget_seconds: float) -> int:
+    """Rebuild lost sandboxes, most recently used first, for up to ``budget_seconds``."""
+    deadline = time.monotonic() + budget_seconds
+    rebuilt = 0
+    lost = Sandbox.objects.filter(status=Sandbox.Status.LOST).order_by("-last_used_at")
+    for sandbox in lost.iterator():
+        if time.monotonic() > deadline:
+            break
+        sandbox_rebuild(sandbox=sandbox)
+        rebuilt += 1
+    return rebuilt
 
 
 def sandbox_drop(*, sandbox: Sandbox) -> None:
@@ -125,6 +191,7 @@ def sandbox_drop(*, sandbox: Sandbox) -> None:
 def sandbox_reset(*, sandbox: Sandbox) -> None:
     """Wipe everything the learner built: same account and keys, nothing in it."""
     sandbox_drop(sandbox=sandbox)
+    sandbox.calls.all().delete()
     sandbox_rebuild(sandbox=sandbox)
 
 

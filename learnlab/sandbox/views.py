@@ -16,11 +16,6 @@ from learnlab.sandbox.services import (
     sandbox_set_clock_speed,
 )
 
-UNAVAILABLE = (
-    "The sandbox server did not answer. It restarts by itself within a few seconds; "
-    "try again shortly. Nothing in your sandbox is lost."
-)
-
 
 def _gate_url(request) -> str:
     return request.build_absolute_uri("/aws")
@@ -38,7 +33,7 @@ def panel(request):
     try:
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
     except connection.SANDBOX_ERRORS:
-        context["error"] = UNAVAILABLE
+        context["error"] = connection.RECONNECTING
     else:
         context["sandbox"] = sandbox
         context["instances"] = sandbox_instances(sandbox=sandbox)
@@ -67,7 +62,7 @@ def env(request):
     except InstanceNotFound as error:
         return HttpResponse(f"# {error}\n", status=404, content_type="text/plain")
     except connection.SANDBOX_ERRORS:
-        return HttpResponse(f"# {UNAVAILABLE}\n", status=503, content_type="text/plain")
+        return HttpResponse(f"# {connection.RECONNECTING}\n", status=503, content_type="text/plain")
     response = HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
@@ -79,7 +74,7 @@ def reset(request):
     try:
         sandbox_reset(sandbox=sandbox_for_learner(learner=learner))
     except connection.SANDBOX_ERRORS:
-        messages.error(request, UNAVAILABLE)
+        messages.error(request, connection.RECONNECTING)
     else:
         messages.success(request, "Your sandbox is empty again. Your keys have not changed.")
     return redirect("sandbox:detail")
@@ -100,7 +95,7 @@ def clock(request):
             request, str(error) if isinstance(error, ClockSpeedError) else "Choose a speed."
         )
     except connection.SANDBOX_ERRORS:
-        messages.error(request, UNAVAILABLE)
+        messages.error(request, connection.RECONNECTING)
     else:
         messages.success(request, f"The lab clock now runs at {speed}x real time.")
     return redirect(target)

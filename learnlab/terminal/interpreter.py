@@ -30,10 +30,6 @@ MAX_VARIABLES = 100
 MAX_VALUE = 16 * 1024
 ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
 FIELD_SEPARATORS = re.compile(r"[ \t\n]+")
-UNAVAILABLE = (
-    "The sandbox server did not answer. It restarts by itself within a few seconds; "
-    "try again shortly. Nothing in your sandbox is lost."
-)
 NOT_AVAILABLE = (
     "{name}: command not available in this lab. This terminal runs aws, curl (on an instance) "
     "and a few shell builtins: type help to see them."
@@ -185,7 +181,7 @@ class Interpreter:
             status = exit_.status
         except connection.SANDBOX_ERRORS:
             log.warning("sandbox server unavailable in the terminal", exc_info=True)
-            self._display.write(UNAVAILABLE + "\n")
+            self._display.write(connection.RECONNECTING + "\n")
             status = 1
         self.state.last_status = status
         output = self._display.text()
@@ -271,7 +267,7 @@ class Interpreter:
             raise
         except connection.SANDBOX_ERRORS:
             log.warning("sandbox server unavailable in the terminal", exc_info=True)
-            io.err(UNAVAILABLE + "\n")
+            io.err(connection.RECONNECTING + "\n")
             return 1
         except Exception:
             log.exception("terminal command %r failed", name)

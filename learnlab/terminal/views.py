@@ -9,7 +9,6 @@ from django.views.decorators.http import require_GET, require_POST
 from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
-from learnlab.terminal.interpreter import UNAVAILABLE
 from learnlab.terminal.selectors import shell_for_learner, shell_prompt, terminal_context
 from learnlab.terminal.services import FAILED, ShellResult, shell_clear, shell_open, shell_run
 
@@ -35,7 +34,7 @@ def index(request):
         context["terminal"] = terminal_context(shell=shell_open(sandbox=sandbox))
     except connection.SANDBOX_ERRORS:
         context["terminal"] = terminal_context(shell=None)
-        context["error"] = UNAVAILABLE
+        context["error"] = connection.RECONNECTING
     return render(request, "terminal/index.html", context)
 
 
@@ -47,7 +46,7 @@ def run(request):
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
         result = shell_run(shell=shell_open(sandbox=sandbox), line=line)
     except connection.SANDBOX_ERRORS:
-        result = _failure(line, UNAVAILABLE)
+        result = _failure(line, connection.RECONNECTING)
     except Exception:
         log.exception("terminal request failed")
         result = _failure(line, FAILED)

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 CLOCK = "clock"
 TICK_SECONDS = 1.0
 LEASE_FOR = timedelta(seconds=3)
+REBUILD_BUDGET_SECONDS = 1.5  # within the lease, so no second loop starts meanwhile
 
 
 def lease_acquire(*, holder: str) -> bool:
@@ -36,11 +37,16 @@ def lease_release(*, holder: str) -> None:
 
 
 def clock_tick() -> None:
-    """One tick of the lab clock: renew instance credentials that are due."""
+    """One tick of the lab clock: rebuild the sandboxes of a restarted sandbox server, then
+    renew instance credentials that are due."""
     from learnlab.imds.credentials import credentials_tick
     from learnlab.sandbox import connection
+    from learnlab.sandbox.services import sandbox_rebuild_lost, sandbox_servers_watch
 
     try:
+        sandbox_servers_watch()
+        # Rebuilding comes first: a lost sandbox's instances cannot be renewed until it is back.
+        sandbox_rebuild_lost(budget_seconds=REBUILD_BUDGET_SECONDS)
         credentials_tick()
     except connection.SandboxServerUnavailable:
         pass  # restarting: the next tick catches up

@@ -97,10 +97,11 @@ def test_the_sandbox_page_explains_a_down_sandbox_server(client, settings):
     settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{free_port()}"
     panel = client.get("/sandbox/panel", headers={"HX-Request": "true"})
     assert panel.status_code == 200
-    assert b"did not answer" in panel.content
+    assert b'data-testid="reconnecting"' in panel.content
+    assert b'hx-get="/sandbox/panel" hx-trigger="every 2s"' in panel.content
     env = client.get("/sandbox/env")
     assert env.status_code == 503
-    assert env.content.startswith(b"# The sandbox server did not answer")
+    assert env.content.startswith(b"# Reconnecting to your sandbox")
 
 
 def test_the_env_endpoint_gives_shell_exports(client, sandbox_server):

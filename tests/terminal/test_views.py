@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from learnlab.terminal.interpreter import UNAVAILABLE
+from learnlab.sandbox import connection
 from learnlab.terminal.models import Shell
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +77,7 @@ def test_an_unreachable_sandbox_server_is_a_plain_message(client, sandbox_server
     monkeypatch.setattr(settings, "LEARNLAB_SANDBOX_URL", "http://127.0.0.1:9")
     response = client.post("/terminal/run", {"line": "aws sts get-caller-identity"}, **HTMX)
     assert response.status_code == 200
-    assert UNAVAILABLE.split(".")[0] in response.content.decode()
+    assert connection.RECONNECTING.split(".")[0] in response.content.decode()
 
 
 def test_the_include_works_without_context_from_the_including_view(client, sandbox_server):
