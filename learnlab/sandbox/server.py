@@ -48,6 +48,7 @@ os.environ.setdefault("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", "false")
 os.environ.setdefault("INITIAL_NO_AUTH_ACTION_COUNT", "0")  # moto's IAM enforcement on
 os.environ.pop("MOTO_ACCOUNT_ID", None)  # would force every request into one account
 
+from moto.backends import get_backend
 from moto.core.base_backend import AccountSpecificBackend, BackendDict
 from moto.core.model_instances import reset_model_data
 from moto.ec2.models import ec2_backends
@@ -73,6 +74,7 @@ from learnlab.lib.iam_policy import trust_allows
 SECRET_HEADER = "HTTP_X_LEARNLAB_SECRET"  # noqa: S105 - a header name
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
 SEED_HEADER = "HTTP_X_LEARNLAB_SEED"
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 PARTITION = "aws"
 DEFAULT_REGION = "us-east-1"
 LAB_USER_POLICY = json.dumps(
@@ -204,12 +206,18 @@ class SandboxServer:
             return self._moto_call(environ, start_response, gated=gated)
 
     def _moto_call(self, environ, start_response, *, gated: bool) -> list[bytes]:
-        """One AWS request into moto; the caller holds the lock."""
+        """One AWS request into moto; the caller holds the lock.
+
+        With a seed, whatever moto creates on first use (a service's app, the account's
+        backend for this region) is created first: only the call's own ids come from the seed.
+        """
+        app = self.moto.get_application(environ)
         seed = environ.get(SEED_HEADER, "")
         if gated and seed.isdigit():
+            _prepare_backend(environ[ACCOUNT_HEADER], environ.get("HTTP_AUTHORIZATION", ""))
             mock_random.seed(int(seed))
         _request_context.gated = gated
-        result = self.moto(environ, start_response)
+        result = app(environ, start_response)
         try:
             return [b"".join(result)]
         finally:
@@ -417,6 +425,19 @@ class SandboxServer:
         sts.assumed_roles = [r for r in sts.assumed_roles if r.access_key_id != access_key_id]
         iam_backends[account_id][PARTITION].access_keys.pop(access_key_id, None)
         return 200, {"forgotten": before - len(sts.assumed_roles)}
+
+
+def _prepare_backend(account_id: str, authorization: str) -> None:
+    """Create the account's backend for the call's service and region, if it is new."""
+    scope = CREDENTIAL_SCOPE.search(authorization)
+    if scope is None:
+        return
+    region, service = scope.groups()
+    try:
+        backends = get_backend(service)[account_id]
+    except (KeyError, ValueError, ImportError):
+        return  # a service moto lacks: it answers for itself
+    backends[region if region in backends.regions else PARTITION]
 
 
 def _profile_state(account_id: str, association) -> dict:

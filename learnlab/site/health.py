@@ -3,6 +3,7 @@
 from django.db import connection as db
 
 from learnlab.sandbox import connection
+from learnlab.sandbox.models import Sandbox
 from learnlab.ticker.services import clock_heartbeat_age
 
 HEARTBEAT_STALE_AFTER = 10.0  # seconds; the clock ticks every second
@@ -25,6 +26,8 @@ def sandbox_server_health() -> dict:
     return {
         "ok": True,
         "servers": len(servers),
+        # Sandboxes of a restarted server that the lab clock has yet to rebuild.
+        "rebuilding": Sandbox.objects.filter(status=Sandbox.Status.LOST).count(),
         "accounts": sum(facts["accounts"] for facts in servers),
         "rss_kib": sum(facts["rss_kib"] for facts in servers),
     }

@@ -25,6 +25,7 @@ PR_SET_PDEATHSIG = 1
 # so children get a short grace period before the rest of their group is killed.
 STOP_GRACE_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 10.0
+TASK_CLUSTER = "task cluster"
 
 
 def _die_with_parent() -> None:
@@ -100,7 +101,7 @@ class Supervisor:
             )
             for index in range(servers)
         ] + [
-            Child("task cluster", [python, manage, "qcluster"], env=env),
+            Child(TASK_CLUSTER, [python, manage, "qcluster"], env=env),
             Child("web", web, env=env),
         ]
 
@@ -143,6 +144,9 @@ class Supervisor:
             if child.running() or now < child.backoff_until:
                 continue
             if child.backoff_until == 0.0:
+                # Killed with -9, its own children (the task cluster's workers) live on and
+                # would hold the clock's lease: the rest of its group goes too.
+                child.signal_group(signal.SIGKILL)
                 code = child.process.returncode if child.process else None
                 child.restarts += 1
                 delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(child.restarts - 1, 5))
@@ -153,7 +157,7 @@ class Supervisor:
                 continue
             child.backoff_until = 0.0
             child.start()
-            if child is self.children[1]:
+            if child.name == TASK_CLUSTER:
                 self._kick_clock()
 
     def stop(self) -> None:
