@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "learnlab.site.middleware.DatabaseBusyMiddleware",  # innermost: sees the view's errors
 ]
 
 ROOT_URLCONF = "learnlab.urls"

@@ -140,3 +140,7 @@ def sandbox_unavailable() -> AwsError:
         "The sandbox server is restarting. Try again in a few seconds.",
         503,
     )
+
+
+def database_busy() -> AwsError:
+    return AwsError("ServiceUnavailable", "LearnLab is busy. Try again in a few seconds.", 503)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
 from django.conf import settings
+from django.db import OperationalError
 from django.utils import timezone
 
 from learnlab.gate import errors, fidelity, signing
@@ -80,6 +81,10 @@ def gate_handle(request: GateRequest) -> GateResponse:
     except connection.SANDBOX_ERRORS:
         log.warning("sandbox server unavailable", exc_info=True)
         return errors.sandbox_unavailable().render(protocol)
+    except OperationalError:
+        # The database is locked past its busy timeout: a 503, which AWS SDKs and the CLI retry.
+        log.warning("database busy", exc_info=True)
+        return errors.database_busy().render(protocol)
     except Exception:
         # Never a stack trace to an AWS client: AWS's own answer for a server fault.
         log.exception("gate failure")
@@ -121,11 +126,20 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
         sandbox_rebuild(sandbox=sandbox)
         response = _forward(request, key, seed)
     if response.status < 400:
+        _after_success(request, auth, key, protocol, params, seed)
+    return response
+
+
+def _after_success(request: GateRequest, auth, key: AccessKey, protocol, params, seed) -> None:
+    """Bookkeeping of a call that succeeded in the sandbox: a busy database must not turn it
+    into a failure the learner would retry."""
+    try:
         access_key_mark_used(key=key)
         action = _action(request, protocol, params)
         if _changes_sandbox(auth.service, action):
             _record(request, auth, key, action, seed)
-    return response
+    except OperationalError:
+        log.warning("database busy: %s not recorded for replay", request.raw_path, exc_info=True)
 
 
 def _action(request: GateRequest, protocol: str, params: dict) -> str:
