@@ -39,7 +39,7 @@ from collections import defaultdict
 from http.cookies import SimpleCookie
 from pathlib import Path
 
-import boto3
+import botocore.session
 import urllib3
 from benchlib import BenchError, free_port, run_and_report, stop_with_parent, summarize
 from botocore.config import Config
@@ -105,6 +105,26 @@ class Browser:
         return response
 
 
+_botocore = botocore.session.get_session()  # one model loader for every simulated learner
+_botocore_lock = threading.Lock()  # creating clients from one session is not thread safe
+
+
+def aws_client(service: str, endpoint: str, key_id: str, secret: str):
+    """A learner's own boto3-equivalent client. Sharing the session's parsed service models
+    keeps 300 of them from costing the machine a core and gigabytes (the learners' own laptops
+    would pay that, not LearnLab)."""
+    config = Config(retries={"max_attempts": 1}, connect_timeout=30, read_timeout=30)
+    with _botocore_lock:
+        return _botocore.create_client(
+            service,
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            config=config,
+        )
+
+
 def learner(base: str, recorder: Recorder, start_at: float, stop_at: float, number: int):
     time.sleep(max(0.0, start_at - time.monotonic()))
     browser = Browser(base, recorder)
@@ -112,14 +132,15 @@ def learner(base: str, recorder: Recorder, start_at: float, stop_at: float, numb
         browser.request("lab page", "GET", "/lab/instance-role/")
         env = browser.request("sandbox env", "GET", "/sandbox/env").data.decode()
         values = dict(re.findall(r"export (\w+)='?([^'\n]*)'?", env))
-        session = boto3.session.Session(
-            aws_access_key_id=values["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=values["AWS_SECRET_ACCESS_KEY"],
-            region_name="us-east-1",
+        iam, ec2 = (
+            aws_client(
+                service,
+                base + "/aws",
+                values["AWS_ACCESS_KEY_ID"],
+                values["AWS_SECRET_ACCESS_KEY"],
+            )
+            for service in ("iam", "ec2")
         )
-        config = Config(retries={"max_attempts": 1}, connect_timeout=30, read_timeout=30)
-        iam = session.client("iam", endpoint_url=base + "/aws", config=config)
-        ec2 = session.client("ec2", endpoint_url=base + "/aws", config=config)
         name = f"web{number}"
         calls = [
             ("CreateRole", lambda: iam.create_role(

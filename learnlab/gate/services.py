@@ -9,7 +9,7 @@ sandbox), and forwards the rest to the sandbox server with the account header.
 import hmac
 import json
 import logging
-import secrets
+import random
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
@@ -119,7 +119,7 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     )
     fidelity.check(auth.service, params.get("Action", ""), params, key=key)
 
-    seed = secrets.randbits(62)  # moto draws this call's random ids from it
+    seed = random.getrandbits(62)  # moto draws this call's random ids from it
     response = _forward(request, key, seed)
     if _sandbox_was_lost(response, key):
         # The sandbox server restarted and lost this account: rebuild it, then retry once.
