@@ -1,4 +1,5 @@
 import json
+from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib import messages
@@ -44,10 +45,35 @@ def index(request):
     return render(request, "labs/index.html", {"section": "lab", "labs": labs.values()})
 
 
-def _sections(progress: list, view: SandboxView | None) -> list[dict]:
-    """Each step with its console forms (none when the sandbox cannot be read)."""
+@dataclass(frozen=True)
+class ClosedForm:
+    """A console form shown closed: its title now, its fields (and the sandbox reads behind
+    their choices) fetched when the learner opens it."""
+
+    name: str
+    title: str
+    intro: str
+    submit: str
+    lazy: bool = True
+
+
+def _sections(progress: list, view: SandboxView | None, current) -> list[dict]:
+    """Each step with its console forms (none when the sandbox cannot be read); only the form
+    that starts open (the current step's first) is built now."""
+
+    def form(name: str, first: bool, step):
+        form_class = FORMS[name]
+        if first and step == current:
+            return form_class(view=view)
+        return ClosedForm(form_class.name, form_class.title, form_class.intro, form_class.submit)
+
     return [
-        {"progress": p, "forms": [FORMS[name](view=view) for name in p.step.forms] if view else []}
+        {
+            "progress": p,
+            "forms": [form(name, i == 0, p.step) for i, name in enumerate(p.step.forms)]
+            if view
+            else [],
+        }
         for p in progress
     ]
 
@@ -67,9 +93,16 @@ def detail(request, slug):
     }
     try:
         view = SandboxView(sandbox_for_learner(learner=learner))
-        context |= {"sections": _sections(progress, view), "facts": lab_facts(view=view, lab=lab)}
+        view.roles  # noqa: B018 - the first read: the page shows "reconnecting" if it fails
+        context |= {
+            "sections": _sections(progress, view, current),
+            "facts": lab_facts(view=view, lab=lab),
+        }
     except SANDBOX_ERRORS:
-        context |= {"sections": _sections(progress, None), "error": connection.RECONNECTING}
+        context |= {
+            "sections": _sections(progress, None, current),
+            "error": connection.RECONNECTING,
+        }
     return render(request, "labs/lab.html", context)
 
 
