@@ -37,8 +37,6 @@ def instance_ids(sandbox) -> list[str]:
 
 
 def run(args) -> dict:
-    from learnlab.ticker.services import REBUILD_BUDGET_SECONDS, TICK_SECONDS
-
     data_dir = Path(tempfile.mkdtemp(prefix="learnlab-bench-rebuild-"))
     server = SandboxServer(data_dir)
     try:
@@ -47,6 +45,7 @@ def run(args) -> dict:
         django_start(data_dir, server, 60)
         from learnlab.sandbox.models import Sandbox
         from learnlab.sandbox.services import sandbox_rebuild_lost, sandbox_servers_watch
+        from learnlab.ticker.services import REBUILD_BUDGET_SECONDS, TICK_SECONDS
 
         sandboxes = [build_and_use(number) for number in range(args.sandboxes)]
         before = {sandbox.pk: instance_ids(sandbox) for sandbox in sandboxes}
