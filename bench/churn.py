@@ -16,15 +16,13 @@ Exits 0 when the measurement completed (goal met or not), 1 on errors.
 """
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchlib import BenchError, run_and_report
-from ticker import SandboxServer, django_start, django_stop, rss_kib
+from benchlib import BenchError, run_and_report, summarize
+from ticker import django_on_own_sandbox_server, rss_kib
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 
@@ -68,12 +66,7 @@ def reap_all() -> int:
 
 
 def run(args) -> dict:
-    data_dir = Path(tempfile.mkdtemp(prefix="learnlab-bench-churn-"))
-    server = SandboxServer(data_dir)
-    try:
-        server.start()
-        server.wait_until_healthy()
-        django_start(data_dir, server, 60)
+    with django_on_own_sandbox_server("learnlab-bench-churn-") as server:
         from learnlab.sandbox import connection
 
         build_and_use(0)
@@ -103,7 +96,6 @@ def run(args) -> dict:
             )
         end_kib = rss_kib(server.pid)
         accounts = connection.admin_call("GET", "health")["accounts"] - accounts_at_start
-        ordered = sorted(per_sandbox_s)
         report = {
             "sandboxes": args.sandboxes,
             "live_at_once": args.live,
@@ -111,10 +103,7 @@ def run(args) -> dict:
             "kib_per_live_sandbox": (peak_kib - start_kib) / min(args.live, args.sandboxes),
             "end_vs_start": end_kib / start_kib,
             "accounts_left": accounts,
-            "seconds_per_sandbox": {
-                "p50": ordered[len(ordered) // 2],
-                "p95": ordered[int(len(ordered) * 0.95)],
-            },
+            "seconds_per_sandbox": summarize(per_sandbox_s),
             "goal_met": end_kib / start_kib <= GOAL_RATIO and accounts == 0,
         }
         print(
@@ -125,12 +114,6 @@ def run(args) -> dict:
             f" {report['seconds_per_sandbox']['p50'] * 1000:.0f} ms"
         )
         print(f"goal memory_back_within_10_percent: {'MET' if report['goal_met'] else 'NOT met'}")
-    except BenchError as error:
-        raise BenchError(f"{error}\n{server.log_tail()}".rstrip()) from error
-    finally:
-        django_stop()
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
     return report
 
 

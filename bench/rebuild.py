@@ -15,16 +15,14 @@ Exits 0 when the measurement completed (goal met or not), 1 on errors.
 
 import argparse
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from benchlib import BenchError, run_and_report
+from benchlib import run_and_report
 from churn import build_and_use
-from ticker import SandboxServer, django_start, django_stop
+from ticker import django_on_own_sandbox_server
 
 GOAL_SECONDS = 10.0
 
@@ -37,12 +35,7 @@ def instance_ids(sandbox) -> list[str]:
 
 
 def run(args) -> dict:
-    data_dir = Path(tempfile.mkdtemp(prefix="learnlab-bench-rebuild-"))
-    server = SandboxServer(data_dir)
-    try:
-        server.start()
-        server.wait_until_healthy()
-        django_start(data_dir, server, 60)
+    with django_on_own_sandbox_server("learnlab-bench-rebuild-") as server:
         from learnlab.sandbox.models import Sandbox
         from learnlab.sandbox.services import sandbox_rebuild_lost, sandbox_servers_watch
         from learnlab.ticker.services import REBUILD_BUDGET_SECONDS, TICK_SECONDS
@@ -85,12 +78,6 @@ def run(args) -> dict:
             f" {ticks} ticks); {same}/{args.sandboxes} with the same instance ids"
         )
         print(f"goal back_within_10_s: {'MET' if report['goal_met'] else 'NOT met'}")
-    except BenchError as error:
-        raise BenchError(f"{error}\n{server.log_tail()}".rstrip()) from error
-    finally:
-        django_stop()
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
     return report
 
 

@@ -229,6 +229,26 @@ def django_stop() -> None:
         connections.close_all()
 
 
+@contextlib.contextmanager
+def django_on_own_sandbox_server(prefix: str, speed: int = 60):
+    """A throwaway data folder, a sandbox server on it and Django in this process pointed at
+    both; yields the server and cleans everything up (adding the server's last output to a
+    BenchError)."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    server = SandboxServer(data_dir)
+    try:
+        server.start()
+        server.wait_until_healthy()
+        django_start(data_dir, server, speed)
+        yield server
+    except BenchError as error:
+        raise BenchError(f"{error}\n{server.log_tail()}".rstrip()) from error
+    finally:
+        django_stop()
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def shares(instances: int, sandboxes: int) -> list[int]:
     """Instances per sandbox, as even as possible."""
     return [instances // sandboxes + (i < instances % sandboxes) for i in range(sandboxes)]
