@@ -21,14 +21,14 @@ CHECK_UNAVAILABLE = (
 
 
 def check_run(*, view: SandboxView, step: Step) -> CheckResult:
-    """Run a step's check; a sandbox that cannot be read is a failed check that says so."""
+    """Run a step's check. A sandbox server that is down raises SandboxServerUnavailable (the
+    caller says so, and no result is stored: an outage must not un-pass a step); any other
+    failure to read is a failed check that says what went wrong."""
     try:
         return CHECKS[step.check](view)
-    except connection.SANDBOX_ERRORS:
-        return CheckResult(False, CHECK_UNAVAILABLE)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("ServiceUnavailable", "InternalFailure"):
-            return CheckResult(False, CHECK_UNAVAILABLE)  # the gate's word for a server down
+            raise connection.SandboxServerUnavailable(str(error)) from error  # the gate's word
         log.warning("check %s could not read the sandbox: %s", step.check, error)
         return CheckResult(False, f"The check could not read your sandbox ({error}). Try again.")
     except BotoCoreError as error:

@@ -14,7 +14,7 @@ from learnlab.labs.checks import SandboxView
 from learnlab.labs.console import FORMS, CallFailed, Recorder
 from learnlab.labs.diagrams import DIAGRAMS
 from learnlab.labs.selectors import lab_facts, lab_progress
-from learnlab.labs.services import lab_reset, step_check
+from learnlab.labs.services import CHECK_UNAVAILABLE, lab_reset, step_check
 from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
@@ -142,11 +142,11 @@ def check(request, slug, step):
         result = None
     if not request.htmx:
         if result is None:
-            messages.error(request, connection.RECONNECTING)
+            messages.error(request, CHECK_UNAVAILABLE)
         return redirect(reverse("labs:detail", args=[lab.slug]) + f"#{found.anchor}")
     context = {"lab": lab, "step": found, "result": result}
     if result is None:
-        context["check_error"] = connection.RECONNECTING
+        context["check_error"] = CHECK_UNAVAILABLE  # nothing stored: the step keeps its state
     return _changed(render(request, "labs/lab.html#check-result", context), "check", "progress")
 
 

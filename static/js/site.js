@@ -82,29 +82,48 @@ if (document.getElementById("credentials-panel")) announceNewKeys();
 
 // Labs: after a change (detail.what: "sandbox" from a console form or the terminal, "progress"
 // from a Check), refresh the parts of the page that show it (data-refresh-on). A console form
-// the learner has started typing into is left alone.
+// the learner has started typing into is left alone; a closed one is only marked stale, and
+// fetched when it is opened (closed forms start stale: their fields load on first open).
+async function refreshPart(part) {
+  try {
+    const response = await fetch(part.dataset.refreshUrl, { headers: { "HX-Request": "true" } });
+    if (!response.ok) return;
+    const html = await response.text();
+    if (part.classList.contains("console-fields")) {
+      part.innerHTML = html;
+      delete part.dataset.stale;
+    } else {
+      part.outerHTML = html;
+    }
+  } catch {
+    // Offline for a moment: the next change refreshes it.
+  }
+}
 document.addEventListener("input", (event) => {
   event.target.closest(".console-fields")?.setAttribute("data-dirty", "true");
 });
-document.addEventListener("lab-changed", async (event) => {
+document.addEventListener("lab-changed", (event) => {
   const { source, what = "sandbox" } = event.detail || {};
   for (const part of document.querySelectorAll("[data-refresh-url]")) {
     if (!(part.dataset.refreshOn || "sandbox").split(" ").includes(what)) continue;
     if (part.dataset.dirty === "true" || (source && part.dataset.source === source)) continue;
-    try {
-      const response = await fetch(part.dataset.refreshUrl, { headers: { "HX-Request": "true" } });
-      if (!response.ok) continue;
-      const html = await response.text();
-      if (part.classList.contains("console-fields")) {
-        part.innerHTML = html;
-      } else {
-        part.outerHTML = html;
-      }
-    } catch {
-      // Offline for a moment: the next change refreshes it.
+    if (part.closest("details:not([open])")) {
+      part.dataset.stale = "true";
+      continue;
     }
+    refreshPart(part);
   }
 });
+// "toggle" does not bubble: listen in the capture phase.
+document.addEventListener(
+  "toggle",
+  (event) => {
+    if (!event.target.open) return;
+    const part = event.target.querySelector(":scope > form .console-fields[data-stale]");
+    if (part) refreshPart(part);
+  },
+  true,
+);
 
 // ---------------------------------------------------------------------------------------------
 // Terminal (templates/terminal/_terminal.html). Enter runs the command; Shift+Enter, or Enter
