@@ -9,7 +9,7 @@ sandbox), and forwards the rest to the sandbox server with the account header.
 import hmac
 import json
 import logging
-import random
+import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
@@ -96,8 +96,9 @@ def gate_handle(request: GateRequest) -> GateResponse:
 
 
 def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
-    upstream_path = request.raw_path.removeprefix(GATE_PREFIX) or "/"
-    if "moto-api" in request.raw_path or upstream_path.startswith("/_admin"):
+    # Decoded, as the sandbox server will see it: /aws/%5Fadmin must not reach /_admin.
+    upstream_path = unquote(request.raw_path.removeprefix(GATE_PREFIX)) or "/"
+    if "moto-api" in upstream_path or upstream_path.lstrip("/").startswith("_admin"):
         raise AwsError("AccessDenied", "Access Denied", 403)
     if auth is None:
         raise errors.missing_authentication(protocol)
@@ -119,7 +120,7 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     )
     fidelity.check(auth.service, params.get("Action", ""), params, key=key)
 
-    seed = random.getrandbits(62)  # moto draws this call's random ids from it
+    seed = secrets.randbits(62)  # moto draws this call's random ids from it
     response = _forward(request, key, seed)
     if _sandbox_was_lost(response, key):
         # The sandbox server restarted and lost this account: rebuild it, then retry once.

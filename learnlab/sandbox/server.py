@@ -188,7 +188,11 @@ class SandboxServer:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/_admin/"):
+        if path.lstrip("/").startswith("_admin"):
+            if ACCOUNT_HEADER in environ:
+                # Only AWS calls the gate forwards name an account; LearnLab's own internal
+                # calls never do. A forwarded request must never reach an internal endpoint.
+                return _json(start_response, 403, {"code": "AccessDenied", "message": "Not here."})
             return self.admin(environ, start_response)
         if path.startswith("/moto-api"):
             return _json(start_response, 403, {"code": "AccessDenied", "message": "Not here."})
@@ -222,6 +226,7 @@ class SandboxServer:
             return [b"".join(result)]
         finally:
             _request_context.gated = False
+            mock_random.seed()  # back to the OS's entropy: keys minted later are not guessable
             if hasattr(result, "close"):
                 result.close()
 
@@ -280,6 +285,10 @@ class SandboxServer:
             mock_random.seed(int(account_id))  # the same default VPC and user ids every time
             iam.create_user(region_name=DEFAULT_REGION, user_name=user_name)
             iam.put_user_policy(user_name, "LabAdministratorAccess", LAB_USER_POLICY)
+            # The first EC2 call in a new account builds its default VPC: do it now, not on
+            # the learner's first command.
+            ec2_backends[account_id][DEFAULT_REGION].describe_vpcs()
+            mock_random.seed()  # keys come from the OS's entropy, never from the account id
         _offer_managed_policies(iam, account_id)
         user = iam.users[user_name]
         key = next((k for k in user.access_keys if k.access_key_id == access_key_id), None)
@@ -289,16 +298,18 @@ class SandboxServer:
                 del iam.access_keys[key.access_key_id]
                 key.access_key_id, key.secret_access_key = access_key_id, secret_access_key
                 iam.access_keys[key.access_key_id] = key
-        # The first EC2 call in a new account builds its default VPC: do it now, not on the
-        # learner's first command.
-        ec2_backends[account_id][DEFAULT_REGION].describe_vpcs()
         replayed = failed = 0
         if restoring:
-            for call in replay:
-                replayed += 1
-                failed += not self._replay(account_id, key.access_key_id, **call)
-            for session in role_sessions:
-                self._restore_role_session(account_id, **session)
+            try:
+                for call in replay:
+                    replayed += 1
+                    failed += not self._replay(account_id, key.access_key_id, **call)
+                for session in role_sessions:
+                    self._restore_role_session(account_id, **session)
+            except Exception:
+                # Half a sandbox must not pass for a whole one: the next attempt starts over.
+                self.account_drop(account_id)
+                raise
         return 200, {
             "user_arn": user.arn,
             "access_key_id": key.access_key_id,

@@ -1,6 +1,7 @@
 """Two learners cannot see or touch each other's resources by any route."""
 
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -124,3 +125,47 @@ def test_a_guessed_gate_secret_header_earns_nothing(gate_url, alice, bob):
         lambda request, **kw: request.headers.__setitem__("X-LearnLab-Secret", "guess"),
     )
     assert iam.list_roles()["Roles"] == []
+
+
+@pytest.mark.parametrize("admin", ["_admin", "%5Fadmin", "%5fadmin", "/_admin", "%2F_admin"])
+def test_a_signed_request_cannot_reach_the_internal_endpoints(live_server, alice, bob, admin):
+    """The gate vouches for what it forwards with the shared secret: however the path is
+    spelled, an internal endpoint (here: another learner's role credentials) stays out of reach."""
+    import urllib3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    aws_client("iam", sandbox=bob).create_role(RoleName="bobs", AssumeRolePolicyDocument=EC2_TRUST)
+    key = alice.lab_key()
+    url = f"{live_server.url}/aws/{admin}/accounts/{bob.account_id}/roles/bobs"
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "iam", "us-east-1").add_auth(
+        request
+    )
+    answer = urllib3.request("GET", url, headers=dict(request.headers.items()), retries=False)
+    assert answer.status == 403, answer.data
+    assert b"arn:aws:iam::" not in answer.data
+
+
+def test_the_sandbox_server_refuses_internal_calls_that_name_an_account(sandbox_server, bob):
+    answer = urllib.request.Request(
+        f"{sandbox_server['url']}/_admin/accounts/{bob.account_id}/instance-profiles/x",
+        headers={"X-LearnLab-Secret": sandbox_server["secret"], "X-Moto-Account-Id": "1" * 12},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(answer)
+    assert refused.value.code == 403
+
+
+def test_lab_keys_do_not_follow_from_the_account_id(sandbox_server):
+    from learnlab.sandbox import connection
+
+    keys = []
+    for _ in range(2):
+        keys.append(
+            connection.admin_call("PUT", "accounts/300000000099", {"user_name": "learnlab"})
+        )
+        connection.admin_call("DELETE", "accounts/300000000099")
+    assert keys[0]["access_key_id"] != keys[1]["access_key_id"]
+    assert keys[0]["secret_access_key"] != keys[1]["secret_access_key"]
