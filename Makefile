@@ -21,7 +21,7 @@ help:
 	@echo "make dev    the same with Django's autoreloading runserver and DEBUG on"
 	@echo "make test   install the test extras and run every test (browser tests included)"
 	@echo "make lint   ruff check and format --check"
-	@echo "make bench  run the benchmarks in bench/"
+	@echo "make bench  the gate benchmark (bench/gate.py); the others: see bench/README.md"
 
 $(BIN)/python:
 	@if [ -z "$(PYTHON)" ]; then \

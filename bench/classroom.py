@@ -7,7 +7,7 @@ page (a trivial Django view) in a closed loop. Then each simulated learner, star
 moment in the first ``--ramp`` seconds, does what a learner's browser and terminal do:
 
     open the lab page (a session, a sandbox), fetch its keys from /sandbox/env, build the role,
-    profile and instance through the AWS gate with boto3 over HTTP, press Check for steps 1-3,
+    profile and instance through the AWS gate with botocore over HTTP, press Check for steps 1-3,
     read the instance's credentials from its metadata service (IMDSv2, over HTTP), then poll the
     live credentials fragment every 2 s, as the page does, until the run ends.
 

@@ -77,7 +77,6 @@ class BoardRow:
     on_step_for: timedelta
     idle_for: timedelta
     stuck: bool = False
-    sandbox_ok: bool = True
 
     @property
     def quiz_score(self) -> str:

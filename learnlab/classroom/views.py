@@ -206,9 +206,14 @@ def qr(request, code):
 @instructor_required
 def learner_reset(request, code, membership_id):
     classroom = _own_classroom(request, code)
-    membership = Membership.objects.filter(pk=membership_id, classroom=classroom).first()
+    membership = Membership.objects.filter(
+        pk=membership_id, classroom=classroom, left_at=None
+    ).first()
     if membership is None:
         raise Http404("No such learner in this class")
+    if not classroom.is_open:
+        messages.error(request, "This class has ended: its sandboxes are already gone.")
+        return redirect("classroom:board", code=classroom.code)
     try:
         membership_reset(membership=membership)
     except connection.SANDBOX_ERRORS:

@@ -23,7 +23,7 @@ _session = boto3.session.Session()
 _session_lock = threading.Lock()  # client creation from one botocore session is not thread safe
 
 
-class _Body(io.BytesIO):
+class ResponseBody(io.BytesIO):
     """A response body as botocore reads it: whole (``stream``) or as a file (S3 objects)."""
 
     def stream(self, **_kwargs):
@@ -37,7 +37,7 @@ def _send_through_gate(request, **_kwargs):
         body = body.read()
     elif isinstance(body, str):
         body = body.encode()
-    headers = {name.lower(): _text(value) for name, value in request.headers.items()}
+    headers = {name.lower(): header_text(value) for name, value in request.headers.items()}
     headers.setdefault("host", url.netloc)  # signed from the URL; HTTP would send it
     response = gate_handle(
         GateRequest(
@@ -47,10 +47,10 @@ def _send_through_gate(request, **_kwargs):
     response_headers = HTTPHeaders()
     for name, value in response.headers.items():
         response_headers[name] = value
-    return AWSResponse(request.url, response.status, response_headers, _Body(response.body))
+    return AWSResponse(request.url, response.status, response_headers, ResponseBody(response.body))
 
 
-def _text(value) -> str:
+def header_text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 

@@ -174,7 +174,13 @@ def sandbox_rebuild_lost(*, budget_seconds: float) -> int:
     for sandbox in lost.iterator():
         if time.monotonic() > deadline:
             break
-        sandbox_rebuild(sandbox=sandbox)
+        try:
+            sandbox_rebuild(sandbox=sandbox)
+        except connection.SandboxServerUnavailable:
+            break  # down again: the next tick goes on
+        except connection.SandboxServerError as error:
+            log.warning("could not rebuild sandbox %s: %s", sandbox.account_id, error)
+            continue  # stays lost, tried again next tick; the others go on
         rebuilt += 1
     return rebuilt
 

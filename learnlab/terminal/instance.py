@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
+from learnlab.gate.client import ResponseBody, header_text
 from learnlab.imds.metadata import MetadataResponse, respond
 from learnlab.imds.services import endpoint_for
 from learnlab.sandbox.models import Sandbox
@@ -33,14 +34,6 @@ def metadata_request(
     return respond(endpoint, method=method, path=path or "/", headers=headers)
 
 
-class _Body:
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def stream(self, **_kwargs):
-        yield self.data
-
-
 class MetadataTransport:
     """What botocore's metadata fetcher sends through instead of urllib3 (``send`` only)."""
 
@@ -56,14 +49,10 @@ class MetadataTransport:
             instance_id=self.instance_id,
             method=request.method,
             path=url.path,
-            headers={name.lower(): _text(value) for name, value in request.headers.items()},
+            headers={name.lower(): header_text(value) for name, value in request.headers.items()},
         )
         headers = HTTPHeaders()
         for name, value in answer.headers.items():
             headers[name] = value
         headers["Content-Type"] = answer.content_type
-        return AWSResponse(request.url, answer.status, headers, _Body(answer.body.encode()))
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        return AWSResponse(request.url, answer.status, headers, ResponseBody(answer.body.encode()))

@@ -3,7 +3,6 @@
 import copy
 import logging
 import re
-import shlex
 from dataclasses import dataclass, field
 
 from learnlab.learners.models import Learner
@@ -73,19 +72,6 @@ def shell_run(*, shell: Shell, line: str) -> ShellResult:
     else:
         outcome = _interpret(shell, line)
     return _record(shell, prompt=prompt, line=line, outcome=outcome)
-
-
-def shell_connect(*, shell: Shell, instance_id: str) -> ShellResult:
-    """Open a shell on one of the sandbox's running instances, as ``connect`` does."""
-    return shell_run(shell=shell, line=f"connect {shlex.quote(instance_id)}")
-
-
-def shell_disconnect(*, shell: Shell) -> None:
-    """Back to the workstation (the instance's environment is forgotten)."""
-    environments = dict(shell.environments)
-    environments.pop("instance", None)
-    shell.instance_id, shell.host_name, shell.environments = "", "", environments
-    shell.save(update_fields=["instance_id", "host_name", "environments", "updated_at"])
 
 
 def shell_clear(*, shell: Shell) -> None:

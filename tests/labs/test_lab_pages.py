@@ -160,3 +160,13 @@ def test_the_lab_says_so_plainly_when_the_sandbox_server_is_down(lab_client, set
     posted = lab_client.post(f"{LAB}console/launch_instance", {}, **HTMX)
     assert posted["HX-Retarget"] == "#console-launch_instance-status"
     assert "Reconnecting" in posted.content.decode()
+
+
+def test_the_labs_index_lists_every_lab_when_there_are_several(client, monkeypatch):
+    from learnlab.labs import views
+
+    lab = next(iter(views.labs_all().values()))
+    monkeypatch.setattr(views, "labs_all", lambda: {lab.slug: lab, "second": lab})
+    page = client.get("/lab/")
+    assert page.status_code == 200
+    assert lab.title in page.content.decode()

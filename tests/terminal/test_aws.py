@@ -203,7 +203,9 @@ def test_the_servers_aws_environment_does_not_leak_in(run, sandbox, monkeypatch,
 def test_exported_variables_reach_the_cli_but_not_its_escape_hatches(run, sandbox):
     result = run("AWS_DEFAULT_OUTPUT=text aws sts get-caller-identity --query Account")
     assert result.output == sandbox.account_id + "\n"
-    assert run("export AWS_DEFAULT_OUTPUT=text && aws sts get-caller-identity --query Account")
+    exported = run("export AWS_DEFAULT_OUTPUT=text && aws sts get-caller-identity --query Account")
+    assert exported
+    assert exported.output == sandbox.account_id + "\n"
     assert (
         run(
             "export AWS_CONFIG_FILE=/etc/passwd AWS_ENDPOINT_URL=http://127.0.0.1:9 && "

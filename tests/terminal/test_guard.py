@@ -48,14 +48,20 @@ def test_the_cli_itself_runs_confined(sandbox, monkeypatch, tmp_path):
     """Were a file option to slip past the screening, the CLI could still not read the file."""
     document = tmp_path / "trust.json"
     document.write_text('{"Version": "2012-10-17", "Statement": []}')
+    from learnlab.gate.client import aws_client
+
+    bucket = f"guard-{sandbox.account_id}"
+    s3 = aws_client("s3", sandbox=sandbox)
+    s3.create_bucket(Bucket=bucket)  # so only the file read can make the upload fail
     monkeypatch.setattr("learnlab.terminal.aws.screen", lambda args: None)
     result = run_aws(
-        ["s3api", "put-object", "--bucket", "b", "--key", "k", "--body", str(document)],
+        ["s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", str(document)],
         sandbox=sandbox,
         environ={"AWS_DEFAULT_REGION": "us-east-1"},
     )
     assert result.status != 0
     assert "trust.json" not in result.stdout
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0  # nothing was uploaded
 
 
 def test_the_clis_own_file_loader_cannot_read_while_confined(tmp_path):
