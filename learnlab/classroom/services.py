@@ -10,7 +10,12 @@ from learnlab.labs.services import lab_reset
 from learnlab.learners.models import Learner
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
-from learnlab.sandbox.services import sandbox_drop, sandbox_for_learner, sandbox_set_clock_speed
+from learnlab.sandbox.services import (
+    ClockSpeedError,
+    sandbox_drop,
+    sandbox_for_learner,
+    sandbox_set_clock,
+)
 
 log = logging.getLogger(__name__)
 INSTRUCTORS = "instructors"
@@ -54,10 +59,34 @@ def classroom_join(*, classroom: Classroom, learner: Learner, display_name: str)
             membership.save(update_fields=["display_name", "left_at"])
         learner.display_name = display_name
         learner.save(update_fields=["display_name"])
-    sandbox = sandbox_for_learner(learner=learner)
-    sandbox_set_clock_speed(sandbox=sandbox, speed=classroom.clock_speed)
-    Sandbox.objects.filter(pk=sandbox.pk).update(rotation_paused=classroom.rotation_paused)
+    sandbox_for_learner(learner=learner)
+    _follow_class_clock(classroom=classroom, learner=learner)
     return membership
+
+
+def _follow_class_clock(*, classroom: Classroom, learner: Learner) -> None:
+    sandbox_set_clock(
+        sandboxes=Sandbox.objects.filter(learner=learner),
+        speed=classroom.clock_speed,
+        paused=classroom.rotation_paused,
+    )
+
+
+def membership_merge(*, source: Learner, target: Learner) -> None:
+    """An anonymous learner signs in: their classes become the account's. Where both were in
+    one class, this browser's membership wins; its open class is the account's open class, and
+    the account's sandbox follows that class's clock."""
+    now = timezone.now()
+    open_class = None
+    for membership in Membership.objects.filter(learner=source).select_related("classroom"):
+        Membership.objects.filter(learner=target, classroom=membership.classroom).delete()
+        if membership.left_at is None:
+            Membership.objects.filter(learner=target, left_at=None).update(left_at=now)
+            open_class = membership.classroom
+        membership.learner = target
+        membership.save(update_fields=["learner"])
+    if open_class is not None:
+        _follow_class_clock(classroom=open_class, learner=target)
 
 
 def _member_sandboxes(classroom: Classroom):
@@ -68,13 +97,12 @@ def _member_sandboxes(classroom: Classroom):
 
 def classroom_set_clock(*, classroom: Classroom, speed: int, paused: bool) -> None:
     """The whole class's lab clock: speed for new credentials, rotation paused or running."""
-    from learnlab.ticker.clock import SPEEDS
-
-    if speed not in SPEEDS:
-        raise ClassroomError(f"The lab clock runs from {SPEEDS[0]}x to {SPEEDS[-1]}x real time.")
+    try:
+        sandbox_set_clock(sandboxes=_member_sandboxes(classroom), speed=speed, paused=paused)
+    except ClockSpeedError as error:
+        raise ClassroomError(str(error)) from error
     classroom.clock_speed, classroom.rotation_paused = speed, paused
     classroom.save(update_fields=["clock_speed", "rotation_paused"])
-    _member_sandboxes(classroom).update(clock_speed=speed, rotation_paused=paused)
 
 
 def classroom_reveal_hint(*, classroom: Classroom, step: str) -> None:

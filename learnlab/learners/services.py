@@ -2,6 +2,7 @@ import logging
 
 from django.db import transaction
 
+from learnlab.classroom.services import membership_merge
 from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
 from learnlab.quiz.models import Answer, Exam, ReviewCard
@@ -48,6 +49,7 @@ def _merge_records(*, source: Learner, target: Learner, move_sandbox: bool) -> N
         Sandbox.objects.filter(learner=source).update(learner=target)
         StepResult.objects.filter(learner=target).delete()
         StepResult.objects.filter(learner=source).update(learner=target)
+    membership_merge(source=source, target=target)
     if not target.display_name and source.display_name:
         target.display_name = source.display_name
         target.save(update_fields=["display_name"])

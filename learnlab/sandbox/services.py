@@ -227,13 +227,20 @@ class ClockSpeedError(ValueError):
     pass
 
 
-def sandbox_set_clock_speed(*, sandbox: Sandbox, speed: int) -> None:
-    """Run this sandbox's lab clock at ``speed``; sets issued from now on follow it."""
+def sandbox_set_clock(*, sandboxes, speed: int, paused: bool | None = None) -> None:
+    """Run these sandboxes' lab clock (a queryset) at ``speed``, and pause or resume their
+    rotation when ``paused`` is given; sets issued from now on follow it."""
     from learnlab.ticker.clock import SPEEDS
 
     if speed not in SPEEDS:
         raise ClockSpeedError(f"The lab clock runs from {SPEEDS[0]}x to {SPEEDS[-1]}x real time.")
-    Sandbox.objects.filter(pk=sandbox.pk).update(clock_speed=speed)
+    changes = {"clock_speed": speed} | ({} if paused is None else {"rotation_paused": paused})
+    sandboxes.update(**changes)
+
+
+def sandbox_set_clock_speed(*, sandbox: Sandbox, speed: int) -> None:
+    """One learner's own lab clock speed."""
+    sandbox_set_clock(sandboxes=Sandbox.objects.filter(pk=sandbox.pk), speed=speed)
     sandbox.clock_speed = speed
 
 

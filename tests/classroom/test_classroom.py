@@ -260,3 +260,24 @@ def test_classmates_never_see_each_others_sandbox_or_answers(classroom, join):
     for page in seen_by_bo:
         assert "ann-secret-role" not in page and "Annabel-7" not in page
     assert bo.get(f"/class/teach/{classroom.code}/").status_code == 302  # to the login page
+
+
+def test_logging_in_after_joining_keeps_the_learner_in_the_class(instructor, classroom, join):
+    from django.contrib.auth.models import User
+
+    from learnlab.learners.models import Learner
+
+    User.objects.create_user("grace", password="a-long-enough-password-42")
+    account = Learner.objects.create(user=User.objects.get(username="grace"))
+    from learnlab.sandbox.services import sandbox_for_learner
+
+    sandbox_for_learner(learner=account)  # the account has its own sandbox: it is kept
+    browser = join(classroom, "Ada")
+    response = browser.post(
+        "/accounts/login/", {"username": "grace", "password": "a-long-enough-password-42"}
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.get(classroom=classroom)
+    assert membership.learner == account and membership.left_at is None
+    kept = Sandbox.objects.get(learner=account)
+    assert (kept.clock_speed, kept.rotation_paused) == (classroom.clock_speed, False)
