@@ -141,19 +141,17 @@ def classroom_board(
             "pk", "learner_id", "display_name", "joined_at", "learner__sandbox__last_used_at"
         )
     ]
+    # By learner id: a join through memberships would repeat rows per class a learner was in.
+    learner_ids = [m.learner_id for m in members]
     results = {
         (r["learner_id"], r["step"]): r
-        for r in StepResult.objects.filter(
-            learner__memberships__classroom=classroom, lab=classroom.lab
+        for r in StepResult.objects.filter(learner_id__in=learner_ids, lab=classroom.lab).values(
+            "learner_id", "step", "passed", "message", "checked_at", "passed_at"
         )
-        .filter(learner__memberships__left_at=None)
-        .values("learner_id", "step", "passed", "message", "checked_at", "passed_at")
     }
     quiz = {
         row["learner_id"]: (row["right"], row["total"])
-        for row in Answer.objects.filter(
-            learner__memberships__classroom=classroom, learner__memberships__left_at=None
-        )
+        for row in Answer.objects.filter(learner_id__in=learner_ids)
         .values("learner_id")
         .annotate(total=Count("id"), right=Count("id", filter=Q(correct=True)))
     }
