@@ -28,6 +28,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_port_run(count: int) -> int:
+    """A port such that it and the next ``count - 1`` are free (sandbox servers' ports)."""
+    for _ in range(100):
+        port = free_port()
+        try:
+            for offset in range(1, count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return port
+    raise BenchError(f"no {count} consecutive free ports")
+
+
 class BenchError(Exception):
     """The benchmark could not run: a process did not start, or a step failed."""
 

@@ -35,7 +35,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,14 @@ from pathlib import Path
 
 import botocore.session
 import urllib3
-from benchlib import BenchError, free_port, run_and_report, stop_with_parent, summarize
+from benchlib import (
+    BenchError,
+    free_port,
+    free_port_run,
+    run_and_report,
+    stop_with_parent,
+    summarize,
+)
 from botocore.config import Config
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
@@ -247,20 +253,6 @@ def processes_rss(root_pid: int) -> dict[str, int]:
         return False
 
     return {f"{pid} {commands[pid][-80:]}": rss[pid] for pid in sorted(rss) if under_root(pid)}
-
-
-def free_port_run(count: int) -> int:
-    """A port such that it and the next ``count - 1`` are free (sandbox servers' ports)."""
-    for _ in range(100):
-        port = free_port()
-        try:
-            for offset in range(1, count):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port + offset))
-        except OSError:
-            continue
-        return port
-    raise BenchError(f"no {count} consecutive free ports")
 
 
 class Stack:
