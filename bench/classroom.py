@@ -484,9 +484,10 @@ def print_report(report: dict) -> None:
           f"{report['ceiling_home_rps']} req/s)")  # fmt: skip
     print(f"  overall p50 {report['p50_ms']:.1f}  p95 {report['p95_ms']:.1f}  "
           f"p99 {report['p99_ms']:.1f} ms")  # fmt: skip
-    settled = report["settled_pages_p95_ms"] or 0
+    settled = report["settled_pages_p95_ms"]
+    settled_text = f"p95 {settled:.1f} ms" if settled else "not reached (the run was too short)"
     print(f"  pages and fragments p95 {report['pages_p95_ms']:.1f} ms; once every learner has "
-          f"arrived and walked the lab: p95 {settled:.1f} ms")  # fmt: skip
+          f"arrived and walked the lab: {settled_text}")  # fmt: skip
     print(f"  {'endpoint':28} {'n':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
     for name, figures in report["endpoints"].items():
         print(f"  {name:28} {figures['n']:6d} {figures['p50']:8.1f} {figures['p95']:8.1f} "
