@@ -1,16 +1,14 @@
 from django.contrib.auth import login, logout
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from learnlab.learners.services import learner_sign_in
+from learnlab.lib.urls import safe_next
 
 
 def _next(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or "/quiz/"
-    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
-    return target if safe else "/quiz/"
+    return safe_next(request, "/quiz/")
 
 
 @require_http_methods(["GET", "POST"])

@@ -2,10 +2,10 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from learnlab.learners.selectors import learner_from_request
+from learnlab.lib.urls import safe_next
 from learnlab.quiz.bank import EXAM_POINTS, EXAMS, LAB_STEP, POINT_TITLES, load_bank
 from learnlab.quiz.models import Answer, Exam
 from learnlab.quiz.selectors import due_item_ids, mastery, next_practice_item
@@ -178,10 +178,7 @@ def exam_timer(request, exam_id):
     else:
         exam_extend(exam=exam)
         messages.info(request, "Ten more minutes added.")
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
-        back = reverse("quiz:exam_overview", args=[exam.pk])
-    return redirect(back)
+    return redirect(safe_next(request, reverse("quiz:exam_overview", args=[exam.pk])))
 
 
 @require_POST

@@ -2,11 +2,11 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.learners.selectors import learner_from_request
+from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
 from learnlab.sandbox.selectors import sandbox_env_lines, sandbox_instances
 from learnlab.sandbox.services import (
@@ -83,9 +83,7 @@ def reset(request):
 @require_POST
 def clock(request):
     """Set this learner's lab clock speed, then go back to the page they came from."""
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        target = reverse("sandbox:detail")
+    target = safe_next(request, reverse("sandbox:detail"))
     try:
         speed = int(request.POST.get("speed", ""))
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))

@@ -3,10 +3,10 @@ import logging
 
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from learnlab.learners.selectors import learner_from_request
+from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
 from learnlab.terminal.selectors import shell_for_learner, shell_prompt, terminal_context
@@ -17,12 +17,8 @@ log = logging.getLogger(__name__)
 
 def _back(request):
     """Where a form post without htmx returns: the page it came from, else the terminal page."""
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target + "#terminal")
-    return redirect("terminal:index")
+    target = safe_next(request, "")
+    return redirect(target + "#terminal") if target else redirect("terminal:index")
 
 
 @require_GET
