@@ -543,9 +543,9 @@ def _current_rss_kib() -> int:
 
 
 class _QuietHandler(MotoRequestHandler):
-    # HTTP/1.1 keeps the web workers' pooled connections open: werkzeug's default (1.0) closes
-    # each after its response, a TCP connect and a new thread per AWS call.
-    protocol_version = "HTTP/1.1"
+    # werkzeug's server sends "Connection: close" after every response whatever the protocol
+    # version (werkzeug 3.1.9, serving.py), so each AWS call costs a TCP connect and a thread
+    # (about 5 % of a web worker's time under a class). Keep-alive needs another WSGI server.
 
     def log_request(self, code="-", size="-"):
         pass  # one line per AWS call drowns the supervisor's output
