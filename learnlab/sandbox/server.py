@@ -17,6 +17,7 @@ the gate carry it too, which spares moto re-checking a signature the gate has ch
     PUT    /_admin/accounts/<acct>                      create the lab user and its keys; to
                                                         rebuild, replay the recorded calls too
     DELETE /_admin/accounts/<acct>                      drop the account, free its memory
+    POST   /_admin/accounts/<acct>/access-keys          rotate the lab user's key
     GET    /_admin/accounts/<acct>/roles/<name>         a role's ARN and trust policy
     GET    /_admin/accounts/<acct>/instance-profiles/<n> a profile's ARN and roles
     POST   /_admin/accounts/<acct>/role-credentials     mint credentials for a role
@@ -33,7 +34,9 @@ import hmac
 import json
 import os
 import re
+import secrets
 import signal
+import string
 import sys
 import threading
 import time
@@ -84,6 +87,7 @@ LAB_USER_POLICY = json.dumps(
     }
 )
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 # A few AWS managed policies, offered in every sandbox (moto's full catalogue costs about 5 MiB
 # per account). AdministratorAccess is there to show what "Action": "*" grants (EP14).
 MANAGED_POLICY_NAMES = (
@@ -162,6 +166,11 @@ class SandboxServer:
             ("GET", re.compile(r"^/_admin/health$"), self.health),
             ("PUT", re.compile(r"^/_admin/accounts/(\d{12})$"), self.account_bootstrap),
             ("DELETE", re.compile(r"^/_admin/accounts/(\d{12})$"), self.account_drop),
+            (
+                "POST",
+                re.compile(r"^/_admin/accounts/(\d{12})/access-keys$"),
+                self.access_key_rotate,
+            ),
             ("GET", re.compile(r"^/_admin/accounts/(\d{12})/roles/([^/]+)$"), self.role_get),
             (
                 "GET",
@@ -293,11 +302,7 @@ class SandboxServer:
         user = iam.users[user_name]
         key = next((k for k in user.access_keys if k.access_key_id == access_key_id), None)
         if key is None:
-            key = iam.create_access_key(user_name)
-            if access_key_id and secret_access_key:
-                del iam.access_keys[key.access_key_id]
-                key.access_key_id, key.secret_access_key = access_key_id, secret_access_key
-                iam.access_keys[key.access_key_id] = key
+            key = _lab_access_key(iam, user_name, access_key_id, secret_access_key)
         replayed = failed = 0
         if restoring:
             try:
@@ -372,6 +377,17 @@ class SandboxServer:
         gc.collect()
         return 200, {"dropped_backends": dropped}
 
+    def access_key_rotate(self, account_id, *, user_name, retire):
+        """A new key for the lab user, and ``retire`` (its old key) deleted: from now on moto
+        accepts only the new one."""
+        iam = iam_backends[account_id][PARTITION] if account_id in iam_backends else None
+        if iam is None or user_name not in iam.users:
+            raise AdminError(404, "NoSuchEntity", f"No user {user_name} in {account_id}")
+        if retire in iam.access_keys:
+            iam.delete_access_key(retire, user_name)
+        key = _lab_access_key(iam, user_name)
+        return 200, {"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key}
+
     def role_get(self, account_id, role_name):
         role = _role(account_id, role_name)
         return 200, {
@@ -436,6 +452,19 @@ class SandboxServer:
         sts.assumed_roles = [r for r in sts.assumed_roles if r.access_key_id != access_key_id]
         iam_backends[account_id][PARTITION].access_keys.pop(access_key_id, None)
         return 200, {"forgotten": before - len(sts.assumed_roles)}
+
+
+def _lab_access_key(iam, user_name, access_key_id=None, secret_access_key=None):
+    """A lab user's key: the given one restored, or a new one whose secret comes from the OS's
+    entropy (moto's own generator is seedable, so its secrets could be guessed)."""
+    key = iam.create_access_key(user_name)
+    del iam.access_keys[key.access_key_id]
+    if access_key_id and secret_access_key:
+        key.access_key_id, key.secret_access_key = access_key_id, secret_access_key
+    else:
+        key.secret_access_key = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(40))
+    iam.access_keys[key.access_key_id] = key
+    return key
 
 
 def _prepare_backend(account_id: str, authorization: str) -> None:

@@ -195,10 +195,41 @@ def sandbox_drop(*, sandbox: Sandbox) -> None:
 
 
 def sandbox_reset(*, sandbox: Sandbox) -> None:
-    """Wipe everything the learner built: same account and keys, nothing in it."""
+    """Wipe everything the learner built: the same account, nothing in it, and new keys."""
     sandbox_drop(sandbox=sandbox)
     sandbox.calls.all().delete()
     sandbox_rebuild(sandbox=sandbox)
+    sandbox_keys_rotate(sandbox=sandbox)
+
+
+def sandbox_keys_rotate(*, sandbox: Sandbox) -> AccessKey:
+    """A new lab-user key in moto and at the gate; the old one stops working at once."""
+    if sandbox.status != Sandbox.Status.READY:
+        sandbox_rebuild(sandbox=sandbox)
+    old = sandbox.lab_key()
+    path, body = (
+        f"accounts/{sandbox.account_id}/access-keys",
+        {
+            "user_name": LAB_USER_NAME,
+            "retire": old.access_key_id,
+        },
+    )
+    try:
+        new = connection.admin_call("POST", path, body)
+    except connection.SandboxServerError as error:
+        if error.status != 404:
+            raise
+        sandbox_rebuild(sandbox=sandbox)  # the server lost the account unnoticed so far
+        new = connection.admin_call("POST", path, body)
+    with transaction.atomic():
+        old.delete()
+        return AccessKey.objects.create(
+            sandbox=sandbox,
+            access_key_id=new["access_key_id"],
+            secret_access_key=new["secret_access_key"],
+            principal_arn=old.principal_arn,
+            kind=AccessKey.Kind.LAB_USER,
+        )
 
 
 def sandbox_reap(*, idle_for: timedelta) -> int:

@@ -34,14 +34,14 @@ def test_the_same_learner_keeps_the_same_sandbox(sandbox):
     assert sandbox_for_learner(learner=sandbox.learner).pk == sandbox.pk
 
 
-def test_reset_wipes_the_sandbox_and_keeps_the_keys(sandbox):
+def test_reset_wipes_the_sandbox_and_rotates_the_keys(sandbox):
     aws_client("iam", sandbox=sandbox).create_role(
         RoleName="before-reset", AssumeRolePolicyDocument=EC2_TRUST
     )
     key_before = sandbox.lab_key().access_key_id
     sandbox_reset(sandbox=sandbox)
     assert _roles(sandbox) == []
-    assert sandbox.lab_key().access_key_id == key_before
+    assert sandbox.lab_key().access_key_id != key_before
     aws_client("iam", sandbox=sandbox).create_role(
         RoleName="after-reset", AssumeRolePolicyDocument=EC2_TRUST
     )
