@@ -79,13 +79,15 @@ class Supervisor:
             env["DEBUG"] = "1"
             web = [python, manage, "runserver", f"{host}:{port}"]
         else:
+            # The asyncio worker reads requests whole before a thread runs Django
+            # (learnlab/site/web.py), so slow clients cost no thread.
             web = [
                 os.path.join(os.path.dirname(python), "gunicorn"),
-                "learnlab.wsgi",
+                "learnlab.site.web:application",
                 f"--bind={host}:{port}",
-                "--worker-class=gthread",
+                "--worker-class=asgi",
                 f"--workers={os.environ.get('WEB_CONCURRENCY', '2')}",
-                "--threads=4",
+                "--worker-connections=1000",
                 "--graceful-timeout=5",
                 "--keep-alive=10",  # pages poll every 1-3 s: keep their connections
                 "--no-control-socket",

@@ -1,0 +1,154 @@
+"""The web server's front: gunicorn's asyncio worker reads requests whole, Django runs on threads.
+
+Why: gunicorn's gthread worker parses a request on the thread that will run it, so a client that
+sends its headers a byte a second holds a thread for as long as it likes; eight of them took the
+site down (2 workers x 4 threads). gunicorn's `asgi` worker parses in its event loop, where a slow
+client costs a small buffer and no thread. This adapter then waits for the whole body (at most
+BODY_SECONDS, at most MAX_BODY bytes) before a request reaches one of THREADS threads, which run
+LearnLab's WSGI application exactly as gthread did: the same thread-local database connections,
+the same environ (PATH_INFO percent-decoded, headers with underscores dropped), the same signals.
+
+Django's own ASGI handler is not used: it runs every sync view on one shared thread per process.
+"""
+
+import asyncio
+import io
+import sys
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+
+from learnlab.lib.env import env_int
+from learnlab.wsgi import application as wsgi_application
+
+THREADS = max(1, env_int("LEARNLAB_WEB_THREADS", 4))
+BODY_SECONDS = 30.0
+# Twice the gate's cap: the gate (and Django) still see, and refuse in their own words, a body
+# just over theirs; far beyond it the front refuses without buffering it.
+MAX_BODY = 2 * settings.LEARNLAB_GATE_MAX_BODY
+
+_threads = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="web")
+
+
+async def application(scope, receive, send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+    elif scope["type"] == "http":
+        await _http(scope, receive, send)
+    # websockets: none served; returning closes the connection
+
+
+async def _lifespan(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _http(scope, receive, send) -> None:
+    try:
+        body = await asyncio.wait_for(_body(receive), BODY_SECONDS)
+    except TimeoutError:
+        await _plain(send, 408, b"The request body did not arrive in time.\n")
+        return
+    except _TooLarge:
+        await _plain(send, 413, b"The request body is too large.\n")
+        return
+    except _Disconnected:
+        return
+    loop = asyncio.get_running_loop()
+    status, headers, content = await loop.run_in_executor(
+        _threads, _run_wsgi, _environ(scope, body)
+    )
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Disconnected(Exception):
+    pass
+
+
+async def _body(receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _plain(send, status: int, text: bytes) -> None:
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": text})
+
+
+def _environ(scope, body: bytes) -> dict:
+    """The WSGI environ gunicorn's own WSGI workers build for this request."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    path = urllib.parse.unquote_to_bytes(raw_path.split(b"?", 1)[0]).decode("latin-1")
+    root = scope.get("root_path", "")
+    server_host, server_port = scope.get("server") or ("localhost", 80)
+    client = scope.get("client") or ("", 0)
+    environ = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": root,
+        "PATH_INFO": path[len(root) :] if root and path.startswith(root) else path,
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server_host),
+        "SERVER_PORT": str(server_port),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": client[0],
+        "REMOTE_PORT": str(client[1]),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").upper()
+        if "_" in name:
+            continue  # X-Forwarded_For must not pass for X-Forwarded-For (gunicorn drops it too)
+        key = name.replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = f"HTTP_{key}"
+        value = raw_value.decode("latin-1")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    environ["CONTENT_LENGTH"] = str(len(body))  # the body as read, whatever the framing was
+    return environ
+
+
+def _run_wsgi(environ: dict) -> tuple[int, list, bytes]:
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started["status"], started["headers"] = status, headers
+
+    result = wsgi_application(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()  # Django's request_finished: connections tidied on this thread
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in started["headers"]
+    ]
+    return int(started["status"].split(" ", 1)[0]), headers, content

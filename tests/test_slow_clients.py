@@ -1,0 +1,107 @@
+"""Slow clients cannot take the site down: `make run`'s web server buffers requests off-thread.
+
+A slowloris client sends its headers a byte a second. gunicorn's gthread worker parsed each on
+the thread that would run it, so 8 of them (2 workers x 4 threads) stopped every page.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT, free_port, free_port_run
+
+pytestmark = pytest.mark.e2e
+
+SLOW_CONNECTIONS = 50
+
+
+def _get(url: str, timeout: float):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """`make run` on free ports with its own data folder; yields the web port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "LEARNLAB_DATA_DIR": str(tmp_path),
+        "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{free_port_run(1)}",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("LEARNLAB_REDIS_URL", None)
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/healthz", 2)
+            except OSError:
+                status = None
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert status == 200, json.loads(body)
+        yield port
+    finally:
+        os.killpg(make.pid, signal.SIGINT)
+        try:
+            make.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+
+
+def _drip(port: int, stop: threading.Event) -> list[socket.socket]:
+    """SLOW_CONNECTIONS connections, each sending its request headers a byte a second."""
+    sockets = [socket.create_connection(("127.0.0.1", port), 5) for _ in range(SLOW_CONNECTIONS)]
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 4000
+
+    def run():
+        for byte in range(len(request)):
+            for sock in sockets:
+                with contextlib.suppress(OSError):  # the server gave up on it: fine
+                    sock.send(request[byte : byte + 1])
+            if stop.wait(1.0):
+                return
+
+    threading.Thread(target=run, daemon=True).start()
+    return sockets
+
+
+def test_pages_answer_while_fifty_clients_send_headers_a_byte_a_second(stack):
+    stop = threading.Event()
+    sockets = _drip(stack, stop)
+    try:
+        time.sleep(3)  # every slow client has begun its request
+        for _ in range(5):
+            started = time.monotonic()
+            status, body = _get(f"http://127.0.0.1:{stack}/", timeout=5)
+            assert status == 200
+            assert b"LearnLab" in body
+            assert time.monotonic() - started < 3
+    finally:
+        stop.set()
+        for sock in sockets:
+            sock.close()
