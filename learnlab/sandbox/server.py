@@ -53,6 +53,7 @@ os.environ.pop("MOTO_ACCOUNT_ID", None)  # would force every request into one ac
 
 from moto.backends import get_backend
 from moto.core.base_backend import AccountSpecificBackend, BackendDict
+from moto.core.exceptions import ServiceException
 from moto.core.model_instances import reset_model_data
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.iam_instance_profile import IamInstanceProfileAssociationBackend
@@ -72,6 +73,7 @@ from moto.sts.models import sts_backends
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
+from learnlab.gate.errors import AwsError, protocol_for
 from learnlab.lib.iam_policy import trust_allows
 
 SECRET_HEADER = "HTTP_X_LEARNLAB_SECRET"  # noqa: S105 - a header name
@@ -88,6 +90,13 @@ LAB_USER_POLICY = json.dumps(
 )
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
+HTTP_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    503: "Service Unavailable",
+}
 # A few AWS managed policies, offered in every sandbox (moto's full catalogue costs about 5 MiB
 # per account). AdministratorAccess is there to show what "Action": "*" grants (EP14).
 MANAGED_POLICY_NAMES = (
@@ -118,6 +127,38 @@ _request_context = threading.local()
 _check_signature = IAMRequestBase.check_signature
 
 
+class OtherAccountRefused(ServiceException):
+    """Raised inside moto when a forwarded call reaches for an account but its own."""
+
+    code = "AccessDenied"
+    message = "Your sandbox can only reach its own account."
+
+
+def _own_account_only(account_id: str) -> None:
+    """The second isolation layer: during a forwarded call moto may read and write only the
+    account the request names (``x-moto-account-id``). Whatever moto parsed out of an ARN,
+    a parameter or a body, another account's backend is never handed out."""
+    own = getattr(_request_context, "account", None)
+    if own is not None and account_id != own and ACCOUNT_ID.match(str(account_id)):
+        _request_context.refused = True
+        raise OtherAccountRefused()
+
+
+_account_backends = BackendDict.__getitem__
+_region_backend = AccountSpecificBackend.__getitem__
+
+
+def _account_backends_guarded(self, account_id):
+    _own_account_only(account_id)
+    return _account_backends(self, account_id)
+
+
+def _region_backend_guarded(self, region_name):
+    # Also reached by code that walks every account (``backends.items()``), not only lookups.
+    _own_account_only(self.account_id)
+    return _region_backend(self, region_name)
+
+
 def _check_signature_unless_gated(self) -> None:
     """The AWS gate has verified the learner's signature already: moto need not redo it."""
     if not getattr(_request_context, "gated", False):
@@ -139,6 +180,8 @@ def _replace_association_everywhere(self, association_id: str, *profile, **by_na
 
 
 IAMRequestBase._check_role_trust_relationship = _check_trust
+BackendDict.__getitem__ = _account_backends_guarded
+AccountSpecificBackend.__getitem__ = _region_backend_guarded
 IAMRequestBase.check_signature = _check_signature_unless_gated
 IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = (
     _replace_association_everywhere
@@ -230,14 +273,23 @@ class SandboxServer:
             _prepare_backend(environ[ACCOUNT_HEADER], environ.get("HTTP_AUTHORIZATION", ""))
             mock_random.seed(int(seed))
         _request_context.gated = gated
-        result = app(environ, start_response)
+        _request_context.account, _request_context.refused = environ[ACCOUNT_HEADER], False
+        started = []
+        result = app(environ, lambda status, headers, *_: started.append((status, headers)))
         try:
-            return [b"".join(result)]
+            body = b"".join(result)
         finally:
             _request_context.gated = False
+            _request_context.account = None
             mock_random.seed()  # back to the OS's entropy: keys minted later are not guessable
             if hasattr(result, "close"):
                 result.close()
+        if _request_context.refused:
+            # However moto handled the refusal (rendered it, swallowed it, failed with a 500),
+            # the caller gets AWS's AccessDenied in its own protocol.
+            return _aws_error(start_response, environ, OtherAccountRefused())
+        start_response(*started[0])
+        return [body]
 
     def admin(self, environ, start_response):
         given = environ.get(SECRET_HEADER, "").encode()
@@ -551,13 +603,26 @@ def _offer_managed_policies(iam, account_id: str) -> None:
             iam.managed_policies[policy.arn] = policy
 
 
-def _json(start_response, status: int, payload: dict):
-    body = json.dumps(payload).encode()
-    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(
-        status, "Internal Server Error"
+def _aws_error(start_response, environ, error: ServiceException, status: int = 403):
+    """An AWS error in the protocol of the request's service (the gate's own formatter)."""
+    scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    headers = (
+        {"x-amz-target": environ["HTTP_X_AMZ_TARGET"]} if "HTTP_X_AMZ_TARGET" in environ else {}
+    )
+    rendered = AwsError(error.code, error.message, status).render(
+        protocol_for(scope[2] if scope else "s3", headers)
     )
     start_response(
-        f"{status} {reason}",
+        f"{status} {HTTP_REASONS.get(status, '')}",
+        [*rendered.headers.items(), ("Content-Length", str(len(rendered.body)))],
+    )
+    return [rendered.body]
+
+
+def _json(start_response, status: int, payload: dict):
+    body = json.dumps(payload).encode()
+    start_response(
+        f"{status} {HTTP_REASONS.get(status, 'Internal Server Error')}",
         [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
     )
     return [body]
