@@ -75,6 +75,7 @@ from werkzeug.test import EnvironBuilder
 
 from learnlab.gate.errors import AwsError, protocol_for
 from learnlab.lib.iam_policy import trust_allows
+from learnlab.sandbox import quotas
 
 SECRET_HEADER = "HTTP_X_LEARNLAB_SECRET"  # noqa: S105 - a header name
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
@@ -186,6 +187,7 @@ IAMRequestBase.check_signature = _check_signature_unless_gated
 IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = (
     _replace_association_everywhere
 )
+quotas.install()  # per-sandbox quotas at AWS's limits (learnlab/sandbox/quotas.py)
 
 
 class AdminError(Exception):
