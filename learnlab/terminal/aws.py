@@ -8,17 +8,27 @@ own metadata provider, answered by the instance's metadata service in-process.
 
 What would read or write the server's files, or escape the sandbox, is refused before the CLI runs
 (``screen``); ``guard.confined`` stands behind that while the CLI runs.
+
+Learners' commands run side by side, one web worker thread each, and none waits for another's:
+the CLI prints to ``sys.stdout``/``sys.stderr``, which are replaced once by stand-ins that send
+each thread's writes to the buffers of the command that thread runs (``_captured``), and
+everything else (the CLI's logger, its parsers' program name) is set up once, not per command.
+A command also stops at its line's deadline: every request it makes first checks the time
+(``_stop_at``), so many pages or a waiter end at the limit, not after it.
 """
 
 # The gate client imports boto3 and with it the pinned botocore. awscli ships its own botocore
 # and, once imported, makes ``import botocore`` resolve to that copy unless botocore is already
 # loaded: importing these first keeps one botocore (and s3transfer) in the process.
-import contextlib
+import argparse
+import contextvars
 import copy
+import functools
 import io
 import logging
 import sys
 import threading
+import time
 from dataclasses import dataclass
 
 import botocore.session
@@ -46,6 +56,7 @@ from learnlab.terminal import guard
 from learnlab.terminal.instance import MetadataTransport
 
 import awscli  # isort: skip  (after botocore, see above)
+import awscli.argparser  # isort: skip
 import awscli.clidriver  # isort: skip
 from awscli.alias import AliasLoader  # isort: skip
 from awscli.customizations.history import attach_history_handler  # isort: skip
@@ -210,18 +221,11 @@ class _NoAliases(AliasLoader):
 
 
 class _Capped(io.StringIO):
-    """The command's output, kept up to OUTPUT_LIMIT characters. Other threads' writes while it
-    stands in for ``sys.stdout`` or ``sys.stderr`` go on to the stream it replaced."""
+    """A command's output, kept up to OUTPUT_LIMIT characters."""
 
     truncated = False
 
-    def __init__(self, replaced):
-        super().__init__()
-        self._owner, self._replaced = threading.get_ident(), replaced
-
     def write(self, text):
-        if threading.get_ident() != self._owner:
-            return self._replaced.write(text)
         room = OUTPUT_LIMIT - self.tell()
         if len(text) > room:
             self.truncated = True
@@ -230,6 +234,83 @@ class _Capped(io.StringIO):
 
     def isatty(self):
         return False
+
+
+# The running command's (stdout, stderr) in this thread; None outside a command.
+_captured: contextvars.ContextVar[tuple[_Capped, _Capped] | None] = contextvars.ContextVar(
+    "terminal_captured", default=None
+)
+
+
+class _CommandStream:
+    """Stands in for ``sys.stdout`` (0) or ``sys.stderr`` (1) for good: a thread running a
+    terminal command writes to that command's buffer, every other thread to the stream this
+    replaced."""
+
+    def __init__(self, which: int, replaced):
+        self._which, self._replaced = which, replaced
+
+    def _target(self):
+        captured = _captured.get()
+        return self._replaced if captured is None else captured[self._which]
+
+    def write(self, text):
+        return self._target().write(text)
+
+    def flush(self):
+        return self._target().flush()
+
+    def isatty(self):
+        return self._target().isatty()
+
+    def __getattr__(self, name):
+        return getattr(self._target(), name)
+
+
+class _CommandStderr(logging.Handler):
+    """The CLI's own error log lines belong on the command's stderr, as in a real terminal."""
+
+    def emit(self, record):
+        captured = _captured.get()
+        if captured is not None:
+            captured[1].write(self.format(record) + "\n")
+
+
+def _streams_install() -> None:
+    """Put the stand-ins in place (again, if something such as pytest swapped the streams)."""
+    with _shared_lock:
+        for name, which in (("stdout", 0), ("stderr", 1)):
+            current = getattr(sys, name)
+            if not isinstance(current, _CommandStream):
+                setattr(sys, name, _CommandStream(which, current))
+
+
+def _named_aws(init):
+    """The CLI's parsers name the program ``aws`` in their messages, as the real one run as
+    ``aws`` does, instead of after ``sys.argv[0]`` (the web server's, shared by every thread)."""
+
+    @functools.wraps(init)
+    def named(self, *args, prog="aws", **kwargs):
+        init(self, *args, prog=prog, **kwargs)
+
+    return named
+
+
+awscli.argparser.CLIArgParser.__init__ = _named_aws(argparse.ArgumentParser.__init__)
+
+
+class DeadlinePassed(Exception):
+    """The line's time ran out while the command ran: it makes no further request."""
+
+
+def _stop_at(deadline: float):
+    def check(**_kwargs):
+        if time.monotonic() >= deadline:
+            raise DeadlinePassed(
+                "aws: stopped: the command line reached the terminal's time limit."
+            )
+
+    return check
 
 
 def _strip_dangerous_arguments(argument_table, **_kwargs):
@@ -244,9 +325,9 @@ def _strip_dangerous_arguments(argument_table, **_kwargs):
             del argument_table[name]
 
 
+# Guards the one-time set-up below and _streams_install; no command holds it while it runs.
 _shared_lock = threading.Lock()
 _shared: dict = {}
-_run_lock = threading.Lock()  # sys.stdout and sys.stderr are redirected while the CLI runs
 
 
 def _shared_parts() -> tuple[Loader, HierarchicalEmitter]:
@@ -270,6 +351,10 @@ def _shared_parts() -> tuple[Loader, HierarchicalEmitter]:
             )
             template.unregister("session-initialized", attach_history_handler)
             template.register_last("building-argument-table", _strip_dangerous_arguments)
+            # Its debug lines (parameter values among them) go nowhere, not to the server's log.
+            cli_log = logging.getLogger("awscli")
+            cli_log.handlers[:], cli_log.propagate = [_CommandStderr(logging.ERROR)], False
+            cli_log.setLevel(logging.ERROR)
             _shared.update(loader=loader, template=template)
     return _shared["loader"], _shared["template"]
 
@@ -360,9 +445,15 @@ def _positionals(args: list[str]) -> list[str]:
 
 
 def run_aws(
-    args: list[str], *, sandbox: Sandbox, environ: dict, instance_id: str = ""
+    args: list[str],
+    *,
+    sandbox: Sandbox,
+    environ: dict,
+    instance_id: str = "",
+    deadline: float | None = None,
 ) -> AwsResult:
-    """Run ``aws <args>`` as the simulated host: ``environ`` is its exported environment."""
+    """Run ``aws <args>`` as the simulated host: ``environ`` is its exported environment. Past
+    ``deadline`` (``time.monotonic()``), the command makes no further request."""
     refusal = screen(args)
     if refusal:
         return AwsResult("", refusal + "\n", 252)
@@ -381,43 +472,32 @@ def run_aws(
     session.set_default_client_config(
         Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"})
     )
-    attach_gate(session.get_component("event_emitter"))
+    events = session.get_component("event_emitter")
+    attach_gate(events)
+    if deadline is not None:
+        events.register("before-call", _stop_at(deadline), unique_id="learnlab-deadline")
     driver = awscli.clidriver.CLIDriver(session=session)
     driver.alias_loader = _NoAliases()
     return _run_driver(driver, args)
 
 
 def _run_driver(driver, args: list[str]) -> AwsResult:
-    with _run_lock:
-        stdout, stderr = _Capped(sys.stdout), _Capped(sys.stderr)
-        # The CLI's own error log lines belong on the command's stderr, as in a real terminal;
-        # its debug lines (parameter values among them) go nowhere, not to the server's log.
-        cli_log = logging.getLogger("awscli")
-        to_stderr = logging.StreamHandler(stderr)
-        to_stderr.setLevel(logging.ERROR)
-        kept = (list(cli_log.handlers), cli_log.level, cli_log.propagate)
-        cli_log.handlers[:], cli_log.propagate = [to_stderr], False
-        cli_log.setLevel(logging.ERROR)
-        argv, sys.argv = sys.argv, ["aws", *args]  # argparse names the program after argv[0]
-        try:
-            with (
-                contextlib.redirect_stdout(stdout),
-                contextlib.redirect_stderr(stderr),
-                guard.confined(),
-            ):
-                status = driver.main(args)
-        except SystemExit as exit_:  # argparse's errors and --version
-            status = exit_.code if isinstance(exit_.code, int) else 2
-        except Exception:
-            log.exception("aws %s failed in the terminal", args[:2])
-            stderr.write(
-                "\nThe command failed inside LearnLab. Try again; if it persists, reset the lab.\n"
-            )
-            status = 255
-        finally:
-            sys.argv = argv
-            cli_log.handlers[:], cli_log.propagate = kept[0], kept[2]
-            cli_log.setLevel(kept[1])
+    _streams_install()
+    stdout, stderr = _Capped(), _Capped()
+    token = _captured.set((stdout, stderr))
+    try:
+        with guard.confined():
+            status = driver.main(args)
+    except SystemExit as exit_:  # argparse's errors and --version
+        status = exit_.code if isinstance(exit_.code, int) else 2
+    except Exception:
+        log.exception("aws %s failed in the terminal", args[:2])
+        stderr.write(
+            "\nThe command failed inside LearnLab. Try again; if it persists, reset the lab.\n"
+        )
+        status = 255
+    finally:
+        _captured.reset(token)
     notice = "\n[output truncated: more than 256 KB]\n" if stdout.truncated else ""
     return AwsResult(stdout.getvalue() + notice, stderr.getvalue(), status)
 

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 OUTPUT_LIMIT = 256 * 1024
 MAX_COMMANDS = 64  # simple commands run for one line, substitutions included
-LINE_SECONDS = 20  # a line holds a web worker: the rest of it stops after this
+LINE_SECONDS = 20  # a line holds a web worker: it stops after this, mid-command if need be
 MAX_VARIABLES = 100
 MAX_VALUE = 16 * 1024
 ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
@@ -242,8 +242,7 @@ class Interpreter:
         self._commands += 1
         if self._commands > MAX_COMMANDS:
             raise _Abort(f"too many commands in one line (this lab allows {MAX_COMMANDS}).")
-        if time.monotonic() - self._started > LINE_SECONDS:
-            raise _Abort(f"this line ran for more than {LINE_SECONDS} s; the rest did not run.")
+        self._check_deadline()
         words = command.words
         assignments = []
         while words and _assignment(words[0]):
@@ -274,6 +273,13 @@ class Interpreter:
             io.err(f"{name}: the command failed inside LearnLab. Try again.\n")
             return 1
 
+    def _deadline(self) -> float:
+        return self._started + LINE_SECONDS
+
+    def _check_deadline(self) -> None:
+        if time.monotonic() >= self._deadline():
+            raise _Abort(f"this line ran for more than {LINE_SECONDS} s; the rest did not run.")
+
     def _dispatch(self, name: str, args: list[str], io: ProgramIO, prefix: dict) -> int:
         builtin = BUILTINS.get(name)
         if builtin is not None:
@@ -298,12 +304,17 @@ class Interpreter:
             return self._connect([args[args.index("--target") + 1]], io)
         environ = self._exported() | prefix
         result = run_aws(
-            args, sandbox=self.sandbox, environ=environ, instance_id=self.state.host.instance_id
+            args,
+            sandbox=self.sandbox,
+            environ=environ,
+            instance_id=self.state.host.instance_id,
+            deadline=self._deadline(),
         )
         io.out(result.stdout)
         io.err(result.stderr)
         if result.status == 0 and not reads_only(args):
             self._changed = True
+        self._check_deadline()  # stopped at the limit: so is the rest of the line
         return result.status
 
     # Expansion
