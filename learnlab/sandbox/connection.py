@@ -12,12 +12,12 @@ from django.conf import settings
 
 SECRET_HEADER = "X-LearnLab-Secret"  # noqa: S105 - a header name, not a secret
 SEED_HEADER = "X-LearnLab-Seed"  # moto's random ids for this call come from it
-_pool = urllib3.PoolManager(
-    num_pools=4,
-    maxsize=32,
-    retries=False,
-    timeout=urllib3.Timeout(connect=2.0, read=30.0),
-)
+# Deadlines, enforced on every call (urllib3 takes ``timeout=None`` as "wait for ever"). An AWS
+# call into moto takes milliseconds and quotas keep it so; a rebuild replays a whole log.
+AWS_CALL_DEADLINE = urllib3.Timeout(connect=2.0, read=15.0)
+ADMIN_DEADLINE = urllib3.Timeout(connect=2.0, read=10.0)
+REBUILD_DEADLINE = urllib3.Timeout(connect=2.0, read=120.0)
+_pool = urllib3.PoolManager(num_pools=4, maxsize=32, retries=False)
 
 
 class SandboxServerUnavailable(Exception):
@@ -71,9 +71,7 @@ def _server_of_account(account_id: str) -> int:
     return _servers_of_accounts[account_id]
 
 
-def _request(
-    method: str, path: str, *, headers: dict, body: bytes | None, server: int, timeout=None
-):
+def _request(method: str, path: str, *, headers: dict, body: bytes | None, server: int, timeout):
     try:
         return _pool.request(
             method,
@@ -94,6 +92,7 @@ def admin_call(
     """Call an internal endpoint (``/_admin/...``); raises SandboxServerError on a non-200.
 
     Paths about an account go to the server holding it; others to ``server`` (default 0).
+    ``timeout`` (seconds or a urllib3 Timeout) defaults to ADMIN_DEADLINE.
     """
     if server is None:
         account = ACCOUNT_PATH.match(path.lstrip("/"))
@@ -108,7 +107,7 @@ def admin_call(
         },
         body=json.dumps(body).encode() if body is not None else None,
         server=server,
-        timeout=timeout,
+        timeout=ADMIN_DEADLINE if timeout is None else timeout,
     )
     try:
         payload = json.loads(response.data or b"{}")
@@ -131,7 +130,9 @@ def admin_call_each(method: str, path: str, *, timeout=None) -> list[dict]:
 
 def forward(method: str, path: str, *, headers: dict, body: bytes, server: int):
     """Send one signed AWS request on to moto; returns the urllib3 response."""
-    return _request(method, path, headers=headers, body=body or None, server=server)
+    return _request(
+        method, path, headers=headers, body=body or None, server=server, timeout=AWS_CALL_DEADLINE
+    )
 
 
 def upstream_host(server: int) -> str:

@@ -29,6 +29,7 @@ tests/sandbox/test_server.py exercises every one of them.
 
 import argparse
 import base64
+import errno
 import gc
 import hmac
 import json
@@ -36,6 +37,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import string
 import sys
 import threading
@@ -647,10 +649,26 @@ class _QuietHandler(MotoRequestHandler):
         pass  # one line per AWS call drowns the supervisor's output
 
 
+def _no_outbound(*_args, **_kwargs):
+    raise ConnectionRefusedError(
+        errno.ECONNREFUSED, "the sandbox server makes no outbound connections"
+    )
+
+
+def refuse_outbound_network() -> None:
+    """From now on this process can open no connection and resolve no name: it only accepts.
+    moto would otherwise POST to any URL a learner names (SNS HTTP subscriptions, EventBridge
+    API destinations...), an SSRF that also held the server's lock for as long as the far end
+    cared to wait. Every such attempt now fails at once, inside moto's call."""
+    socket.socket.connect = socket.socket.connect_ex = _no_outbound
+    socket.create_connection = socket.getaddrinfo = _no_outbound
+
+
 def serve(host: str, port: int, secret: str) -> None:
     server = make_server(
         host, port, SandboxServer(secret), threaded=True, request_handler=_QuietHandler
     )
+    refuse_outbound_network()  # after binding: the listening socket was the last one needed
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"sandbox server listening on http://{host}:{server.server_port}", flush=True)
     try:

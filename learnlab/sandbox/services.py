@@ -112,6 +112,7 @@ def sandbox_rebuild(*, sandbox: Sandbox) -> None:
             "replay": [call.as_replay() for call in sandbox.calls.all()],
             "role_sessions": [_role_session(session) for session in sessions],
         },
+        timeout=connection.REBUILD_DEADLINE,
     )
     Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.READY, built_at=now)
     sandbox.status, sandbox.built_at = Sandbox.Status.READY, now
