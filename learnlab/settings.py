@@ -16,7 +16,9 @@ from learnlab.lib.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("LEARNLAB_DATA_DIR", str(BASE_DIR / "data")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The data folder holds every learner's lab keys (the SQLite file) and the secret key: owner only.
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+DATA_DIR.chmod(0o700)
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -68,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "learnlab.site.middleware.ThrottledMiddleware",
     "learnlab.site.middleware.DatabaseBusyMiddleware",  # innermost: sees the view's errors
 ]
 
@@ -102,12 +105,17 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'learnlab.sqlite3
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=None)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if _sqlite_file.parent.exists():  # SQLite creates it, and its -wal and -shm, with its mode
+        _sqlite_file.touch(mode=0o600)
+        _sqlite_file.chmod(0o600)
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Sessions live in signed cookies: a learner is anonymous, and a page view needs no write.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Sessions live in the database, so log-out ends one for good (a signed cookie outlived it).
+# An anonymous learner's session is written once, when the learner is created.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 90
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -211,3 +219,24 @@ if LEARNLAB_REDIS_URL:
     Q_CLUSTER["redis"] = LEARNLAB_REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# The cache holds the throttles' counters, shared by every web worker: Redis when configured,
+# else a table in the database (`manage.py createcachetable`, run by runstack).
+_DATABASE_CACHE = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "learnlab_cache",
+}
+_REDIS_CACHE = {"BACKEND": "django.core.cache.backends.redis.RedisCache"}
+CACHES = {
+    "default": {**_REDIS_CACHE, "LOCATION": LEARNLAB_REDIS_URL}
+    if LEARNLAB_REDIS_URL
+    else _DATABASE_CACHE
+}
+# Throttles (learnlab/site/throttle.py): failures allowed per window, then refusals until it ends.
+LEARNLAB_LOGIN_FAILURES_PER_ACCOUNT = env_int("LEARNLAB_LOGIN_FAILURES_PER_ACCOUNT", 10)
+LEARNLAB_LOGIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_LOGIN_FAILURES_PER_CLIENT", 30)
+LEARNLAB_JOIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_JOIN_FAILURES_PER_CLIENT", 10)
+LEARNLAB_THROTTLE_WINDOW_SECONDS = 15 * 60
+# New anonymous learners (each may hold a sandbox) per client address in 10 minutes; a class
+# behind one NAT address may need more.
+LEARNLAB_NEW_LEARNERS_PER_CLIENT = env_int("LEARNLAB_NEW_LEARNERS_PER_CLIENT", 20)

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.core import signing
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from learnlab.imds.credentials import credentials_current
 from learnlab.imds.models import MetadataEndpoint
@@ -64,17 +64,32 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
+# An IMDSv2 token is opaque, as AWS's are: its expiry and an HMAC (keyed by SECRET_KEY) over the
+# instance's endpoint and that expiry, base64. It names nothing: the endpoint's URL token, the
+# secret that reaches the instance's credentials, is only inside the HMAC.
+_TOKEN_SALT = "learnlab.imds.token"  # noqa: S105 (a salt, not a secret)
+_EXPIRY_BYTES = 8
+
+
+def _token_mac(endpoint: MetadataEndpoint, expires: int) -> bytes:
+    return salted_hmac(_TOKEN_SALT, f"{endpoint.token}:{expires}", algorithm="sha256").digest()
+
+
 def token_issue(endpoint: MetadataEndpoint, ttl: int) -> str:
     expires = int(timezone.now().timestamp()) + ttl
-    return signing.dumps([endpoint.token, expires], salt="imds-token", compress=True)
+    raw = expires.to_bytes(_EXPIRY_BYTES, "big") + _token_mac(endpoint, expires)
+    return base64.urlsafe_b64encode(raw).decode()
 
 
 def token_valid(endpoint: MetadataEndpoint, token: str) -> bool:
     try:
-        owner, expires = signing.loads(token, salt="imds-token")
-    except (signing.BadSignature, ValueError, TypeError):
+        raw = base64.urlsafe_b64decode(token.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
         return False
-    return owner == endpoint.token and expires > timezone.now().timestamp()
+    expires = int.from_bytes(raw[:_EXPIRY_BYTES], "big")
+    return constant_time_compare(raw[_EXPIRY_BYTES:], _token_mac(endpoint, expires)) and (
+        expires > timezone.now().timestamp()
+    )
 
 
 def respond(

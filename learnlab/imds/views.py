@@ -1,6 +1,7 @@
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -58,6 +59,7 @@ def _instance_context(request, instance_id: str) -> dict:
 
 
 @require_GET
+@never_cache  # the instance's credentials and its metadata URL's token
 def instance_detail(request, instance_id):
     """An instance's credentials, live: countdown, rotation timeline, worker status."""
     return render(request, "imds/instance.html", _instance_context(request, instance_id))
@@ -76,6 +78,7 @@ def instance_demo(request, instance_id):
 
 
 @require_GET
+@never_cache  # the instance's credentials and its metadata URL's token
 def instance_credentials(request, instance_id):
     """The live panel alone, polled every second by htmx (not while paused)."""
     return render(request, "imds/instance.html#panel", _instance_context(request, instance_id))

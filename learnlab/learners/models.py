@@ -18,6 +18,11 @@ class Learner(models.Model):
     )
     display_name = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The client address an anonymous learner was created from: new ones are limited per address.
+    created_from = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_from", "created_at"])]
 
     def __str__(self) -> str:
         return self.display_name or f"learner {str(self.id)[:8]}"

@@ -1,11 +1,19 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
 from learnlab.learners.models import Learner
+from learnlab.site.throttle import Throttled, client_address, minutes
 
 SESSION_KEY = "learner_id"
+NEW_LEARNERS_WINDOW = timedelta(minutes=10)
 
 
 def learner_from_request(request, *, create: bool) -> Learner | None:
     """The learner behind this request: the signed-in user's, else this browser session's;
-    with ``create``, a new one on first visit."""
+    with ``create``, a new one on first visit (each may hold a sandbox, so a client address
+    gets LEARNLAB_NEW_LEARNERS_PER_CLIENT in 10 minutes, then ``Throttled``)."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         learner, _ = Learner.objects.get_or_create(user=user)
@@ -15,6 +23,25 @@ def learner_from_request(request, *, create: bool) -> Learner | None:
     learner_id = request.session.get(SESSION_KEY)
     learner = Learner.objects.filter(pk=learner_id, user=None).first() if learner_id else None
     if learner is None and create:
-        learner = Learner.objects.create()
+        address = client_address(request) or None
+        _refuse_if_too_many_new(address)
+        learner = Learner.objects.create(created_from=address)
         request.session[SESSION_KEY] = str(learner.pk)
     return learner
+
+
+def _refuse_if_too_many_new(address: str | None) -> None:
+    limit = settings.LEARNLAB_NEW_LEARNERS_PER_CLIENT
+    if address is None or limit <= 0:
+        return
+    since = timezone.now() - NEW_LEARNERS_WINDOW
+    recent = Learner.objects.filter(created_from=address, created_at__gte=since)
+    if recent.count() < limit:
+        return
+    oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+    wait = int((oldest + NEW_LEARNERS_WINDOW - timezone.now()).total_seconds()) + 1
+    raise Throttled(
+        f"Too many new lab sandboxes from your address. Try again in {minutes(wait)}, "
+        "or keep using the browser you started in (its cookie keeps your sandbox).",
+        retry_after=wait,
+    )

@@ -8,7 +8,7 @@ from learnlab.learners.models import Learner
 from learnlab.quiz.models import Answer, Exam, ReviewCard
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
-from learnlab.sandbox.services import sandbox_drop
+from learnlab.sandbox.services import sandbox_drop, sandbox_keys_rotate
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,12 @@ def _merge_records(*, source: Learner, target: Learner, move_sandbox: bool) -> N
 
 
 def learner_sign_in(*, request, user) -> Learner:
-    """After sign-up or log-in: the browser's anonymous learner joins the account's."""
+    """After sign-up or log-in: the browser's anonymous learner joins the account's; a sandbox
+    it brings gets new keys."""
     from learnlab.learners.selectors import SESSION_KEY
 
     anonymous = Learner.objects.filter(pk=request.session.get(SESSION_KEY), user=None).first()
+    carried = Sandbox.objects.filter(learner=anonymous).first() if anonymous else None
     target = Learner.objects.filter(user=user).first()
     if target is None:
         if anonymous is not None:
@@ -72,4 +74,15 @@ def learner_sign_in(*, request, user) -> Learner:
     elif anonymous is not None:
         learner_merge(source=anonymous, target=target)
     request.session[SESSION_KEY] = str(target.pk)
+    if carried is not None and Sandbox.objects.filter(pk=carried.pk, learner=target).exists():
+        _rotate_carried_keys(sandbox=carried)
     return target
+
+
+def _rotate_carried_keys(*, sandbox: Sandbox) -> None:
+    """An anonymous sandbox's keys were known to whoever held its cookie (a planted one, say):
+    the account gets new ones, and the old ones stop working."""
+    try:
+        sandbox_keys_rotate(sandbox=sandbox)
+    except connection.SANDBOX_ERRORS:
+        log.warning("could not rotate the keys of sandbox %s at sign-in", sandbox.account_id)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.shortcuts import redirect, render
@@ -5,6 +6,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from learnlab.learners.services import learner_sign_in
 from learnlab.lib.urls import safe_next
+from learnlab.site.throttle import (
+    client_address,
+    minutes,
+    throttle_clear,
+    throttle_count,
+    throttle_wait,
+)
+
+LOGIN_ACCOUNT, LOGIN_CLIENT = "login-account", "login-client"
 
 
 def _next(request) -> str:
@@ -22,15 +32,44 @@ def signup(request):
     return render(request, "learners/signup.html", {"form": form, "next": _next(request)})
 
 
+def _login_wait(request, username: str) -> int:
+    """Seconds before this account, or this client, may try a password again (0: now)."""
+    return max(
+        throttle_wait(LOGIN_ACCOUNT, username, limit=settings.LEARNLAB_LOGIN_FAILURES_PER_ACCOUNT),
+        throttle_wait(
+            LOGIN_CLIENT,
+            client_address(request),
+            limit=settings.LEARNLAB_LOGIN_FAILURES_PER_CLIENT,
+        ),
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def signin(request):
+    """Log in; after too many wrong passwords for an account or from a client, every attempt
+    (the right password too) is refused unchecked until the window ends."""
     form = AuthenticationForm(request, request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.get_user()
-        login(request, user)
-        learner_sign_in(request=request, user=user)
-        return redirect(_next(request))
-    return render(request, "learners/login.html", {"form": form, "next": _next(request)})
+    context = {"next": _next(request)}
+    status = 200
+    if request.method == "POST":
+        username = request.POST.get("username", "").strip().lower()
+        if wait := _login_wait(request, username):  # the form is not validated: no hashing
+            form = AuthenticationForm(request, initial={"username": request.POST["username"]})
+            context["refused"] = (
+                "Too many failed sign-ins for this account or from this address. "
+                f"Try again in {minutes(wait)}."
+            )
+            status = 429
+        elif form.is_valid():
+            user = form.get_user()
+            throttle_clear(LOGIN_ACCOUNT, username)
+            login(request, user)
+            learner_sign_in(request=request, user=user)
+            return redirect(_next(request))
+        else:
+            throttle_count(LOGIN_ACCOUNT, username)
+            throttle_count(LOGIN_CLIENT, client_address(request))
+    return render(request, "learners/login.html", {**context, "form": form}, status=status)
 
 
 @require_POST

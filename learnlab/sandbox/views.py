@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from learnlab.imds.services import InstanceNotFound, instance_env_lines
@@ -22,12 +23,14 @@ def _gate_url(request) -> str:
 
 
 @require_GET
+@never_cache  # shows the learner's keys: no cache may keep a copy
 def detail(request):
     """The page renders at once; the panel provisions the sandbox through htmx."""
     return render(request, "sandbox/detail.html", {"section": "sandbox"})
 
 
 @require_GET
+@never_cache  # shows the learner's keys: no cache may keep a copy
 def panel(request):
     context = {"section": "sandbox", "env_url": request.build_absolute_uri(reverse("sandbox:env"))}
     try:
@@ -44,6 +47,7 @@ def panel(request):
 
 
 @require_GET
+@never_cache  # shows the learner's keys: no cache may keep a copy
 def env(request):
     """``export`` lines for a shell: the learner's own terminal pointed at their sandbox, or with
     ``?instance=i-…``, a shell on that instance: no keys, only its metadata service."""
@@ -63,9 +67,7 @@ def env(request):
         return HttpResponse(f"# {error}\n", status=404, content_type="text/plain")
     except connection.SANDBOX_ERRORS:
         return HttpResponse(f"# {connection.RECONNECTING}\n", status=503, content_type="text/plain")
-    response = HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
-    response["Cache-Control"] = "no-store"
-    return response
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
 
 
 @require_POST
@@ -76,7 +78,7 @@ def reset(request):
     except connection.SANDBOX_ERRORS:
         messages.error(request, connection.RECONNECTING)
     else:
-        messages.success(request, "Your sandbox is empty again. Your keys have not changed.")
+        messages.success(request, "Your sandbox is empty again, with new keys: use the ones below.")
     return redirect("sandbox:detail")
 
 

@@ -1,0 +1,62 @@
+"""Throttles: counts of failures (or creations) per client address, account or code, in a window.
+
+The counts live in Django's cache, which every web worker shares (Redis when configured, else a
+database table): a per-process counter would allow its limit once per worker. A count starts with
+its window (fixed, LEARNLAB_THROTTLE_WINDOW_SECONDS unless given) and is refused at its limit until
+the window ends. Two racing requests may both pass at the limit: a few over, never unbounded.
+Refusals are checked before any costly work (a password hash costs about a second of CPU).
+"""
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+@dataclass
+class Throttled(Exception):
+    """Refused until the window ends; ThrottledMiddleware answers a 429 page saying so."""
+
+    message: str
+    retry_after: int
+
+
+def client_address(request) -> str:
+    """The client as the web server saw it: gunicorn binds directly, with no proxy in front."""
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _key(scope: str, subject: str) -> str:
+    digest = hashlib.sha256(f"{scope}\0{subject}".encode()).hexdigest()[:40]
+    return f"throttle:{scope}:{digest}"
+
+
+def throttle_wait(scope: str, subject: str, *, limit: int) -> int:
+    """Seconds until ``subject`` may try again in ``scope``: 0 below the limit."""
+    count, ends = cache.get(_key(scope, subject)) or (0, 0.0)
+    wait = ends - time.time()
+    return math.ceil(wait) if count >= limit and wait > 0 else 0
+
+
+def throttle_count(scope: str, subject: str, *, window: int | None = None) -> int:
+    """One more in ``subject``'s window (a new window if none is running); the count so far."""
+    window = window or settings.LEARNLAB_THROTTLE_WINDOW_SECONDS
+    key, now = _key(scope, subject), time.time()
+    count, ends = cache.get(key) or (0, 0.0)
+    if ends <= now:
+        count, ends = 0, now + window
+    cache.set(key, (count + 1, ends), math.ceil(ends - now))
+    return count + 1
+
+
+def throttle_clear(scope: str, subject: str) -> None:
+    cache.delete(_key(scope, subject))
+
+
+def minutes(seconds: int) -> str:
+    """How long to wait, in words for a page."""
+    count = max(1, math.ceil(seconds / 60))
+    return f"{count} minute{'s' if count != 1 else ''}"
