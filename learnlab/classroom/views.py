@@ -30,9 +30,11 @@ from learnlab.classroom.services import (
 from learnlab.learners.selectors import learner_from_request
 from learnlab.learners.services import learner_sign_in
 from learnlab.sandbox import connection
+from learnlab.site.throttle import client_address, minutes, throttle_count, throttle_wait
 from learnlab.ticker.clock import SPEED_CHOICES
 
 BOARD_POLL_SECONDS = 3
+JOIN_CLIENT = "join-client"
 
 
 class JoinForm(forms.Form):
@@ -91,12 +93,27 @@ def _own_classroom(request, code: str) -> Classroom:
     return classroom
 
 
+def _join_wait(request) -> int:
+    """Seconds before this client may try a class code again, after too many wrong ones."""
+    limit = settings.LEARNLAB_JOIN_FAILURES_PER_CLIENT
+    return throttle_wait(JOIN_CLIENT, client_address(request), limit=limit)
+
+
 @require_http_methods(["GET", "POST"])
 def join(request, code=""):
     form = JoinForm(request.POST or None, initial={"code": code})
-    if request.method == "POST" and form.is_valid():
+    context, status = {"section": "classroom"}, 200
+    if request.method == "POST" and (wait := _join_wait(request)):  # checked before the code
+        form = JoinForm(initial=request.POST.dict())
+        context["refused"] = (
+            "Too many wrong class codes from this address. "
+            f"Try again in {minutes(wait)}, or ask your instructor for the code."
+        )
+        status = 429
+    elif request.method == "POST" and form.is_valid():
         classroom = Classroom.objects.filter(code=form.cleaned_data["code"]).first()
         if classroom is None:
+            throttle_count(JOIN_CLIENT, client_address(request))
             form.add_error("code", "No class has this code. Check it with your instructor.")
         else:
             try:
@@ -112,7 +129,7 @@ def join(request, code=""):
             else:
                 messages.success(request, f"Welcome to {classroom.name}. Your lab is ready.")
                 return redirect("labs:index")
-    return render(request, "classroom/join.html", {"section": "classroom", "form": form})
+    return render(request, "classroom/join.html", {**context, "form": form}, status=status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,0 +1,99 @@
+"""Sign-in is throttled, log-out ends the session for good, and a sandbox brought into an account
+gets new keys: each was a finding of the security review (issue 12)."""
+
+import shlex
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "a-long-enough-password-42"
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _sign_in(client, username, password):
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+def test_ten_wrong_passwords_then_the_right_one_is_refused_with_a_message():
+    User.objects.create_user("ada", password=PASSWORD)
+    User.objects.create_user("bob", password=PASSWORD)
+    attacker = Client(REMOTE_ADDR="203.0.113.7")
+    for _ in range(10):
+        assert _sign_in(attacker, "ada", "wrong-guess").status_code == 200
+
+    refused = _sign_in(attacker, "ada", PASSWORD)
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins" in refused.content.decode()
+    assert "_auth_user_id" not in attacker.session
+    # The account is refused from any client until the window ends, the right password too...
+    assert _sign_in(Client(REMOTE_ADDR="198.51.100.2"), "ADA ", PASSWORD).status_code == 429
+    # ...while another account, from another client, signs in as usual.
+    other = Client(REMOTE_ADDR="198.51.100.3")
+    assert _sign_in(other, "bob", PASSWORD).status_code == 302
+    assert other.session["_auth_user_id"] == str(User.objects.get(username="bob").pk)
+
+
+def test_one_client_guessing_across_accounts_is_refused(settings):
+    settings.LEARNLAB_LOGIN_FAILURES_PER_CLIENT = 3
+    User.objects.create_user("carol", password=PASSWORD)
+    guesser = Client(REMOTE_ADDR="203.0.113.8")
+    for name in ("u1", "u2", "u3"):
+        assert _sign_in(guesser, name, "wrong-guess").status_code == 200
+    assert _sign_in(guesser, "carol", PASSWORD).status_code == 429
+    assert _sign_in(Client(REMOTE_ADDR="203.0.113.9"), "carol", PASSWORD).status_code == 302
+
+
+def test_a_copied_session_cookie_stops_working_at_log_out():
+    User.objects.create_user("dan", password=PASSWORD)
+    browser = Client()
+    assert _sign_in(browser, "dan", PASSWORD).status_code == 302
+    thief = Client()
+    thief.cookies["sessionid"] = browser.cookies["sessionid"].value
+    assert thief.get("/class/teach/").status_code == 403  # signed in (not an instructor)
+
+    browser.post("/accounts/logout/")
+    response = thief.get("/class/teach/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def _keys(client) -> dict:
+    response = client.get("/sandbox/env")
+    assert response.status_code == 200, response.content
+    pairs = (line.removeprefix("export ").split("=", 1) for line in response.text.splitlines())
+    return {name: shlex.split(value)[0] for name, value in pairs}
+
+
+@pytest.mark.parametrize("how", ["sign-up", "log-in"])
+def test_keys_planted_with_an_anonymous_cookie_stop_working_once_the_victim_signs_in(aws, how):
+    if how == "log-in":
+        User.objects.create_user("erin", password=PASSWORD)  # an account without a sandbox
+    victim = Client()
+    planted = _keys(victim)  # the attacker made this cookie and kept its keys
+    key_id, secret = planted["AWS_ACCESS_KEY_ID"], planted["AWS_SECRET_ACCESS_KEY"]
+    aws("sts", "get-caller-identity", key_id=key_id, secret=secret, check=True)
+
+    if how == "sign-up":
+        form = {"username": "erin", "password1": PASSWORD, "password2": PASSWORD}
+        assert victim.post("/accounts/signup/", form).status_code == 302
+    else:
+        assert _sign_in(victim, "erin", PASSWORD).status_code == 302
+
+    stale = aws("sts", "get-caller-identity", key_id=key_id, secret=secret)
+    assert stale.returncode != 0 and "InvalidClientTokenId" in stale.stderr
+    fresh = _keys(victim)
+    assert fresh["AWS_ACCESS_KEY_ID"] != key_id
+    aws(
+        "sts",
+        "get-caller-identity",
+        key_id=fresh["AWS_ACCESS_KEY_ID"],
+        secret=fresh["AWS_SECRET_ACCESS_KEY"],
+        check=True,
+    )
+    assert fresh["AWS_ACCESS_KEY_ID"] in victim.get("/sandbox/panel").text
