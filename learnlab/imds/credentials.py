@@ -2,6 +2,12 @@
 
 The metadata service reads the current set from the database; the ticker (``credentials_tick``,
 once a second on the task cluster) renews sets that are due and forgets expired ones.
+
+One learner cannot starve another's instances: the clock keeps at most ATTACHED_PER_SANDBOX
+instances of a sandbox supplied (the rest get no credentials, and the metadata service says
+why), and it renews in turns across sandboxes (each sandbox's longest-due set, then each one's
+second...), so a sandbox with many due sets cannot use up a tick's budget before another's one
+set. Rows of long-expired sets are pruned, so the table stays bounded however fast the clock.
 """
 
 import contextlib
@@ -9,15 +15,17 @@ import logging
 import math
 import random
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from learnlab.imds.models import InstanceCredentials
 from learnlab.sandbox import connection
-from learnlab.sandbox.models import Sandbox
+from learnlab.sandbox.models import AccessKey, Sandbox
 from learnlab.sandbox.services import role_credentials_mint
 from learnlab.ticker import clock
 
@@ -29,6 +37,26 @@ log = logging.getLogger(__name__)
 TICK_BUDGET_SECONDS = 0.7
 RENEW_SPREAD = (0.5, 1.0)
 DUE_AHEAD = timedelta(seconds=1)  # one tick of the lab clock's loop
+# A lab needs one or two instances; ten leave room to experiment and bound one sandbox's share
+# of the clock (at 360x each renews every 5-10 s).
+ATTACHED_PER_SANDBOX = 10
+# A forgotten set's row (and its key, which answers ExpiredToken meanwhile) is kept this long
+# after it expired, then pruned, a bounded batch a tick.
+PRUNE_AFTER = timedelta(minutes=10)
+PRUNE_BATCH = 500
+CHAIN = ("sandbox_id", "instance_id", "role_name")  # one instance's sets for one role
+
+
+class InstanceLimitReached(Exception):
+    """The sandbox's clock supplies ATTACHED_PER_SANDBOX instances already."""
+
+    def __init__(self, sandbox: Sandbox, instance_id: str):
+        super().__init__(
+            f"{instance_id} gets no role credentials: this lab supplies the instances of one "
+            f"sandbox {ATTACHED_PER_SANDBOX} at a time, and {ATTACHED_PER_SANDBOX} others have "
+            f"them. Stop or terminate one, or detach its instance profile, and this instance "
+            f"gets its credentials at the next tick of the lab clock."
+        )
 
 
 def credentials_issue(
@@ -60,7 +88,8 @@ def credentials_issue(
 def credentials_current(
     *, sandbox: Sandbox, instance_id: str, role_name: str
 ) -> InstanceCredentials:
-    """The newest unexpired set for this instance and role, issuing the first one on demand."""
+    """The newest unexpired set for this instance and role, issuing the first one on demand
+    unless the sandbox's other instances hold the cap (raises InstanceLimitReached)."""
     now = timezone.now()
     current = (
         InstanceCredentials.objects.select_related("access_key")
@@ -68,27 +97,30 @@ def credentials_current(
         .order_by("-issued_at")
         .first()
     )
-    return current or credentials_issue(
-        sandbox=sandbox, instance_id=instance_id, role_name=role_name, now=now
+    if current is not None:
+        return current
+    supplied = (
+        InstanceCredentials.objects.filter(sandbox=sandbox, superseded_at=None, expires_at__gt=now)
+        .exclude(instance_id=instance_id)
+        .values("instance_id")
+        .distinct()
+        .count()
     )
+    if supplied >= ATTACHED_PER_SANDBOX:
+        raise InstanceLimitReached(sandbox, instance_id)
+    return credentials_issue(sandbox=sandbox, instance_id=instance_id, role_name=role_name, now=now)
 
 
 def credentials_tick(*, now: datetime | None = None) -> dict:
-    """Renew every attached instance's credentials that are due; forget expired ones.
+    """Renew the due credentials of every supplied instance, sandbox by sandbox in turns;
+    forget expired sets; prune long-expired rows.
 
     Each renewal is claimed with a compare-and-set on ``superseded_at``, so two tickers never
     both renew one set. Returns counts for the caller (and the benchmark).
     """
     now = now or timezone.now()
     started = time.monotonic()
-    attached = []
-    for server in range(settings.LEARNLAB_SANDBOX_SERVERS):
-        try:  # one server down (restarting) must not stop rotation on the others
-            answer = connection.admin_call("GET", "attached-instances", server=server)
-        except connection.SandboxServerUnavailable:
-            log.warning("sandbox server %s did not answer; its instances wait a tick", server)
-            continue
-        attached += answer["instances"]
+    attached = _attached_instances()
     sandboxes = {
         s.account_id: s
         for s in Sandbox.objects.filter(
@@ -101,18 +133,16 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
         (c.sandbox_id, c.instance_id, c.role_name): c
         for c in InstanceCredentials.objects.filter(superseded_at=None, expires_at__gt=now)
     }
+    supplied, beyond_cap = _supplied(attached, sandboxes, live)
     due = []
-    for account, _region, instance_id, role_name in attached:
-        sandbox = sandboxes.get(account)
-        if sandbox is None:
-            continue
+    for sandbox, instance_id, role_name in supplied:
         current = live.get((sandbox.pk, instance_id, role_name))
         # Due before the next tick counts as due now: renewing under a second early beats
         # renewing up to a second late.
         if current is None or current.renew_at <= now + DUE_AHEAD:
             due.append((current.renew_at if current else now, sandbox, instance_id, role_name))
     renewed = issued = 0
-    for _due_at, sandbox, instance_id, role_name in sorted(due, key=lambda d: d[0]):
+    for _due_at, sandbox, instance_id, role_name in _in_turns(due):
         if time.monotonic() - started > TICK_BUDGET_SECONDS:
             break  # the rest wait for the next tick, where the longest-due go first
         current = live.get((sandbox.pk, instance_id, role_name))
@@ -132,16 +162,63 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
             continue
         renewed += current is not None
         issued += current is None
-    forgotten = 0
+    forgotten = pruned = 0
     if time.monotonic() - started <= TICK_BUDGET_SECONDS:
         forgotten = credentials_forget_expired(now=now)
+    if time.monotonic() - started <= TICK_BUDGET_SECONDS:
+        pruned = credentials_prune(now=now)
     return {
         "attached": len(attached),
+        "beyond_cap": beyond_cap,
         "due": len(due),
         "renewed": renewed,
         "issued": issued,
         "forgotten": forgotten,
+        "pruned": pruned,
     }
+
+
+def _attached_instances() -> list:
+    """[account, region, instance id, role name] of every attached instance, every server."""
+    attached = []
+    for server in range(settings.LEARNLAB_SANDBOX_SERVERS):
+        try:  # one server down (restarting) must not stop rotation on the others
+            answer = connection.admin_call("GET", "attached-instances", server=server)
+        except connection.SandboxServerUnavailable:
+            log.warning("sandbox server %s did not answer; its instances wait a tick", server)
+            continue
+        attached += answer["instances"]
+    return attached
+
+
+def _supplied(attached: list, sandboxes: dict, live: dict) -> tuple[list, int]:
+    """The (sandbox, instance id, role name) the clock keeps supplied: per sandbox, those that
+    hold credentials first (they keep them), then in launch order, ATTACHED_PER_SANDBOX at most;
+    and how many attached instances are beyond that cap."""
+    per_sandbox = defaultdict(list)
+    for account, _region, instance_id, role_name in attached:
+        sandbox = sandboxes.get(account)
+        if sandbox is not None:
+            per_sandbox[sandbox.pk].append((sandbox, instance_id, role_name))
+    supplied, beyond = [], 0
+    for entries in per_sandbox.values():
+        # sorted() is stable: within each group, the sandbox server's (launch) order.
+        entries = sorted(entries, key=lambda e: (e[0].pk, e[1], e[2]) not in live)
+        supplied += entries[:ATTACHED_PER_SANDBOX]
+        beyond += max(0, len(entries) - ATTACHED_PER_SANDBOX)
+    return supplied, beyond
+
+
+def _in_turns(due: list) -> list:
+    """Round-robin across sandboxes: every sandbox's longest-due set, then every sandbox's
+    second, and so on; within a round, the longest-due first."""
+    per_sandbox = defaultdict(list)
+    for entry in sorted(due, key=lambda d: d[0]):
+        per_sandbox[entry[1].pk].append(entry)
+    ranked = [
+        (turn, entry) for entries in per_sandbox.values() for turn, entry in enumerate(entries)
+    ]
+    return [entry for _turn, entry in sorted(ranked, key=lambda r: (r[0], r[1][0]))]
 
 
 def credentials_forget_expired(*, now: datetime) -> int:
@@ -168,6 +245,30 @@ def credentials_forget_expired(*, now: datetime) -> int:
             )
         forgotten += 1
     return forgotten
+
+
+def credentials_prune(*, now: datetime) -> int:
+    """Delete the rows (and keys) of sets forgotten and expired over PRUNE_AFTER ago, except
+    each instance's first set and its latest used one: what the lab's checks look for
+    (``labs/checks.py``: credentials read, used, rotated)."""
+    chains = InstanceCredentials.objects.values(*CHAIN)
+    kept_first = chains.annotate(first=Min("pk")).values("first")
+    kept_used = (
+        chains.filter(access_key__last_used_at__isnull=False)
+        .annotate(last=Max("pk"))
+        .values("last")
+    )
+    keys = list(
+        InstanceCredentials.objects.filter(
+            forgotten_at__isnull=False, expires_at__lt=now - PRUNE_AFTER
+        )
+        .exclude(pk__in=kept_first)
+        .exclude(pk__in=kept_used)
+        .values_list("access_key_id", flat=True)[:PRUNE_BATCH]
+    )
+    if keys:
+        AccessKey.objects.filter(pk__in=keys).delete()  # their sets go with them (cascade)
+    return len(keys)
 
 
 def credentials_history(*, sandbox: Sandbox, instance_id: str, limit: int = 20) -> list:
