@@ -1,0 +1,27 @@
+"""Guessing class codes is throttled per client: the review found no limit at all (issue 12)."""
+
+import pytest
+from django.test import Client
+
+from learnlab.classroom.models import CODE_ALPHABET, Membership
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_ten_wrong_codes_then_the_right_one_is_refused_with_a_message(classroom, sandbox_server):
+    guesser = Client(REMOTE_ADDR="203.0.113.30")
+    guesses = [f"ZZZZZ{c}" for c in CODE_ALPHABET if f"ZZZZZ{c}" != classroom.code][:10]
+    for guess in guesses:
+        response = guesser.post("/class/", {"code": guess, "display_name": "Eve"})
+        assert response.status_code == 200
+        assert "No class has this code" in response.content.decode()
+
+    refused = guesser.post("/class/", {"code": classroom.code, "display_name": "Eve"})
+    assert refused.status_code == 429
+    assert "Too many wrong class codes from this address" in refused.content.decode()
+    assert not Membership.objects.exists()
+
+    other = Client(REMOTE_ADDR="203.0.113.31")
+    joined = other.post("/class/", {"code": classroom.code, "display_name": "Grace"})
+    assert joined.status_code == 302
+    assert Membership.objects.get().display_name == "Grace"
