@@ -24,11 +24,16 @@ from learnlab.sandbox.models import AccessKey, Sandbox
 from learnlab.sandbox.services import (
     access_key_mark_used,
     sandbox_call_record,
+    sandbox_log_has_room,
     sandbox_rebuild,
     sandbox_touch,
 )
 
 log = logging.getLogger(__name__)
+REPLAY_LOG_FULL = (
+    "Your sandbox has recorded as many changes as it can keep. "
+    "Reset the lab to start again with a fresh sandbox."
+)
 
 HOP_BY_HOP = {
     "connection",
@@ -120,6 +125,10 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     )
     fidelity.check(auth.service, params.get("Action", ""), params, key=key)
 
+    if not sandbox_log_has_room(sandbox=sandbox) and _changes_sandbox(
+        auth.service, _action(request, protocol, params)
+    ):  # the replay log is full: a change now could not be rebuilt after a restart
+        raise AwsError("LimitExceeded", REPLAY_LOG_FULL, 400)
     seed = secrets.randbits(62)  # moto draws this call's random ids from it
     response = _forward(request, key, seed)
     if _sandbox_was_lost(response, key):

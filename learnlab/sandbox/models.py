@@ -25,6 +25,12 @@ class Sandbox(models.Model):
     clock_speed = models.PositiveSmallIntegerField(null=True, blank=True)
     rotation_paused = models.BooleanField(default=False)  # an instructor's demo pause
     server = models.PositiveSmallIntegerField(default=0)  # which sandbox server holds it
+    # The replay log's size (SandboxCall rows and their bytes), capped so a rebuild stays short.
+    log_calls = models.PositiveIntegerField(default=0)
+    log_bytes = models.BigIntegerField(default=0)
+    # A rebuild that failed is not tried again before ``rebuild_after`` (exponential backoff).
+    rebuild_failures = models.PositiveSmallIntegerField(default=0)
+    rebuild_after = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"sandbox {self.account_id}"

@@ -29,6 +29,7 @@ tests/sandbox/test_server.py exercises every one of them.
 
 import argparse
 import base64
+import contextlib
 import errno
 import gc
 import hmac
@@ -192,6 +193,17 @@ IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = 
 quotas.install()  # per-sandbox quotas at AWS's limits (learnlab/sandbox/quotas.py)
 
 
+class SandboxRebuilding(ServiceException):
+    code = "ServiceUnavailable"
+    message = "Your sandbox is being rebuilt after a restart. Retry in a few seconds."
+
+
+def _locks_itself(handler):
+    """An internal endpoint that takes the lock itself, in steps (see ``admin``)."""
+    handler.locks_itself = True
+    return handler
+
+
 class AdminError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
@@ -209,6 +221,7 @@ class SandboxServer:
         self.moto = DomainDispatcherApplication(create_backend_app)
         # moto is not thread safe, and one process is GIL-bound anyway: serialise requests.
         self.lock = threading.RLock()
+        self.rebuilding: set[str] = set()  # accounts whose recorded calls are being replayed
         self.routes = [
             ("GET", re.compile(r"^/_admin/health$"), self.health),
             ("PUT", re.compile(r"^/_admin/accounts/(\d{12})$"), self.account_bootstrap),
@@ -263,6 +276,8 @@ class SandboxServer:
         # session token and the caller's policies, but not the signature a second time.
         gated = hmac.compare_digest(environ.get(SECRET_HEADER, "").encode(), self.secret)
         with self.lock:
+            if environ[ACCOUNT_HEADER] in self.rebuilding:
+                return _aws_error(start_response, environ, SandboxRebuilding(), 503)
             return self._moto_call(environ, start_response, gated=gated)
 
     def _moto_call(self, environ, start_response, *, gated: bool) -> list[bytes]:
@@ -278,9 +293,9 @@ class SandboxServer:
             mock_random.seed(int(seed))
         _request_context.gated = gated
         _request_context.account, _request_context.refused = environ[ACCOUNT_HEADER], False
-        started = []
-        result = app(environ, lambda status, headers, *_: started.append((status, headers)))
+        started, result = [], ()
         try:
+            result = app(environ, lambda status, headers, *_: started.append((status, headers)))
             body = b"".join(result)
         finally:
             _request_context.gated = False
@@ -304,9 +319,13 @@ class SandboxServer:
             match = pattern.match(path)
             if match and route_method == method:
                 try:
-                    body = _read_json(environ)
-                    with self.lock:
-                        status, payload = handler(*map(unquote, match.groups()), **body)
+                    body, args = _read_json(environ), [unquote(group) for group in match.groups()]
+                    if getattr(handler, "locks_itself", False):
+                        status, payload = handler(*args, **body)
+                    else:
+                        with self.lock:
+                            self._refuse_while_rebuilding(args)
+                            status, payload = handler(*args, **body)
                 except AdminError as error:
                     status, payload = error.status, {"code": error.code, "message": error.message}
                 except TypeError as error:
@@ -316,7 +335,13 @@ class SandboxServer:
                 return _json(start_response, status, payload)
         return _json(start_response, 404, {"code": "NotFound", "message": path})
 
-    # Internal endpoints. Each runs under the lock and returns (status, payload).
+    def _refuse_while_rebuilding(self, args) -> None:
+        """Calls about an account being rebuilt wait for it: a 503 that callers retry."""
+        if args and args[0] in self.rebuilding:
+            raise AdminError(503, "ServiceUnavailable", f"Account {args[0]} is being rebuilt.")
+
+    # Internal endpoints. Each returns (status, payload) and runs under the lock, but for those
+    # marked @_locks_itself.
 
     def health(self):
         accounts = {a for a in iam_backends if ACCOUNT_ID.match(a)}
@@ -326,6 +351,7 @@ class SandboxServer:
             "rss_kib": _current_rss_kib(),
         }
 
+    @_locks_itself
     def account_bootstrap(
         self,
         account_id,
@@ -342,35 +368,30 @@ class SandboxServer:
         already has, so a learner's terminal keeps working after a reaper pass or a restart.
         ``replay`` (the calls that built the sandbox, in order) and ``role_sessions`` (live
         credentials of its instances) rebuild the rest; both are ignored when the account is
-        here already, so two rebuilds of one sandbox never replay twice.
+        here already, so two rebuilds of one sandbox never replay twice. A replayed call that
+        fails is one failed call: the rest of the sandbox comes back all the same.
         """
-        iam = iam_backends[account_id][PARTITION]
-        restoring = user_name not in iam.users
-        if restoring:
-            mock_random.seed(int(account_id))  # the same default VPC and user ids every time
-            iam.create_user(region_name=DEFAULT_REGION, user_name=user_name)
-            iam.put_user_policy(user_name, "LabAdministratorAccess", LAB_USER_POLICY)
-            # The first EC2 call in a new account builds its default VPC: do it now, not on
-            # the learner's first command.
-            ec2_backends[account_id][DEFAULT_REGION].describe_vpcs()
-            mock_random.seed()  # keys come from the OS's entropy, never from the account id
-        _offer_managed_policies(iam, account_id)
-        user = iam.users[user_name]
-        key = next((k for k in user.access_keys if k.access_key_id == access_key_id), None)
-        if key is None:
-            key = _lab_access_key(iam, user_name, access_key_id, secret_access_key)
+        with self.lock:
+            self._refuse_while_rebuilding([account_id])
+            restoring, user, key = _lab_user(
+                account_id, user_name, access_key_id, secret_access_key
+            )
+            if restoring:
+                self.rebuilding.add(account_id)
         replayed = failed = 0
-        if restoring:
-            try:
-                for call in replay:
-                    replayed += 1
+        try:
+            for call in replay if restoring else ():
+                # The lock is taken per call, so a long log never stalls the other learners.
+                with self.lock:
                     failed += not self._replay(account_id, key.access_key_id, **call)
-                for session in role_sessions:
+                replayed += 1
+                time.sleep(0)  # hand the lock to whoever waits for it
+            for session in role_sessions if restoring else ():
+                with self.lock, contextlib.suppress(Exception):  # one failure, no more
                     self._restore_role_session(account_id, **session)
-            except Exception:
-                # Half a sandbox must not pass for a whole one: the next attempt starts over.
-                self.account_drop(account_id)
-                raise
+        finally:
+            with self.lock:
+                self.rebuilding.discard(account_id)
         return 200, {
             "user_arn": user.arn,
             "access_key_id": key.access_key_id,
@@ -396,8 +417,11 @@ class SandboxServer:
             path=path, method=method, headers=headers, data=base64.b64decode(body)
         ).get_environ()
         status = []
-        self._moto_call(environ, lambda line, *_: status.append(int(line[:3])), gated=True)
-        return status and status[0] < 400
+        try:
+            self._moto_call(environ, lambda line, *_: status.append(int(line[:3])), gated=True)
+        except Exception:  # moto raised instead of answering: that call fails, no more
+            return False
+        return bool(status) and status[0] < 400
 
     def _restore_role_session(
         self, account_id, *, role_name, session_name, access_key_id, secret_access_key, token
@@ -406,6 +430,8 @@ class SandboxServer:
         iam = iam_backends[account_id][PARTITION]
         if role_name not in {role.name for role in iam.roles.values()}:
             return  # the replay did not bring the role back: nothing to restore into
+        if access_key_id in iam.access_keys:
+            return  # restored already
         _status, minted = self.role_credentials_mint(
             account_id, role_name=role_name, session_name=session_name, duration_seconds=43200
         )
@@ -508,6 +534,26 @@ class SandboxServer:
         sts.assumed_roles = [r for r in sts.assumed_roles if r.access_key_id != access_key_id]
         iam_backends[account_id][PARTITION].access_keys.pop(access_key_id, None)
         return 200, {"forgotten": before - len(sts.assumed_roles)}
+
+
+def _lab_user(account_id, user_name, access_key_id, secret_access_key):
+    """The account's lab user and key, created if the account is new (``restoring``)."""
+    iam = iam_backends[account_id][PARTITION]
+    restoring = user_name not in iam.users
+    if restoring:
+        mock_random.seed(int(account_id))  # the same default VPC and user ids every time
+        iam.create_user(region_name=DEFAULT_REGION, user_name=user_name)
+        iam.put_user_policy(user_name, "LabAdministratorAccess", LAB_USER_POLICY)
+        # The first EC2 call in a new account builds its default VPC: do it now, not on the
+        # learner's first command.
+        ec2_backends[account_id][DEFAULT_REGION].describe_vpcs()
+        mock_random.seed()  # keys come from the OS's entropy, never from the account id
+    _offer_managed_policies(iam, account_id)
+    user = iam.users[user_name]
+    key = next((k for k in user.access_keys if k.access_key_id == access_key_id), None)
+    if key is None:
+        key = _lab_access_key(iam, user_name, access_key_id, secret_access_key)
+    return restoring, user, key
 
 
 def _lab_access_key(iam, user_name, access_key_id=None, secret_access_key=None):

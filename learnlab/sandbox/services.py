@@ -8,10 +8,11 @@ import logging
 import secrets
 import time
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from learnlab.learners.models import Learner
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 TOUCH_EVERY = timedelta(seconds=60)
 RECORD_MAX_BYTES = 1024 * 1024  # a bigger body (an S3 upload) is not kept for replay
 MOTO_DEFAULT_ACCOUNT = "123456789012"
+# The replay log's cap per sandbox: a rebuild replays at most this much.
+LOG_MAX_CALLS = 2000
+LOG_MAX_BYTES = 4 * 1024 * 1024
+NOT_REPLAYABLE_QUERY = {"uploads", "uploadId"}  # S3 multipart: ids from os.urandom
+REBUILD_BACKOFF_MAX = timedelta(minutes=5)
 
 
 def _new_account_id() -> str:
@@ -97,30 +103,58 @@ def sandbox_provision(*, learner: Learner) -> Sandbox:
 
 def sandbox_rebuild(*, sandbox: Sandbox) -> None:
     """Recreate the account with the learner's existing lab keys, replay the calls that built
-    it and bring back its instances' live credentials. The sandbox server does all of it in one
-    locked step, and nothing when the account is there already (another rebuild won)."""
-    key = sandbox.lab_key()
+    it and bring back its instances' live credentials. The sandbox server replays call by call
+    (other learners' calls go on in between; this account's get a 503 meanwhile), and does
+    nothing when the account is there already (another rebuild won).
+
+    A rebuild that failed is not retried before its backoff ends (``rebuild_after``): until
+    then this raises SandboxServerUnavailable at once, which the gate answers with a 503."""
     now = timezone.now()
+    if sandbox.rebuild_after is not None and sandbox.rebuild_after > now:
+        raise connection.SandboxServerUnavailable(
+            f"sandbox {sandbox.account_id}: rebuild backing off until {sandbox.rebuild_after}"
+        )
+    key = sandbox.lab_key()
     sessions = sandbox.access_keys.filter(kind=AccessKey.Kind.ROLE_SESSION, expires_at__gt=now)
-    rebuilt = connection.admin_call(
-        "PUT",
-        f"accounts/{sandbox.account_id}",
-        {
-            "user_name": LAB_USER_NAME,
-            "access_key_id": key.access_key_id,
-            "secret_access_key": key.secret_access_key,
-            "replay": [call.as_replay() for call in sandbox.calls.all()],
-            "role_sessions": [_role_session(session) for session in sessions],
-        },
-        timeout=connection.REBUILD_DEADLINE,
-    )
-    Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.READY, built_at=now)
-    sandbox.status, sandbox.built_at = Sandbox.Status.READY, now
+    try:
+        rebuilt = connection.admin_call(
+            "PUT",
+            f"accounts/{sandbox.account_id}",
+            {
+                "user_name": LAB_USER_NAME,
+                "access_key_id": key.access_key_id,
+                "secret_access_key": key.secret_access_key,
+                "replay": [call.as_replay() for call in sandbox.calls.all()],
+                "role_sessions": [_role_session(session) for session in sessions],
+            },
+            timeout=connection.REBUILD_DEADLINE,
+        )
+    except connection.SANDBOX_ERRORS as error:
+        if getattr(error, "status", None) != 503:  # 503: being rebuilt by someone else
+            _rebuild_failed(sandbox=sandbox)
+        raise
+    done = {"status": Sandbox.Status.READY, "built_at": now}
+    done |= {"rebuild_failures": 0, "rebuild_after": None}
+    Sandbox.objects.filter(pk=sandbox.pk).update(**done)
+    for field, value in done.items():
+        setattr(sandbox, field, value)
     log.info(
         "rebuilt sandbox %s: %s calls replayed, %s failed",
         sandbox.account_id,
         rebuilt.get("replayed"),
         rebuilt.get("replay_failed"),
+    )
+
+
+def _rebuild_failed(*, sandbox: Sandbox) -> None:
+    """Back off: 2, 4, 8... seconds, at most REBUILD_BACKOFF_MAX, before the next attempt."""
+    failures = sandbox.rebuild_failures + 1
+    wait = min(2**failures, REBUILD_BACKOFF_MAX.total_seconds())
+    after = timezone.now() + timedelta(seconds=wait)
+    Sandbox.objects.filter(pk=sandbox.pk).update(rebuild_failures=failures, rebuild_after=after)
+    sandbox.rebuild_failures, sandbox.rebuild_after = failures, after
+    log.warning(
+        "rebuild of sandbox %s failed %s times: next in %s s", sandbox.account_id, failures, wait
     )
 
 
@@ -136,11 +170,34 @@ def _role_session(key: AccessKey) -> dict:
 
 
 def sandbox_call_record(*, sandbox: Sandbox, body: bytes, **call) -> None:
-    """Keep a successful call that changed the sandbox, for a rebuild to replay."""
+    """Keep a successful call that changed the sandbox, for a rebuild to replay; not one whose
+    effect moto does not draw from the seed (a replay of it would fail or differ)."""
     if len(body) > RECORD_MAX_BYTES:
         log.warning("not recording a %s-byte %s for replay", len(body), call.get("action"))
         return
+    if not _replays_faithfully(call["method"], call["path"]):
+        return
     SandboxCall.objects.create(sandbox=sandbox, body=body, **call)
+    Sandbox.objects.filter(pk=sandbox.pk).update(
+        log_calls=F("log_calls") + 1, log_bytes=F("log_bytes") + _log_size(body, call["path"])
+    )
+
+
+def _replays_faithfully(method: str, path: str) -> bool:
+    """S3 multipart upload ids come from os.urandom, not moto's seed: the upload id a replayed
+    UploadPart or CompleteMultipartUpload names never exists again."""
+    query = parse_qs(urlsplit(path).query, keep_blank_values=True)
+    return not NOT_REPLAYABLE_QUERY.intersection(query)
+
+
+def _log_size(body: bytes, path: str) -> int:
+    return len(body) + len(path)
+
+
+def sandbox_log_has_room(*, sandbox: Sandbox) -> bool:
+    """Whether the replay log takes another call. When it is full the gate refuses calls that
+    change the sandbox (resetting the lab empties it), so a rebuild stays short and faithful."""
+    return sandbox.log_calls < LOG_MAX_CALLS and sandbox.log_bytes < LOG_MAX_BYTES
 
 
 def sandbox_servers_watch() -> int:
@@ -171,7 +228,8 @@ def sandbox_rebuild_lost(*, budget_seconds: float) -> int:
     """Rebuild lost sandboxes, most recently used first, for up to ``budget_seconds``."""
     deadline = time.monotonic() + budget_seconds
     rebuilt = 0
-    lost = Sandbox.objects.filter(status=Sandbox.Status.LOST).order_by("-last_used_at")
+    due = Q(rebuild_after__isnull=True) | Q(rebuild_after__lte=timezone.now())
+    lost = Sandbox.objects.filter(due, status=Sandbox.Status.LOST).order_by("-last_used_at")
     for sandbox in lost.iterator():
         if time.monotonic() > deadline:
             break
@@ -181,7 +239,7 @@ def sandbox_rebuild_lost(*, budget_seconds: float) -> int:
             break  # down again: the next tick goes on
         except connection.SandboxServerError as error:
             log.warning("could not rebuild sandbox %s: %s", sandbox.account_id, error)
-            continue  # stays lost, tried again next tick; the others go on
+            continue  # stays lost, tried again after its backoff; the others go on
         rebuilt += 1
     return rebuilt
 
@@ -196,9 +254,14 @@ def sandbox_drop(*, sandbox: Sandbox) -> None:
 
 
 def sandbox_reset(*, sandbox: Sandbox) -> None:
-    """Wipe everything the learner built: the same account, nothing in it, and new keys."""
+    """Wipe everything the learner built: the same account, nothing in it, and new keys.
+    Works whatever state the sandbox is in (lost, dropped, backing off after a failure)."""
     sandbox_drop(sandbox=sandbox)
     sandbox.calls.all().delete()
+    fresh = {"log_calls": 0, "log_bytes": 0, "rebuild_failures": 0, "rebuild_after": None}
+    Sandbox.objects.filter(pk=sandbox.pk).update(**fresh)
+    for field, value in fresh.items():
+        setattr(sandbox, field, value)
     sandbox_rebuild(sandbox=sandbox)
     sandbox_keys_rotate(sandbox=sandbox)
 
