@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from learnlab.imds.credentials import credentials_current
+from learnlab.imds.credentials import InstanceLimitReached, credentials_current
 from learnlab.imds.models import MetadataEndpoint
 from learnlab.sandbox import connection
 
@@ -215,9 +215,15 @@ def _iam(endpoint: MetadataEndpoint, profile: dict, key: str, meta: str) -> Meta
                 }
             ),
         )
-    credentials = credentials_current(
-        sandbox=endpoint.sandbox, instance_id=endpoint.instance_id, role_name=name
-    )
+    try:
+        credentials = credentials_current(
+            sandbox=endpoint.sandbox, instance_id=endpoint.instance_id, role_name=name
+        )
+    except InstanceLimitReached as limit:  # the lab clock supplies its cap of instances
+        return MetadataResponse(
+            200, _document({"Code": "InstanceLimitExceeded", "Message": str(limit),
+                            "LastUpdated": _stamp(now)})
+        )  # fmt: skip
     key_row = credentials.access_key
     return MetadataResponse(
         200,

@@ -4,6 +4,7 @@ renewals, it gets credentials for ATTACHED_PER_SANDBOX of them only, and old row
 The cap is lowered to 3 here (the sandbox server's own instance quota is 10), so a handful of
 instances stand for the 800 of the finding."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -73,11 +74,16 @@ def test_a_sandbox_gets_credentials_for_its_cap_of_instances_and_no_more(busy_an
 def test_the_metadata_service_says_why_an_instance_beyond_the_cap_has_no_credentials(
     busy_and_quiet,
 ):
-    from learnlab.imds.credentials import InstanceLimitReached, credentials_current
+    from learnlab.terminal.instance import metadata_request
 
     busy, _quiet, busy_instances, _ = busy_and_quiet
-    with pytest.raises(InstanceLimitReached, match=f"{CAP} at a time"):
-        credentials_current(sandbox=busy, instance_id=busy_instances[-1], role_name="app")
+    answer = metadata_request(
+        sandbox=busy, instance_id=busy_instances[-1], method="GET",
+        path="/latest/meta-data/iam/security-credentials/app", headers={},
+    )  # fmt: skip
+    document = json.loads(answer.body)
+    assert answer.status == 200 and document["Code"] == "InstanceLimitExceeded"
+    assert f"{CAP} at a time" in document["Message"] and "AccessKeyId" not in document
     assert not InstanceCredentials.objects.filter(instance_id=busy_instances[-1]).exists()
 
 
