@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from learnlab.gate import errors, fidelity, signing
+from learnlab.gate import errors, fidelity, limits, signing
 from learnlab.gate.errors import AwsError, GateResponse, protocol_for
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
@@ -113,6 +113,7 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     if key is None:
         raise errors.invalid_key(protocol)
     _authenticate(request, auth, key, protocol)
+    limits.check(auth, key, protocol)  # the lab's region, the key's rate: before any work
 
     sandbox = key.sandbox
     if sandbox.status != Sandbox.Status.READY:
