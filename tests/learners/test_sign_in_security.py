@@ -5,11 +5,21 @@ import shlex
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.test import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "a-long-enough-password-42"
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """The throttles' counters live in the cache table, which transactional tests do not empty:
+    none from another test counts here, and none from here counts in another."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
