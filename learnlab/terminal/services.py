@@ -1,8 +1,15 @@
-"""The in-page terminal: run a line, switch hosts, clear, reset."""
+"""The in-page terminal: run a line, switch hosts, clear, reset.
 
+A shell runs one line at a time (per web process): a second line posted while one runs (another
+tab, a double submit) is refused at once instead of waiting, so one learner's terminal holds at
+most one web worker, and two lines never overwrite each other's scrollback and variables.
+"""
+
+import contextlib
 import copy
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 
 from learnlab.learners.models import Learner
@@ -21,6 +28,12 @@ ECHO_LIMIT = 2000
 # Terminal control sequences and C0 controls other than tab and newline: never in the page.
 CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
 FAILED = "The command failed inside LearnLab. Try again; if it persists, reset the lab."
+BUSY = (
+    "bash: another command line is still running in this terminal (in another tab?). Wait "
+    "for it to finish, then run this one again."
+)
+_running: set[int] = set()  # shells running a line now
+_running_lock = threading.Lock()
 
 
 @dataclass
@@ -70,8 +83,36 @@ def shell_run(*, shell: Shell, line: str) -> ShellResult:
     elif not line.strip():
         outcome = Outcome("", shell.last_status)
     else:
-        outcome = _interpret(shell, line)
+        with _one_line_at_a_time(shell) as free:
+            if not free:
+                return _busy(prompt=prompt, line=line)
+            outcome = _interpret(shell, line)
     return _record(shell, prompt=prompt, line=line, outcome=outcome)
+
+
+@contextlib.contextmanager
+def _one_line_at_a_time(shell: Shell):
+    with _running_lock:
+        free = shell.pk not in _running
+        _running.add(shell.pk)
+    try:
+        yield free
+    finally:
+        if free:
+            with _running_lock:
+                _running.discard(shell.pk)
+
+
+def _busy(*, prompt: str, line: str) -> ShellResult:
+    """The refusal of a second line, shown but not kept: the running line's record wins."""
+    entry = {
+        "prompt": prompt,
+        "command": CONTROL.sub("", line[:ECHO_LIMIT]).replace("\n", "\n> "),
+        "output": BUSY + "\n",
+        "status": 1,
+        "cleared": False,
+    }
+    return ShellResult(output=BUSY + "\n", exit_status=1, prompt=prompt, entry=entry)
 
 
 def shell_clear(*, shell: Shell) -> None:

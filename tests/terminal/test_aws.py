@@ -113,8 +113,8 @@ def test_another_accounts_arn_is_refused_by_the_gate_as_an_aws_error(run):
     assert result.exit_status == 255
     assert (
         "An error occurred (AccessDenied) when calling the AttachRolePolicy operation: "
-        "This sandbox is account"
     ) in result.output
+    assert "sandbox is account" in result.output
 
 
 def test_a_malformed_trust_policy_gets_awss_error(run):

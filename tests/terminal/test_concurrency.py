@@ -83,3 +83,19 @@ def test_a_paginated_command_stops_at_the_line_limit(make_sandbox, monkeypatch):
 
     assert "more than 0.3 s" in result.output, result.output
     assert "role-39" not in result.output  # it did not page on to the end
+
+
+def test_a_second_line_in_the_same_terminal_is_refused_at_once_while_one_runs(make_sandbox):
+    sandbox = make_sandbox()
+    waiting, _ = _in_thread(shell_open(sandbox=sandbox), LONG_WAIT)
+    time.sleep(0.4)
+    started = time.monotonic()
+    result = shell_run(shell=shell_open(sandbox=sandbox), line="aws sts get-caller-identity")
+    seconds = time.monotonic() - started
+    waiting.join(30)
+
+    assert seconds < 0.5, f"the second line waited {seconds:.2f} s"
+    assert result.exit_status == 1 and "still running in this terminal" in result.output
+    shell = shell_open(sandbox=sandbox)
+    assert "Waiter InstanceExists failed" in shell.scrollback[-1]["output"]  # the first's record
+    assert shell_run(shell=shell, line="aws sts get-caller-identity").exit_status == 0
