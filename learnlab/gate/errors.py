@@ -144,3 +144,73 @@ def sandbox_unavailable() -> AwsError:
 
 def database_busy() -> AwsError:
     return AwsError("ServiceUnavailable", "LearnLab is busy. Try again in a few seconds.", 503)
+
+
+def service_not_offered() -> AwsError:
+    """AWS's answer for a service the account may not use; the lab offers four."""
+    return AwsError(
+        "OptInRequired",
+        "This LearnLab sandbox offers IAM, EC2, STS and S3 only; this service is not part of "
+        "the lab.",
+        403,
+    )
+
+
+def invalid_scope() -> AwsError:
+    return AwsError("IncompleteSignature", "Credential should be scoped to a valid region.", 400)
+
+
+def invalid_action(protocol: str, action: str) -> AwsError:
+    if protocol == "rest-xml":
+        return AwsError(
+            "InvalidRequest", f"This LearnLab sandbox does not offer S3's {action}.", 400
+        )
+    if not action:
+        return AwsError("MissingAction", "The request must contain the parameter Action.", 400)
+    return AwsError("InvalidAction", f"The action {action} is not valid for this web service.", 400)
+
+
+def other_account(protocol: str, *, account_id: str) -> AwsError:
+    """The request names an account id that is not the caller's (the message does not repeat
+    it: no answer names another learner's account)."""
+    message = (
+        f"This LearnLab sandbox is account {account_id}, and the request names another "
+        "account. A LearnLab sandbox reaches only its own account."
+    )
+    if protocol == "ec2":
+        return AwsError("UnauthorizedOperation", message, 403)
+    return AwsError("AccessDenied", message, 403)
+
+
+def malformed_request(protocol: str, message: str) -> AwsError:
+    if protocol == "rest-xml":
+        return AwsError("InvalidRequest", message, 400)
+    if protocol == "ec2":
+        return AwsError("InvalidParameterValue", message, 400)
+    return AwsError("MalformedQueryString", message, 400)
+
+
+def duplicate_parameter(protocol: str, name: str) -> AwsError:
+    return malformed_request(protocol, f"The parameter {name} appears more than once.")
+
+
+def malformed_document(protocol: str) -> AwsError:
+    """A JSON document nested deeper than any AWS policy grammar allows."""
+    message = "This policy contains invalid Json: it is nested too deeply."
+    if protocol == "rest-xml":
+        return AwsError("MalformedPolicy", message, 400)
+    if protocol == "ec2":
+        return AwsError("InvalidParameterValue", message, 400)
+    return AwsError("MalformedPolicyDocument", message, 400)
+
+
+def path_refused() -> AwsError:
+    return AwsError("AccessDenied", "Access Denied", 403)
+
+
+def insecure_transport() -> AwsError:
+    return AwsError(
+        "AccessDenied",
+        "LearnLab's AWS endpoint answers only over HTTPS: use the https:// endpoint URL.",
+        403,
+    )

@@ -10,12 +10,14 @@ import re
 from moto.iam.exceptions import MalformedPolicyDocument
 from moto.iam.policy_validation import IAMTrustPolicyDocumentValidator
 
+from learnlab.gate import errors
 from learnlab.gate.errors import AwsError
 from learnlab.lib.iam_policy import parse_policy, trust_allows
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey
 
-ANY_ACCOUNT_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:(\d{12}):")
+# An account id as moto reads one: 12 digits, not part of a longer word (hex digests are not).
+ACCOUNT_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{12}(?![0-9A-Za-z])")
 PROFILE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
 ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$")
@@ -24,23 +26,20 @@ AWS_PRINCIPAL = re.compile(
 )
 
 
-def check_own_account(text: str, *, account_id: str) -> None:
-    """No request may name another learner's account (or any account but the sandbox's)."""
-    for match in ANY_ACCOUNT_ARN.finditer(text):
-        if match.group(1) != account_id:
-            raise AwsError(
-                "AccessDenied",
-                f"This sandbox is account {account_id}; the request names account "
-                f"{match.group(1)}. In LearnLab each sandbox can reach only its own account.",
-                403,
-            )
+def check_own_account(texts: list[str], *, account_id: str, protocol: str) -> None:
+    """No request may name an account but the sandbox's own: moto takes accounts from ARNs and
+    from bare ids (``--peer-owner-id``, ``--owners``), so any 12-digit id counts."""
+    for text in texts:
+        for match in ACCOUNT_ID.finditer(text):
+            if match.group() != account_id:
+                raise errors.other_account(protocol, account_id=account_id)
 
 
 def check_trust_policy(document: str) -> None:
     """CreateRole and UpdateAssumeRolePolicy: AWS validates the trust policy's shape."""
     try:
         json.loads(document)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise AwsError(
             "MalformedPolicyDocument", "This policy contains invalid Json", 400
         ) from error

@@ -7,17 +7,16 @@ sandbox), and forwards the rest to the sandbox server with the account header.
 """
 
 import hmac
-import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote
 
 from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from learnlab.gate import errors, fidelity, limits, signing
+from learnlab.gate import allowlist, errors, fidelity, limits, parsing, signing
 from learnlab.gate.errors import AwsError, GateResponse, protocol_for
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
@@ -54,7 +53,9 @@ NOT_FORWARDED = HOP_BY_HOP | {
     connection.SEED_HEADER.lower(),
 }
 NOT_RETURNED = HOP_BY_HOP | {"server", "date"}
-GATE_PREFIX = "/aws"
+GATE_PREFIX = parsing.GATE_PREFIX
+# moto builds a host name from the scope's region to pick a service: no dots, no tricks.
+REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]{1,2}$")
 LOST_SANDBOX_CODES = (b"InvalidClientTokenId", b"InvalidAccessKeyId", b"AuthFailure")
 # Calls that only read are not recorded for replay; neither are STS's, which change nothing.
 READ_ACTIONS = ("Describe", "Get", "List", "Head", "Simulate", "Generate", "Lookup", "Search")
@@ -101,10 +102,8 @@ def gate_handle(request: GateRequest) -> GateResponse:
 
 
 def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
-    # Decoded, as the sandbox server will see it: /aws/%5Fadmin must not reach /_admin.
-    upstream_path = unquote(request.raw_path.removeprefix(GATE_PREFIX)) or "/"
-    if "moto-api" in upstream_path or upstream_path.lstrip("/").startswith("_admin"):
-        raise AwsError("AccessDenied", "Access Denied", 403)
+    # Decoded and without dot segments, as the sandbox server will route it.
+    parsing.upstream_path(request.raw_path)
     if auth is None:
         raise errors.missing_authentication(protocol)
     # [:1] rather than first(): no ORDER BY on the gate's hottest query.
@@ -120,10 +119,8 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
         sandbox_rebuild(sandbox=sandbox)
     sandbox_touch(sandbox=sandbox)
 
-    params = _params(request, protocol)
-    fidelity.check_own_account(
-        _text_to_scan(request, protocol, params), account_id=sandbox.account_id
-    )
+    parsed = _parse(request, auth, protocol, account_id=sandbox.account_id)
+    params = parsed.params
     fidelity.check(auth.service, params.get("Action", ""), params, key=key)
 
     if not sandbox_log_has_room(sandbox=sandbox) and _changes_sandbox(
@@ -234,32 +231,21 @@ def _constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def _params(request: GateRequest, protocol: str) -> dict:
-    if protocol in ("query", "ec2"):
-        form = request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"
-        )
-        source = request.body.decode("utf-8", "replace") if form else request.query
-        return dict(parse_qsl(source, keep_blank_values=True))
-    if protocol == "json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            return {}
-        return body if isinstance(body, dict) else {}
-    return {}
-
-
-def _text_to_scan(request: GateRequest, protocol: str, params: dict) -> str:
-    """What may name an account: parameters, paths, and policy bodies (never object data)."""
-    text = unquote(request.raw_path) + "\n" + unquote(request.query)
-    if protocol in ("query", "ec2"):
-        return text + "\n" + "\n".join(params.values())
+def _parse(request: GateRequest, auth, protocol: str, *, account_id: str):
+    """Read the request as moto will, then refuse what the lab does not offer. The account
+    check comes before anything that repeats the request's words in its answer."""
+    allowlist.check_service(auth.service)
+    if not REGION.match(auth.region):
+        raise errors.invalid_scope()
+    parsed = parsing.parse_request(request, protocol)
+    fidelity.check_own_account(parsed.texts, account_id=account_id, protocol=protocol)
+    if name := parsed.duplicate:
+        raise errors.duplicate_parameter(protocol, name)
     if protocol == "rest-xml":
-        if "policy" in request.query:
-            text += "\n" + request.body.decode("utf-8", "replace")
-        return text
-    return text + "\n" + request.body.decode("utf-8", "replace")
+        allowlist.check_s3(request.method, parsed.upstream_path, [n for n, _ in parsed.pairs])
+    else:
+        allowlist.check_query_action(auth.service, protocol, parsed.params.get("Action", ""))
+    return parsed
 
 
 def _forward(request: GateRequest, key: AccessKey, seed: int) -> GateResponse:

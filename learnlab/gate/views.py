@@ -1,9 +1,12 @@
+"""The AWS gate over HTTP: a learner's own AWS CLI or SDK sends SigV4 requests to ``/aws/``."""
+
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from learnlab.gate import errors
 from learnlab.gate.errors import AwsError, protocol_for
 from learnlab.gate.services import GateRequest, gate_handle
 from learnlab.gate.signing import parse_authorization
@@ -15,15 +18,24 @@ def _raw_path(request) -> str:
     return urlsplit(raw_uri).path if raw_uri else quote(request.path, safe="/~")
 
 
+def _refusal(request) -> AwsError | None:
+    """What the view refuses before reading the body: plain HTTP in secure mode (keys and
+    session tokens must not cross the network in clear), and bodies over the gate's cap."""
+    if settings.SECURE_MODE and not request.is_secure():
+        return errors.insecure_transport()
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.LEARNLAB_GATE_MAX_BODY:
+        return AwsError(
+            "EntityTooLarge", "Requests to a LearnLab sandbox are limited to 5 MiB.", 400
+        )
+    return None
+
+
 @csrf_exempt  # authenticated by SigV4, not by cookies
 def aws(request):
     headers = {name.lower(): value for name, value in request.headers.items()}
-    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.LEARNLAB_GATE_MAX_BODY:
+    if refusal := _refusal(request):
         auth = parse_authorization(headers.get("authorization"))
-        error = AwsError(
-            "EntityTooLarge", "Requests to a LearnLab sandbox are limited to 5 MiB.", 400
-        )
-        rendered = error.render(protocol_for(auth.service if auth else "s3", headers))
+        rendered = refusal.render(protocol_for(auth.service if auth else "s3", headers))
     else:
         rendered = gate_handle(
             GateRequest(

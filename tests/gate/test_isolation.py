@@ -1,5 +1,6 @@
 """Two learners cannot see or touch each other's resources by any route."""
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -79,17 +80,35 @@ def test_assuming_a_role_in_another_sandbox_is_denied(aws, alice, bob):
     assert "(AccessDenied)" in result.stderr
 
 
-def test_a_forged_account_header_is_ignored(gate_url, alice, bob):
-    """The gate decides the account from the key; a learner's own header changes nothing."""
-    iam = aws_client("iam", sandbox=bob)
-    iam.meta.events.register(
+@contextlib.contextmanager
+def extra_header(client, name: str, value: str):
+    """Add a header to the client's requests; the shared gate client outlives this test."""
+    handler_id = f"test-header-{name}"
+    client.meta.events.register(
         "before-sign.*.*",
-        lambda request, **kw: request.headers.__setitem__("x-moto-account-id", alice.account_id),
+        lambda request, **kw: request.headers.__setitem__(name, value),
+        unique_id=handler_id,
     )
+    try:
+        yield client
+    finally:
+        client.meta.events.unregister("before-sign.*.*", unique_id=handler_id)
+
+
+def test_a_forged_account_header_is_refused(gate_url, alice, bob):
+    """The gate decides the account from the key; a learner's header naming another account is
+    refused without repeating it."""
     aws_client("iam", sandbox=alice).create_role(
         RoleName="alices-role", AssumeRolePolicyDocument=EC2_TRUST
     )
-    assert iam.list_roles()["Roles"] == []
+    iam = aws_client("iam", sandbox=bob)
+    with (
+        extra_header(iam, "x-moto-account-id", alice.account_id),
+        pytest.raises(iam.exceptions.ClientError) as refused,
+    ):
+        iam.list_roles()
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert alice.account_id not in str(refused.value)
 
 
 def test_s3_objects_stay_in_their_sandbox(aws, alice, bob, tmp_path):
@@ -119,12 +138,8 @@ def test_pages_show_each_browser_only_its_own_keys(live_server, sandbox_server):
 
 def test_a_guessed_gate_secret_header_earns_nothing(gate_url, alice, bob):
     """Only the gate vouches for a request; a learner's own secret header is dropped."""
-    iam = aws_client("iam", sandbox=bob)
-    iam.meta.events.register(
-        "before-sign.*.*",
-        lambda request, **kw: request.headers.__setitem__("X-LearnLab-Secret", "guess"),
-    )
-    assert iam.list_roles()["Roles"] == []
+    with extra_header(aws_client("iam", sandbox=bob), "X-LearnLab-Secret", "guess") as iam:
+        assert iam.list_roles()["Roles"] == []
 
 
 @pytest.mark.parametrize("admin", ["_admin", "%5Fadmin", "%5fadmin", "/_admin", "%2F_admin"])
