@@ -14,9 +14,11 @@ are bounded by the quota itself. ``install()`` patches the backend classes once 
 
 Lab limits below AWS's, and why:
 
-- 100 roles, instance profiles and users, 150 customer managed policies per sandbox (AWS: 1,000,
-  1,000, 5,000 and 1,500): a 1,000-role moto account holds about 14 MiB and lists its roles in
-  about 0.4 s of exclusive server time; a lab uses a handful.
+- 100 roles, instance profiles, users and groups, 150 customer managed policies per sandbox
+  (AWS: 1,000, 1,000, 5,000, 300 and 1,500): a 1,000-role moto account holds about 14 MiB and
+  lists its roles in about 0.4 s of exclusive server time; a lab uses a handful.
+- A user in at most 10 groups (AWS's quota), each with at most 10 attached policies: every call
+  of a user evaluates all its groups' policies.
 - 10 instances per sandbox that are not terminated, so at most 10 per call (AWS: a vCPU quota).
 - 100 security groups (AWS: 2,500 per region).
 - S3: 20 MiB and 10,000 object versions per sandbox (AWS: unlimited), answered with
@@ -41,12 +43,21 @@ MANAGED_POLICY_SIZE = 6_144
 TRUST_POLICY_SIZE = 2_048
 POLICIES_PER_ROLE = 10
 POLICIES_PER_USER = 10
-NAME_LENGTHS = {"roleName": 64, "userName": 64, "instanceProfileName": 128, "policyName": 128}
+POLICIES_PER_GROUP = 10
+GROUPS_PER_USER = 10
+NAME_LENGTHS = {
+    "roleName": 64,
+    "userName": 64,
+    "groupName": 128,
+    "instanceProfileName": 128,
+    "policyName": 128,
+}
 # Lab limits: (AWS's quota name, the lab's limit, AWS's default).
 ROLES = ("RolesPerAccount", 100, 1_000)
 INSTANCE_PROFILES = ("InstanceProfilesPerAccount", 100, 1_000)
 USERS = ("UsersPerAccount", 100, 5_000)
 MANAGED_POLICIES = ("PoliciesPerAccount", 150, 1_500)
+GROUPS = ("GroupsPerAccount", 100, 300)
 
 # EC2, per sandbox (the lab runs in one region).
 INSTANCES = 10
@@ -181,6 +192,24 @@ def _attach_user_policy(iam, *, policy_arn, user_name):
     _attached(iam.get_user(user_name), policy_arn, "PoliciesPerUser", POLICIES_PER_USER)
 
 
+def _attach_group_policy(iam, *, policy_arn, group_name):
+    _attached(iam.get_group(group_name), policy_arn, "PoliciesPerGroup", POLICIES_PER_GROUP)
+
+
+def _create_group(iam, *, group_name, **_):
+    _name("groupName", group_name)
+    _count(GROUPS, len(iam.groups))
+
+
+def _add_user_to_group(iam, *, group_name, user_name):
+    """A user's groups' policies are all its own: each call of the user evaluates them."""
+    user = iam.get_user(user_name)
+    if user in iam.get_group(group_name).users:
+        return
+    if sum(user in group.users for group in iam.groups.values()) >= GROUPS_PER_USER:
+        raise LimitExceededException(f"Cannot exceed quota for GroupsPerUser: {GROUPS_PER_USER}")
+
+
 def _create_instance_profile(iam, *, name, **_):
     _name("instanceProfileName", name)
     _count(INSTANCE_PROFILES, len(iam.instance_profiles))
@@ -302,6 +331,9 @@ CHECKS = (
     (IAMBackend, "create_policy_version", _create_policy_version),
     (IAMBackend, "attach_role_policy", _attach_role_policy),
     (IAMBackend, "attach_user_policy", _attach_user_policy),
+    (IAMBackend, "attach_group_policy", _attach_group_policy),
+    (IAMBackend, "create_group", _create_group),
+    (IAMBackend, "add_user_to_group", _add_user_to_group),
     (IAMBackend, "create_instance_profile", _create_instance_profile),
     (IAMBackend, "create_user", _create_user),
     (EC2Backend, "run_instances", _run_instances),

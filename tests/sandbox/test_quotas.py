@@ -274,6 +274,23 @@ def test_roles_past_the_lab_limit_are_refused_saying_so(aws, sandbox, direct):
     assert "AWS's default is 1,000" in stderr
 
 
+def test_an_eleventh_group_for_one_user_is_refused(aws, sandbox, direct):
+    iam = direct("iam")
+    for number in range(11):
+        iam.create_group(GroupName=f"g{number}")
+    for number in range(10):
+        iam.add_user_to_group(GroupName=f"g{number}", UserName="learnlab")
+    iam.add_user_to_group(GroupName="g0", UserName="learnlab")  # a member already: no change
+    stderr = _refused(
+        aws(
+            *["iam", "add-user-to-group", "--group-name", "g10", "--user-name", "learnlab"],
+            sandbox=sandbox,
+        ),
+        "LimitExceeded",
+    )
+    assert "Cannot exceed quota for GroupsPerUser: 10" in stderr
+
+
 # S3
 
 
