@@ -35,7 +35,7 @@ are the run. Keeping one cadence from the first issue on matters: a set is due e
 Lateness and violations come from the InstanceCredentials rows afterwards. The sandbox server is
 stopped and the data folder removed at the end, whatever happens.
 
-    .venv/bin/python bench/ticker.py [--instances 1000] [--sandboxes 50] [--speed 360]
+    .venv/bin/python bench/ticker.py [--instances 1000] [--sandboxes 100] [--speed 360]
                                      [--seconds 60] [--json FILE]
 
 Exits 0 when the measurement completed (goal met or not), 1 on errors.
@@ -620,7 +620,9 @@ def run(args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=1000, help="attached instances")
-    parser.add_argument("--sandboxes", type=int, default=50, help="learner sandboxes")
+    parser.add_argument(
+        "--sandboxes", type=int, default=100, help="learner sandboxes (10 instances each at most)"
+    )
     parser.add_argument("--speed", type=int, default=360, help="lab clock speed, 1 to 360")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the ticker runs")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write all figures here")
