@@ -184,3 +184,365 @@ def test_lab_keys_do_not_follow_from_the_account_id(sandbox_server):
         connection.admin_call("DELETE", "accounts/300000000099")
     assert keys[0]["access_key_id"] != keys[1]["access_key_id"]
     assert keys[0]["secret_access_key"] != keys[1]["secret_access_key"]
+
+
+# The four ways past the gate's old text scan, over HTTP as a hostile learner would send them:
+# raw requests signed with botocore's own SigV4 signer against the live gate.
+
+
+def send_signed(
+    live_server, sandbox, service, *, body="", query="", path="/aws/", headers=None, method="POST"
+):
+    """A request signed as ``sandbox``'s lab user, sent byte for byte (http.client keeps the
+    path as given: no dot-segment clean-up). Returns (status, body text)."""
+    import http.client
+
+    from botocore.auth import S3SigV4Auth, SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key = sandbox.lab_key()
+    target = path + (f"?{query}" if query else "")
+    data = body.encode() if isinstance(body, str) else body
+    request = AWSRequest(method=method, url=live_server.url + target, data=data)
+    for name, value in (headers or {}).items():
+        request.headers[name] = value
+    signer = S3SigV4Auth if service == "s3" else SigV4Auth
+    credentials = Credentials(key.access_key_id, key.secret_access_key, key.session_token or None)
+    signer(credentials, service, "us-east-1").add_auth(request)
+    host, port = live_server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request(method, target, body=data, headers=dict(request.headers.items()))
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def trusting(principal: dict) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def bobs_world(bob) -> dict:
+    """What a trick could change in Bob's account."""
+    iam, ec2 = aws_client("iam", sandbox=bob), aws_client("ec2", sandbox=bob)
+    return {
+        "roles": sorted(r["Arn"] for r in iam.list_roles()["Roles"]),
+        "peerings": ec2.describe_vpc_peering_connections()["VpcPeeringConnections"],
+        "vpcs": sorted(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]),
+    }
+
+
+def default_vpc(sandbox) -> str:
+    return aws_client("ec2", sandbox=sandbox).describe_vpcs()["Vpcs"][0]["VpcId"]
+
+
+def assume_role_form(role_arn: str) -> str:
+    from urllib.parse import quote
+
+    return (
+        f"Action=AssumeRole&Version=2011-06-15&RoleArn={quote(role_arn, safe='')}"
+        "&RoleSessionName=escape"
+    )
+
+
+@pytest.mark.parametrize("role", ["ec2-only", "no-such-role"])
+def test_a_capitalised_form_content_type_does_not_hide_another_account(
+    live_server, alice, bob, role
+):
+    """Trick 1: the gate read no body for `Application/x-www-form-urlencoded`; moto did, and
+    Alice assumed Bob's roles, even one that trusts only EC2 and one that does not exist."""
+    aws_client("iam", sandbox=bob).create_role(
+        RoleName="ec2-only", AssumeRolePolicyDocument=EC2_TRUST
+    )
+    status, answer = send_signed(
+        live_server,
+        alice,
+        "sts",
+        body=assume_role_form(f"arn:aws:iam::{bob.account_id}:role/{role}"),
+        headers={"Content-Type": "Application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    assert status == 403, answer
+    assert "<Code>AccessDenied</Code>" in answer
+    assert "SecretAccessKey" not in answer
+    assert bob.account_id not in answer
+
+
+def test_a_capitalised_form_content_type_cannot_peer_into_another_account(live_server, alice, bob):
+    before = bobs_world(bob)
+    status, answer = send_signed(
+        live_server,
+        alice,
+        "ec2",
+        body=(
+            f"Action=CreateVpcPeeringConnection&Version=2016-11-15&VpcId={default_vpc(alice)}"
+            f"&PeerVpcId={default_vpc(bob)}&PeerOwnerId={bob.account_id}"
+        ),
+        headers={"Content-Type": "APPLICATION/X-WWW-FORM-URLENCODED"},
+    )
+    assert status == 403, answer
+    assert "<Code>UnauthorizedOperation</Code>" in answer
+    assert bob.account_id not in answer
+    assert bobs_world(bob) == before
+
+
+def test_a_duplicated_parameter_is_refused(live_server, alice, bob):
+    """Trick 2: `RoleArn=<Bob's>&RoleArn=<Alice's>`: the gate checked the last, moto used the
+    first. Alice's own role trusts her, so only the duplicate is wrong."""
+    principal = alice.lab_key().principal_arn
+    aws_client("iam", sandbox=alice).create_role(
+        RoleName="mine", AssumeRolePolicyDocument=trusting({"AWS": principal})
+    )
+    aws_client("iam", sandbox=bob).create_role(
+        RoleName="ec2-only", AssumeRolePolicyDocument=EC2_TRUST
+    )
+    bobs = assume_role_form(f"arn:aws:iam::{bob.account_id}:role/ec2-only")
+    alices = assume_role_form(f"arn:aws:iam::{alice.account_id}:role/mine")
+    for body in (bobs + "&" + alices.split("&", 2)[2], alices + "&" + bobs.split("&", 2)[2]):
+        status, answer = send_signed(
+            live_server,
+            alice,
+            "sts",
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+        assert status in (400, 403), answer
+        assert "SecretAccessKey" not in answer
+        assert bob.account_id not in answer
+    # Once, it works: the refusal is the duplicate, not the role.
+    status, answer = send_signed(
+        live_server,
+        alice,
+        "sts",
+        body=alices,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    assert status == 200, answer
+    assert "SecretAccessKey" in answer
+
+
+def test_a_json_escaped_account_in_a_policy_document_is_seen(live_server, alice, bob):
+    """Trick 3: a JSON `\\u0061rn:` escape: not matched by the gate's regex, decoded by moto.
+    Here the escaped ARN names Bob's account in a trust policy Alice sends."""
+    from urllib.parse import quote
+
+    escaped = trusting({"AWS": "ARN"}).replace(
+        '"ARN"',
+        '"\\u0061rn:aws:iam::' + "".join(f"\\u{ord(c):04x}" for c in bob.account_id) + ':root"',
+    )
+    status, answer = send_signed(
+        live_server,
+        alice,
+        "iam",
+        body=(
+            "Action=CreateRole&Version=2010-05-08&RoleName=door"
+            f"&AssumeRolePolicyDocument={quote(escaped, safe='')}"
+        ),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    assert status == 403, answer
+    assert bob.account_id not in answer
+    assert aws_client("iam", sandbox=alice).list_roles()["Roles"] == []
+
+
+def test_a_json_protocol_service_is_not_forwarded(live_server, alice, bob):
+    """Trick 3 as found: EventBridge `PutTargets` on Bob's bus through a JSON escape. EventBridge
+    is not part of the lab: the gate forwards no JSON-protocol service at all."""
+    bus = "\\u0061rn:aws:events:us-east-1:" + bob.account_id + ":event-bus/default"
+    status, answer = send_signed(
+        live_server,
+        alice,
+        "events",
+        body='{"Rule": "r", "EventBusName": "' + bus + '", "Targets": []}',
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AWSEvents.PutTargets",
+        },
+    )
+    assert status == 403, answer
+    assert json.loads(answer)["__type"] == "OptInRequired"
+    assert bob.account_id not in answer
+
+
+def test_a_bare_account_id_is_refused(live_server, alice, bob):
+    """Trick 4: `ec2 create-vpc-peering-connection --peer-owner-id <Bob>`: a bare 12-digit id,
+    no ARN, and the peering appeared in Bob's account."""
+    before = bobs_world(bob)
+    status, answer = send_signed(
+        live_server,
+        alice,
+        "ec2",
+        body=(
+            f"Action=CreateVpcPeeringConnection&Version=2016-11-15&VpcId={default_vpc(alice)}"
+            f"&PeerVpcId={default_vpc(bob)}&PeerOwnerId={bob.account_id}"
+        ),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    assert status == 403, answer
+    assert "<Code>UnauthorizedOperation</Code>" in answer
+    assert bob.account_id not in answer
+    assert bobs_world(bob) == before
+    # The same call within Alice's own account is fine.
+    own = aws_client("ec2", sandbox=alice).create_vpc_peering_connection(
+        VpcId=default_vpc(alice), PeerVpcId=default_vpc(alice), PeerOwnerId=alice.account_id
+    )
+    assert own["VpcPeeringConnection"]["VpcPeeringConnectionId"].startswith("pcx-")
+
+
+@pytest.mark.parametrize(
+    ("service", "body"),
+    [
+        ("sns", "Action=ListTopics&Version=2010-03-31"),
+        (
+            "sns",
+            "Action=Subscribe&Version=2010-03-31&Protocol=http&Endpoint=http%3A%2F%2F127.0.0.1%3A9%2F"
+            "&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At",
+        ),
+        ("sqs", "Action=ListQueues&Version=2012-11-05"),
+        ("IAM", "Action=ListRoles&Version=2010-05-08"),
+    ],
+)
+def test_services_the_lab_does_not_offer_are_refused(live_server, alice, service, body):
+    """Every moto service used to be forwarded (SNS HTTP subscriptions: the sandbox server POSTs
+    to any URL). The gate forwards IAM, EC2, STS and S3 only."""
+    status, answer = send_signed(
+        live_server,
+        alice,
+        service,
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    assert status == 403, answer
+    assert "IAM, EC2, STS and S3" in answer
+    if service == "sns":  # a query API: AWS's XML shape with the code
+        assert "<Code>OptInRequired</Code>" in answer
+
+
+@pytest.mark.parametrize(
+    ("service", "body", "code"),
+    [
+        ("sts", "Action=GetAccessKeyInfo&Version=2011-06-15&AccessKeyId=AKIAX", "InvalidAction"),
+        ("iam", "Action=CreateSAMLProvider&Version=2010-05-08&Name=x", "InvalidAction"),
+        ("ec2", "Action=ImportInstance&Version=2016-11-15", "InvalidAction"),
+        ("iam", "Version=2010-05-08", "MissingAction"),
+    ],
+)
+def test_operations_outside_the_allowlist_are_invalid_actions(
+    live_server, alice, service, body, code
+):
+    status, answer = send_signed(
+        live_server,
+        alice,
+        service,
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    assert status == 400, answer
+    assert f"<Code>{code}</Code>" in answer
+    if code == "InvalidAction":
+        assert "is not valid for this web service." in answer
+
+
+@pytest.mark.parametrize(
+    "query", ["uploads", "uploadId=abc&partNumber=1", "notification", "replication"]
+)
+def test_s3_multipart_uploads_and_unoffered_subresources_are_refused(live_server, alice, query):
+    bucket = f"uploads-{alice.account_id}"
+    aws_client("s3", sandbox=alice).create_bucket(Bucket=bucket)
+    method = "POST" if query == "uploads" else "PUT"
+    status, answer = send_signed(
+        live_server, alice, "s3", method=method, path=f"/aws/{bucket}/big", query=query
+    )
+    assert status == 400, answer
+    assert "<Code>InvalidRequest</Code>" in answer
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/aws/./_admin/accounts/{bob}/roles/bobs",
+        "/aws/x/../_admin/accounts/{bob}/roles/bobs",
+        "/aws/%2e/_admin/accounts/{bob}/roles/bobs",
+        "/aws/%2E%2E/_admin/health",
+        "/aws//_admin/health",
+        "/aws/./latest/meta-data/",
+    ],
+)
+def test_dot_segments_never_reach_the_sandbox_servers_router(live_server, alice, bob, path):
+    """`/aws/./_admin/...` reached the sandbox server's internal router: the gate refuses dot
+    segments and empty segments itself, before anything is forwarded."""
+    aws_client("iam", sandbox=bob).create_role(RoleName="bobs", AssumeRolePolicyDocument=EC2_TRUST)
+    status, answer = send_signed(
+        live_server, alice, "iam", path=path.format(bob=bob.account_id), method="GET"
+    )
+    assert status == 403, answer
+    assert "<Code>AccessDenied</Code><Message>Access Denied</Message>" in answer
+    assert "Not here" not in answer  # the sandbox server's own refusal: it never got that far
+    assert bob.account_id not in answer
+
+
+def test_plain_http_is_refused_in_secure_mode(client, settings, alice):
+    """With LEARNLAB_SECURE=1 the gate answered plain HTTP: keys would cross the network in
+    clear. HTTPS (as the proxy reports it) still works."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    settings.SECURE_MODE = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    key = alice.lab_key()
+    body = "Action=GetCallerIdentity&Version=2011-06-15"
+
+    def call(scheme: str, **extra):
+        request = AWSRequest(
+            method="POST",
+            url=f"{scheme}://testserver/aws/",
+            data=body.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+        SigV4Auth(
+            Credentials(key.access_key_id, key.secret_access_key), "sts", "us-east-1"
+        ).add_auth(request)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-type"}
+        headers["Host"] = "testserver"  # signed; Django's test client sends none by itself
+        return client.post(
+            "/aws/",
+            data=body,
+            content_type="application/x-www-form-urlencoded; charset=utf-8",
+            headers=headers,
+            **extra,
+        )
+
+    plain = call("http")
+    assert plain.status_code == 403, plain.content
+    assert b"<Code>AccessDenied</Code>" in plain.content
+    assert b"only over HTTPS" in plain.content
+    secure = call("https", HTTP_X_FORWARDED_PROTO="https")
+    assert secure.status_code == 200, secure.content
+    assert alice.account_id.encode() in secure.content
+
+
+NESTED = "[" * 50_000 + "]" * 50_000
+
+
+def test_a_deeply_nested_policy_document_is_malformed_not_a_500(alice):
+    """100,000 nested brackets gave a 500 (RecursionError): AWS's MalformedPolicyDocument."""
+    iam = aws_client("iam", sandbox=alice)
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST)
+    for call in (
+        lambda: iam.create_role(RoleName="deep", AssumeRolePolicyDocument=NESTED),
+        lambda: iam.put_role_policy(RoleName="app", PolicyName="deep", PolicyDocument=NESTED),
+        lambda: iam.create_policy(PolicyName="deep", PolicyDocument='{"a":' + NESTED + "}"),
+    ):
+        with pytest.raises(iam.exceptions.ClientError) as refused:
+            call()
+        error = refused.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert error["Error"]["Code"] == "MalformedPolicyDocument"
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["app"]
