@@ -23,6 +23,12 @@ the gate carry it too, which spares moto re-checking a signature the gate has ch
     POST   /_admin/accounts/<acct>/role-credentials     mint credentials for a role
     DELETE /_admin/accounts/<acct>/role-credentials/<k> forget superseded credentials
 
+Learners are untrusted, so the server defends itself whatever the gate lets through: during a
+forwarded call moto hands out no backend of any account but the request's own (an AWS
+AccessDenied instead: ``_own_account_only``), and the process opens no outbound connection
+at all (``refuse_outbound_network``). A rebuild replays its calls one at a time under the lock,
+so other learners' calls go on in between; calls for the account being rebuilt get a 503.
+
 This module touches moto internals; moto is pinned in pyproject.toml for that reason and
 tests/sandbox/test_server.py exercises every one of them.
 """
