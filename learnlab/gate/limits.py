@@ -4,12 +4,14 @@ Both are checked after the caller is authenticated, so a forged request can neit
 another learner's bucket nor learn anything, and before anything reaches the sandbox server.
 
 **Region.** Every sandbox lives in ``us-east-1`` (the sandbox server's ``DEFAULT_REGION``, the
-gate client's ``Sandbox.region``): moto would otherwise build a new backend for each of the
-34 regions a learner names, and a lab step done in another region would be invisible to its
-check. Global services (IAM, STS's global endpoint) are signed ``us-east-1`` too, and botocore
-signs S3 with the client's region, so a client set to another region is refused on S3 just as
-on EC2, with S3's own ``AuthorizationHeaderMalformed`` wording, elsewhere with the
-``SignatureDoesNotMatch`` AWS gives for a credential scoped to a region it does not serve.
+gate client's ``Sandbox.region``): moto would otherwise build a new EC2 backend (a default VPC,
+subnets, groups) for each of the 34 regions a learner names, and a lab step done in another
+region would be invisible to its check. botocore signs S3 with the client's region, so a client
+set to another region is refused on S3 just as on EC2: S3 in its own words
+(``AuthorizationHeaderMalformed``), EC2 with the ``SignatureDoesNotMatch`` AWS gives for a
+credential scoped to a region it does not serve. IAM and STS answer in any region, as in AWS
+(IAM is global; STS has an endpoint in every region): against LearnLab's endpoint botocore
+signs them with the client's region, and moto keeps one backend per account for both.
 
 **Rate.** A token bucket per access key: ``RATE`` requests a second sustained, bursts of
 ``BURST``; ``LEARNLAB_GATE_RATE`` sets the rate (the burst is twice it; 0 turns the limit off,
@@ -31,6 +33,7 @@ from learnlab.gate.errors import AwsError
 from learnlab.lib.env import env_int
 
 LAB_REGION = "us-east-1"
+GLOBAL_SERVICES = {"iam", "sts"}
 RATE = env_int("LEARNLAB_GATE_RATE", 20)
 BURST = 2 * RATE
 TRACKED_KEYS = 10_000  # past it, keys whose buckets are full again are forgotten
@@ -46,7 +49,8 @@ THROTTLED = {  # protocol: (code, message, status)
 
 def check(auth, key, protocol: str) -> None:
     """Refuse a call outside the lab's region or over its key's rate."""
-    check_region(auth.region, protocol)
+    if auth.service not in GLOBAL_SERVICES:
+        check_region(auth.region, protocol)
     if not buckets.take(key.access_key_id):
         raise AwsError(*THROTTLED[protocol])
 

@@ -21,7 +21,7 @@ Lab limits below AWS's, and why:
   of a user evaluates all its groups' policies.
 - 10 instances per sandbox that are not terminated, so at most 10 per call (AWS: a vCPU quota).
 - 100 security groups (AWS: 2,500 per region).
-- S3: 20 MiB and 10,000 object versions per sandbox (AWS: unlimited), answered with
+- S3: 20 MiB and 1,000 object versions per sandbox (AWS: unlimited), answered with
   ``EntityTooLarge`` (AWS's code for an upload over a size limit) and ``QuotaExceeded``.
 """
 
@@ -68,7 +68,7 @@ ELASTIC_IPS = 5  # AWS's default per region
 # S3, per sandbox.
 BUCKETS = 100  # AWS's long-standing default
 STORED_BYTES = 20 * 1024 * 1024
-STORED_OBJECTS = 10_000
+STORED_OBJECTS = 1_000
 
 _installed = False
 
