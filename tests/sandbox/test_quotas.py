@@ -100,6 +100,29 @@ def test_a_sixth_vpc_is_refused(aws, sandbox, direct):
     assert "The maximum number of VPCs has been reached." in stderr
 
 
+def test_a_sixth_elastic_ip_is_refused(aws, sandbox, direct):
+    ec2 = direct("ec2")
+    for _ in range(5):
+        ec2.allocate_address(Domain="vpc")
+    stderr = _refused(aws("ec2", "allocate-address", sandbox=sandbox), "AddressLimitExceeded")
+    assert "The maximum number of addresses has been reached." in stderr
+
+
+def test_security_groups_past_the_lab_limit_are_refused_saying_so(aws, sandbox, direct):
+    ec2 = direct("ec2")
+    for number in range(99):  # the default VPC's default group is the hundredth
+        ec2.create_security_group(GroupName=f"sg{number}", Description="lab")
+    stderr = _refused(
+        aws(
+            *["ec2", "create-security-group", "--group-name", "one-more"],
+            *["--description", "lab"],
+            sandbox=sandbox,
+        ),
+        "SecurityGroupLimitExceeded",
+    )
+    assert "A LearnLab sandbox holds at most 100 (a lab limit)" in stderr
+
+
 # IAM
 
 
