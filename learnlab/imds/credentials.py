@@ -249,10 +249,11 @@ def credentials_forget_expired(*, now: datetime) -> int:
 
 def credentials_prune(*, now: datetime) -> int:
     """Delete the rows (and keys) of sets forgotten and expired over PRUNE_AFTER ago, except
-    each instance's first set and its latest used one: what the lab's checks look for
-    (``labs/checks.py``: credentials read, used, rotated)."""
+    each instance's first set, its latest and its latest used one: what the lab's checks look
+    for (``labs/checks.py``: credentials read, used, rotated)."""
     chains = InstanceCredentials.objects.values(*CHAIN)
     kept_first = chains.annotate(first=Min("pk")).values("first")
+    kept_latest = chains.annotate(latest=Max("pk")).values("latest")
     kept_used = (
         chains.filter(access_key__last_used_at__isnull=False)
         .annotate(last=Max("pk"))
@@ -263,6 +264,7 @@ def credentials_prune(*, now: datetime) -> int:
             forgotten_at__isnull=False, expires_at__lt=now - PRUNE_AFTER
         )
         .exclude(pk__in=kept_first)
+        .exclude(pk__in=kept_latest)
         .exclude(pk__in=kept_used)
         .values_list("access_key_id", flat=True)[:PRUNE_BATCH]
     )
