@@ -87,6 +87,8 @@ class Stack:
             "LEARNLAB_SANDBOX_URL": self.sandbox_url,
             "LEARNLAB_SANDBOX_SECRET": self.secret,
             "PYTHONUNBUFFERED": "1",
+            # One key calls back to back: measure the gate's path, not its per-key rate limit.
+            "LEARNLAB_GATE_RATE": "0",
         }
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -286,16 +288,32 @@ def make_clients(env: dict, endpoint: str, account_id: str | None) -> dict:
 
 
 def operations(clients: dict) -> dict[str, dict[str, Callable[[], object]]]:
-    """Per operation, per path, a no-argument call (CreateRole names each role once)."""
+    """Per operation, per path, a no-argument call. CreateRole cycles through ROLE_NAMES names
+    per path, deleting the name's earlier role untimed first (``timed`` runs ``call.before``):
+    a sandbox holds 100 roles at most (learnlab/sandbox/quotas.py)."""
     calls: dict[str, dict[str, Callable[[], object]]] = {"GetCallerIdentity": {}, "CreateRole": {}}
     for path in PATHS:
         sts, iam = clients[path]["sts"], clients[path]["iam"]
-        numbers = itertools.count(1)
         calls["GetCallerIdentity"][path] = sts.get_caller_identity
-        calls["CreateRole"][path] = lambda iam=iam, path=path, numbers=numbers: iam.create_role(
-            RoleName=f"{path}-r-{next(numbers):04d}", AssumeRolePolicyDocument=EC2_TRUST_POLICY
-        )
+        calls["CreateRole"][path] = RoleCreator(iam, path)
     return calls
+
+
+ROLE_NAMES = 40
+
+
+class RoleCreator:
+    def __init__(self, iam, path: str):
+        self.iam, self.path, self.numbers = iam, path, itertools.count(1)
+        self.name = ""
+
+    def before(self) -> None:
+        self.name = f"{self.path}-r-{next(self.numbers) % ROLE_NAMES:02d}"
+        with contextlib.suppress(self.iam.exceptions.NoSuchEntityException):
+            self.iam.delete_role(RoleName=self.name)
+
+    def __call__(self):
+        return self.iam.create_role(RoleName=self.name, AssumeRolePolicyDocument=EC2_TRUST_POLICY)
 
 
 # Measuring
@@ -303,7 +321,10 @@ def operations(clients: dict) -> dict[str, dict[str, Callable[[], object]]]:
 
 def timed(call: Callable[[], object], count: int) -> list[float]:
     samples = []
+    before = getattr(call, "before", None)
     for _ in range(count):
+        if before is not None:
+            before()
         started = time.perf_counter()
         call()
         samples.append((time.perf_counter() - started) * 1000.0)
