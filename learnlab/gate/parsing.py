@@ -78,7 +78,7 @@ def parse_request(request, protocol: str) -> ParsedRequest:
     parsed.texts.append(parsed.upstream_path)
     for name, value in request.headers.items():
         if name not in UNSCANNED_HEADERS:
-            parsed.texts += [name, value]
+            parsed.texts += [name, value, unquote(value)]  # S3 reads some headers decoded
     if protocol in ("query", "ec2"):
         if parsed.upstream_path != "/":
             raise errors.path_refused()
