@@ -546,3 +546,42 @@ def test_a_deeply_nested_policy_document_is_malformed_not_a_500(alice):
         assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
         assert error["Error"]["Code"] == "MalformedPolicyDocument"
     assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["app"]
+
+
+def test_s3_configuration_bodies_are_read_decoded(live_server, alice, bob):
+    """S3's policy and configuration bodies are read as moto reads them: a JSON escape in a
+    bucket policy, or an XML character reference in a tag set, still names Bob's account.
+    Object data is never read: an object may hold any digits."""
+    s3 = aws_client("s3", sandbox=alice)
+    bucket = f"config-{alice.account_id}"
+    s3.create_bucket(Bucket=bucket)
+    escaped = "".join(f"\\u{ord(c):04x}" for c in bob.account_id)
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "ARN"},
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
+                }
+            ],
+        }
+    ).replace("ARN", f"arn:aws:iam::{escaped}:root")
+    referenced = "".join(f"&#{ord(c)};" for c in bob.account_id)
+    tagging = (
+        '<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>peer</Key>'
+        f"<Value>{referenced}</Value></Tag></TagSet></Tagging>"
+    )
+    for query, body in (("policy", policy), ("tagging", tagging)):
+        status, answer = send_signed(
+            live_server, alice, "s3", method="PUT", path=f"/aws/{bucket}", query=query, body=body
+        )
+        assert status == 403, answer
+        assert bob.account_id not in answer
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_bucket_policy(Bucket=bucket)
+    data = f"{bob.account_id}\n".encode()
+    s3.put_object(Bucket=bucket, Key="numbers.txt", Body=data)
+    assert s3.get_object(Bucket=bucket, Key="numbers.txt")["Body"].read() == data
