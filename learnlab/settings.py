@@ -105,8 +105,9 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'learnlab.sqlite3
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=None)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
-    _sqlite_file = Path(DATABASES["default"]["NAME"])
-    if _sqlite_file.parent.exists():  # SQLite creates it, and its -wal and -shm, with its mode
+    _sqlite_file = Path(str(DATABASES["default"]["NAME"]))
+    # Owner only, before SQLite creates it (its -wal and -shm files copy its mode).
+    if str(_sqlite_file) != ":memory:" and _sqlite_file.parent.is_dir():
         _sqlite_file.touch(mode=0o600)
         _sqlite_file.chmod(0o600)
 else:
@@ -237,6 +238,6 @@ LEARNLAB_LOGIN_FAILURES_PER_ACCOUNT = env_int("LEARNLAB_LOGIN_FAILURES_PER_ACCOU
 LEARNLAB_LOGIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_LOGIN_FAILURES_PER_CLIENT", 30)
 LEARNLAB_JOIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_JOIN_FAILURES_PER_CLIENT", 10)
 LEARNLAB_THROTTLE_WINDOW_SECONDS = 15 * 60
-# New anonymous learners (each may hold a sandbox) per client address in 10 minutes; a class
-# behind one NAT address may need more.
+# New anonymous learners (each may hold a sandbox) per client address in 10 minutes (0: no
+# limit); a class behind one NAT address may need more.
 LEARNLAB_NEW_LEARNERS_PER_CLIENT = env_int("LEARNLAB_NEW_LEARNERS_PER_CLIENT", 20)
