@@ -22,6 +22,7 @@ from tests.conftest import ROOT, free_port, free_port_run
 pytestmark = pytest.mark.e2e
 
 SLOW_CONNECTIONS = 50
+KEEP_ALIVE_SECONDS = 10  # learnlab/site/supervisor.py
 
 
 def _get(url: str, timeout: float):
@@ -90,8 +91,19 @@ def _drip(port: int, stop: threading.Event) -> list[socket.socket]:
     return sockets
 
 
+def _closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(0.2)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True  # reset
+
+
 def test_pages_answer_while_fifty_clients_send_headers_a_byte_a_second(stack):
     stop = threading.Event()
+    connected = time.monotonic()
     sockets = _drip(stack, stop)
     try:
         time.sleep(3)  # every slow client has begun its request
@@ -101,6 +113,9 @@ def test_pages_answer_while_fifty_clients_send_headers_a_byte_a_second(stack):
             assert status == 200
             assert b"LearnLab" in body
             assert time.monotonic() - started < 3
+        # Headers get the keep-alive time (10 s): then the server hangs up on the slow ones.
+        time.sleep(max(0.0, connected + KEEP_ALIVE_SECONDS + 3 - time.monotonic()))
+        assert all(_closed_by_server(sock) for sock in sockets)
     finally:
         stop.set()
         for sock in sockets:

@@ -85,11 +85,13 @@ class Supervisor:
                 os.path.join(os.path.dirname(python), "gunicorn"),
                 "learnlab.site.web:application",
                 f"--bind={host}:{port}",
-                "--worker-class=asgi",
+                "--worker-class=learnlab.site.web.Worker",
                 f"--workers={os.environ.get('WEB_CONCURRENCY', '2')}",
                 "--worker-connections=1000",
                 "--graceful-timeout=5",
-                "--keep-alive=10",  # pages poll every 1-3 s: keep their connections
+                # Pages poll every 1-3 s: keep their connections. Also the time a client has
+                # to send a request's headers (learnlab/site/web.py).
+                "--keep-alive=10",
                 "--no-control-socket",
                 f"--chdir={settings.BASE_DIR}",
             ]

@@ -9,6 +9,10 @@ LearnLab's WSGI application exactly as gthread did: the same thread-local databa
 the same environ (PATH_INFO percent-decoded, headers with underscores dropped), the same signals.
 
 Django's own ASGI handler is not used: it runs every sync view on one shared thread per process.
+
+gunicorn's asgi worker gives a kept-alive connection its keep-alive time to send the next
+request's headers, but a new connection's first request no deadline at all: `Worker` gives the
+first the same, so a client dripping headers is closed after --keep-alive seconds.
 """
 
 import asyncio
@@ -18,6 +22,8 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.workers import gasgi
 
 from learnlab.lib.env import env_int
 from learnlab.wsgi import application as wsgi_application
@@ -29,6 +35,21 @@ BODY_SECONDS = 30.0
 MAX_BODY = 2 * settings.LEARNLAB_GATE_MAX_BODY
 
 _threads = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="web")
+
+
+class _HeaderDeadlineProtocol(ASGIProtocol):
+    def _start_http1(self, buffered=b""):
+        super()._start_http1(buffered)
+        # Cancelled when the headers are complete, as for every later request on the connection.
+        self._arm_keepalive_timer()
+
+
+class Worker(gasgi.ASGIWorker):
+    """gunicorn's asgi worker, with a deadline on a new connection's first request's headers."""
+
+    def init_process(self):
+        gasgi.ASGIProtocol = _HeaderDeadlineProtocol  # the one name its server factory uses
+        super().init_process()
 
 
 async def application(scope, receive, send) -> None:
