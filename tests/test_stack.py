@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -85,6 +86,9 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal, ser
         assert body["sandbox_server"]["servers"] == servers
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as home:
             assert b"LearnLab" in home.read()
+        with sqlite3.connect(tmp_path / "learnlab.sqlite3") as database:
+            tables = {name for (name,) in database.execute("SELECT name FROM sqlite_master")}
+        assert {"learnlab_cache", "django_session"} <= tables  # throttles' counters, sessions
         processes = _descendants(make.pid)
         assert len(processes) >= 5  # supervisor, sandbox server, qcluster (+workers), gunicorn
 

@@ -16,6 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, dev, port, host, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)  # the throttles' counters (settings.CACHES)
+        call_command("clearsessions", verbosity=0)  # sessions live in the database: drop expired
         if not dev:
             call_command("collectstatic", interactive=False, verbosity=0)
         raise SystemExit(Supervisor(port=port, host=host, dev=dev, out=self.stdout).run())
