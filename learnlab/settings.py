@@ -239,5 +239,7 @@ LEARNLAB_LOGIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_LOGIN_FAILURES_PER_CLIENT
 LEARNLAB_JOIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_JOIN_FAILURES_PER_CLIENT", 10)
 LEARNLAB_THROTTLE_WINDOW_SECONDS = 15 * 60
 # New anonymous learners (each may hold a sandbox) per client address in 10 minutes (0: no
-# limit); a class behind one NAT address may need more.
+# limit).
 LEARNLAB_NEW_LEARNERS_PER_CLIENT = env_int("LEARNLAB_NEW_LEARNERS_PER_CLIENT", 20)
+# A class may share one address: new learners joining with its code count against the class.
+LEARNLAB_NEW_LEARNERS_PER_CLASS = env_int("LEARNLAB_NEW_LEARNERS_PER_CLASS", 100)

@@ -27,10 +27,16 @@ from learnlab.classroom.services import (
     instructor_grant,
     membership_reset,
 )
-from learnlab.learners.selectors import learner_from_request
+from learnlab.learners.selectors import NEW_LEARNERS_WINDOW, learner_from_request
 from learnlab.learners.services import learner_sign_in
 from learnlab.sandbox import connection
-from learnlab.site.throttle import client_address, minutes, throttle_count, throttle_wait
+from learnlab.site.throttle import (
+    Throttled,
+    client_address,
+    minutes,
+    throttle_count,
+    throttle_wait,
+)
 from learnlab.ticker.clock import SPEED_CHOICES
 
 BOARD_POLL_SECONDS = 3
@@ -99,6 +105,24 @@ def _join_wait(request) -> int:
     return throttle_wait(JOIN_CLIENT, client_address(request), limit=limit)
 
 
+def _joining_learner(request, classroom: Classroom):
+    """This browser's learner, or a new one: a class may share one address, so new learners
+    count against the class (LEARNLAB_NEW_LEARNERS_PER_CLASS in 10 minutes), not the address."""
+    learner = learner_from_request(request, create=False)
+    if learner is not None:
+        return learner
+    since = timezone.now() - NEW_LEARNERS_WINDOW
+    if (
+        Membership.objects.filter(classroom=classroom, joined_at__gte=since).count()
+        >= settings.LEARNLAB_NEW_LEARNERS_PER_CLASS
+    ):
+        raise Throttled(
+            "Many people have just joined this class. Try again in a few minutes.",
+            retry_after=60,
+        )
+    return learner_from_request(request, create=True, per_client_limit=False)
+
+
 @require_http_methods(["GET", "POST"])
 def join(request, code=""):
     form = JoinForm(request.POST or None, initial={"code": code})
@@ -119,9 +143,11 @@ def join(request, code=""):
             try:
                 classroom_join(
                     classroom=classroom,
-                    learner=learner_from_request(request, create=True),
+                    learner=_joining_learner(request, classroom),
                     display_name=form.cleaned_data["display_name"],
                 )
+            except Throttled as error:
+                context["refused"], status = error.message, 429
             except ClassroomError as error:
                 form.add_error("code", str(error))
             except connection.SANDBOX_ERRORS:

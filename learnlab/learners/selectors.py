@@ -10,10 +10,11 @@ SESSION_KEY = "learner_id"
 NEW_LEARNERS_WINDOW = timedelta(minutes=10)
 
 
-def learner_from_request(request, *, create: bool) -> Learner | None:
+def learner_from_request(request, *, create: bool, per_client_limit: bool = True) -> Learner | None:
     """The learner behind this request: the signed-in user's, else this browser session's;
     with ``create``, a new one on first visit (each may hold a sandbox, so a client address
-    gets LEARNLAB_NEW_LEARNERS_PER_CLIENT in 10 minutes, then ``Throttled``)."""
+    gets LEARNLAB_NEW_LEARNERS_PER_CLIENT in 10 minutes, then ``Throttled``; a class join has
+    its class's limit instead, as a class may share one address)."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         learner, _ = Learner.objects.get_or_create(user=user)
@@ -24,7 +25,8 @@ def learner_from_request(request, *, create: bool) -> Learner | None:
     learner = Learner.objects.filter(pk=learner_id, user=None).first() if learner_id else None
     if learner is None and create:
         address = client_address(request) or None
-        _refuse_if_too_many_new(address)
+        if per_client_limit:
+            _refuse_if_too_many_new(address)
         learner = Learner.objects.create(created_from=address)
         request.session[SESSION_KEY] = str(learner.pk)
     return learner

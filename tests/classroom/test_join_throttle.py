@@ -35,3 +35,23 @@ def test_ten_wrong_codes_then_the_right_one_is_refused_with_a_message(classroom,
     joined = other.post("/class/", {"code": classroom.code, "display_name": "Grace"})
     assert joined.status_code == 302
     assert Membership.objects.get().display_name == "Grace"
+
+
+def test_a_class_behind_one_address_joins_past_the_per_client_limit_up_to_its_own(
+    classroom, sandbox_server, settings
+):
+    settings.LEARNLAB_NEW_LEARNERS_PER_CLIENT = 2
+    settings.LEARNLAB_NEW_LEARNERS_PER_CLASS = 3
+    for name in ("Ada", "Alan", "Grace"):  # three new browsers behind one school address
+        joined = Client(REMOTE_ADDR="203.0.113.40").post(
+            "/class/", {"code": classroom.code, "display_name": name}
+        )
+        assert joined.status_code == 302
+    refused = Client(REMOTE_ADDR="203.0.113.40").post(
+        "/class/", {"code": classroom.code, "display_name": "Eve"}
+    )
+    assert refused.status_code == 429
+    assert "Many people have just joined this class" in refused.content.decode()
+    assert Membership.objects.count() == 3
+    # Outside a class, the address's own limit holds.
+    assert Client(REMOTE_ADDR="203.0.113.40").get("/sandbox/panel").status_code == 429
