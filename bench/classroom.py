@@ -278,6 +278,8 @@ class Stack:
             "LEARNLAB_SANDBOX_SECRET": self.secret,
             "LEARNLAB_SANDBOX_SERVERS": str(self.servers),
             "PORT": str(self.port),
+            # The whole simulated class comes from one address: no new-learner limit for it.
+            "LEARNLAB_NEW_LEARNERS_PER_CLIENT": "0",
         }
         if self.scale_out:
             env |= self.scale_out.create()
