@@ -125,11 +125,14 @@ def _environ(scope, body: bytes) -> dict:
     root = scope.get("root_path", "")
     server_host, server_port = scope.get("server") or ("localhost", 80)
     client = scope.get("client") or ("", 0)
+    query = scope.get("query_string", b"").decode("latin-1")
     environ = {
+        # As the client encoded it: the gate checks the SigV4 signature over this (gate/views.py).
+        "RAW_URI": raw_path.decode("latin-1") + (f"?{query}" if query else ""),
         "REQUEST_METHOD": scope["method"],
         "SCRIPT_NAME": root,
         "PATH_INFO": path[len(root) :] if root and path.startswith(root) else path,
-        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "QUERY_STRING": query,
         "SERVER_NAME": str(server_host),
         "SERVER_PORT": str(server_port),
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
