@@ -521,7 +521,7 @@ def run(args) -> dict:
         from django.utils import timezone
 
         from learnlab.imds.models import InstanceCredentials
-        from learnlab.ticker import clock
+        from learnlab.lib import clock
 
         def stamp(sender, instance, created, **_kwargs):
             if created:

@@ -29,6 +29,7 @@ from learnlab.classroom.services import (
 )
 from learnlab.learners.selectors import NEW_LEARNERS_WINDOW, learner_from_request
 from learnlab.learners.services import learner_sign_in
+from learnlab.lib.clock import SPEED_CHOICES
 from learnlab.sandbox import connection
 from learnlab.site.throttle import (
     Throttled,
@@ -37,7 +38,6 @@ from learnlab.site.throttle import (
     throttle_count,
     throttle_wait,
 )
-from learnlab.ticker.clock import SPEED_CHOICES
 
 BOARD_POLL_SECONDS = 3
 JOIN_CLIENT = "join-client"

@@ -24,10 +24,10 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from learnlab.imds.models import InstanceCredentials
+from learnlab.lib import clock
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
 from learnlab.sandbox.services import role_credentials_mint
-from learnlab.ticker import clock
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from learnlab.imds.models import InstanceCredentials
+from learnlab.lib import clock
 from learnlab.sandbox.models import Sandbox
-from learnlab.ticker import clock
 from learnlab.ticker.services import clock_heartbeat_age
 
 TIMELINE_WIDTH = 600

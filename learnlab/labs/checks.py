@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from learnlab.gate.client import aws_client
+from learnlab.lib import clock
 from learnlab.lib.iam_policy import action_matches, parse_policy, trust_allows
 from learnlab.sandbox.models import Sandbox
 
@@ -440,8 +441,6 @@ def role_credentials_used(view: SandboxView) -> CheckResult:
 
 @check("credentials_rotated")
 def credentials_rotated(view: SandboxView) -> CheckResult:
-    from learnlab.ticker import clock
-
     attached, sets = _attached(view)
     if not attached.passed:
         return _first_finish_step_3(attached)

@@ -4,6 +4,7 @@ from datetime import datetime
 from django.db import models
 
 from learnlab.learners.models import Learner
+from learnlab.lib import clock
 
 
 class Sandbox(models.Model):
@@ -41,8 +42,6 @@ class Sandbox(models.Model):
 
     @property
     def lab_clock_speed(self) -> int:
-        from learnlab.ticker import clock
-
         return self.clock_speed or clock.speed()
 
     def lab_key(self) -> "AccessKey":

@@ -16,6 +16,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from learnlab.learners.models import Learner
+from learnlab.lib.clock import SPEEDS
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import LAB_USER_NAME, AccessKey, Sandbox, SandboxCall, ServerBoot
 
@@ -325,8 +326,6 @@ class ClockSpeedError(ValueError):
 def sandbox_set_clock(*, sandboxes, speed: int, paused: bool | None = None) -> None:
     """Run these sandboxes' lab clock (a queryset) at ``speed``, and pause or resume their
     rotation when ``paused`` is given; sets issued from now on follow it."""
-    from learnlab.ticker.clock import SPEEDS
-
     if speed not in SPEEDS:
         raise ClockSpeedError(f"The lab clock runs from {SPEEDS[0]}x to {SPEEDS[-1]}x real time.")
     changes = {"clock_speed": speed} | ({} if paused is None else {"rotation_paused": paused})
