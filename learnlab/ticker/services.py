@@ -13,6 +13,9 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from learnlab.imds.credentials import credentials_tick
+from learnlab.sandbox import connection
+from learnlab.sandbox.services import sandbox_rebuild_lost, sandbox_servers_watch
 from learnlab.ticker.models import Lease
 
 log = logging.getLogger(__name__)
@@ -39,10 +42,6 @@ def lease_release(*, holder: str) -> None:
 def clock_tick() -> None:
     """One tick of the lab clock: rebuild the sandboxes of a restarted sandbox server, then
     renew instance credentials that are due."""
-    from learnlab.imds.credentials import credentials_tick
-    from learnlab.sandbox import connection
-    from learnlab.sandbox.services import sandbox_rebuild_lost, sandbox_servers_watch
-
     try:
         sandbox_servers_watch()
         # Rebuilding comes first: a lost sandbox's instances cannot be renewed until it is back.
