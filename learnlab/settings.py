@@ -233,7 +233,7 @@ CACHES = {
     if LEARNLAB_REDIS_URL
     else _DATABASE_CACHE
 }
-# Throttles (learnlab/site/throttle.py): failures allowed per window, then refusals until it ends.
+# Throttles (learnlab/lib/throttle.py): failures allowed per window, then refusals until it ends.
 LEARNLAB_LOGIN_FAILURES_PER_ACCOUNT = env_int("LEARNLAB_LOGIN_FAILURES_PER_ACCOUNT", 10)
 LEARNLAB_LOGIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_LOGIN_FAILURES_PER_CLIENT", 30)
 LEARNLAB_JOIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_JOIN_FAILURES_PER_CLIENT", 10)

@@ -30,14 +30,14 @@ from learnlab.classroom.services import (
 from learnlab.learners.selectors import NEW_LEARNERS_WINDOW, learner_from_request
 from learnlab.learners.services import learner_sign_in
 from learnlab.lib.clock import SPEED_CHOICES
-from learnlab.sandbox import connection
-from learnlab.site.throttle import (
+from learnlab.lib.throttle import (
     Throttled,
     client_address,
     minutes,
     throttle_count,
     throttle_wait,
 )
+from learnlab.sandbox import connection
 
 BOARD_POLL_SECONDS = 3
 JOIN_CLIENT = "join-client"

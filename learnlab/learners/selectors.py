@@ -4,7 +4,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from learnlab.learners.models import Learner
-from learnlab.site.throttle import Throttled, client_address, minutes
+from learnlab.lib.throttle import Throttled, client_address, minutes
 
 SESSION_KEY = "learner_id"
 NEW_LEARNERS_WINDOW = timedelta(minutes=10)

@@ -5,14 +5,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from learnlab.learners.services import learner_sign_in
-from learnlab.lib.urls import safe_next
-from learnlab.site.throttle import (
+from learnlab.lib.throttle import (
     client_address,
     minutes,
     throttle_clear,
     throttle_count,
     throttle_wait,
 )
+from learnlab.lib.urls import safe_next
 
 LOGIN_ACCOUNT, LOGIN_CLIENT = "login-account", "login-client"
 

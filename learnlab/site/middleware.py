@@ -1,12 +1,12 @@
 """Pages that say "try again" rather than fail: a database that is locked or not answering is a
-503, a throttled request (learnlab/site/throttle.py) a 429, never a 500."""
+503, a throttled request (learnlab/lib/throttle.py) a 429, never a 500."""
 
 import logging
 
 from django.db import OperationalError
 from django.shortcuts import render
 
-from learnlab.site.throttle import Throttled
+from learnlab.lib.throttle import Throttled
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
