@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "learnlab.labs",
     "learnlab.terminal",
     "learnlab.classroom",
+    "learnlab.accounts",
 ]
 
 MIDDLEWARE = [

@@ -1,5 +1,6 @@
 from django.urls import include, path, re_path
 
+from learnlab.accounts import views as accounts_views
 from learnlab.imds.views import metadata
 from learnlab.site import views
 
@@ -13,7 +14,9 @@ urlpatterns = [
     path("lab/", include("learnlab.labs.urls")),
     path("quiz/", include("learnlab.quiz.urls")),
     path("terminal/", include("learnlab.terminal.urls")),
-    path("accounts/", include("learnlab.learners.urls")),
+    path("accounts/", include("learnlab.accounts.urls")),
     re_path(r"^imds/(?P<token>[\w-]{16,64})(?P<path>/.*)?$", metadata, name="imds"),
+    # The instructor sign-up makes an account, so accounts answers it at the class's address.
+    path("class/teach/signup", accounts_views.instructor_signup, name="instructor_signup"),
     path("class/", include("learnlab.classroom.urls")),
 ]

@@ -7,7 +7,6 @@ urlpatterns = [
     path("", views.join, name="join"),
     path("join/<str:code>", views.join, name="join_code"),
     path("teach/", views.teach, name="teach"),
-    path("teach/signup", views.instructor_signup, name="signup"),
     path("teach/<str:code>/", views.board, name="board"),
     path("teach/<str:code>/grid", views.board_rows, name="grid"),
     path("teach/<str:code>/qr.svg", views.qr, name="qr"),

@@ -5,9 +5,7 @@ import segno
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,11 +22,9 @@ from learnlab.classroom.services import (
     classroom_join,
     classroom_reveal_hint,
     classroom_set_clock,
-    instructor_grant,
     membership_reset,
 )
 from learnlab.learners.selectors import NEW_LEARNERS_WINDOW, learner_from_request
-from learnlab.learners.services import learner_sign_in
 from learnlab.lib.clock import SPEED_CHOICES
 from learnlab.lib.throttle import (
     Throttled,
@@ -156,20 +152,6 @@ def join(request, code=""):
                 messages.success(request, f"Welcome to {classroom.name}. Your lab is ready.")
                 return redirect("labs:index")
     return render(request, "classroom/join.html", {**context, "form": form}, status=status)
-
-
-@require_http_methods(["GET", "POST"])
-def instructor_signup(request):
-    if not settings.LEARNLAB_INSTRUCTOR_SIGNUP:
-        return render(request, "classroom/signup_closed.html", {"section": "classroom"})
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        instructor_grant(user=user)
-        login(request, user)
-        learner_sign_in(request=request, user=user)
-        return redirect("classroom:teach")
-    return render(request, "classroom/signup.html", {"section": "classroom", "form": form})
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from learnlab.learners import views
+from learnlab.accounts import views
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),

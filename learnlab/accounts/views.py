@@ -4,7 +4,8 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from learnlab.learners.services import learner_sign_in
+from learnlab.accounts.services import learner_sign_in
+from learnlab.classroom.services import instructor_grant
 from learnlab.lib.throttle import (
     client_address,
     minutes,
@@ -29,7 +30,7 @@ def signup(request):
         login(request, user)  # keeps the session's data, so the anonymous learner is known
         learner_sign_in(request=request, user=user)
         return redirect(_next(request))
-    return render(request, "learners/signup.html", {"form": form, "next": _next(request)})
+    return render(request, "accounts/signup.html", {"form": form, "next": _next(request)})
 
 
 def _login_wait(request, username: str) -> int:
@@ -69,10 +70,26 @@ def signin(request):
         else:
             throttle_count(LOGIN_ACCOUNT, username)
             throttle_count(LOGIN_CLIENT, client_address(request))
-    return render(request, "learners/login.html", {**context, "form": form}, status=status)
+    return render(request, "accounts/login.html", {**context, "form": form}, status=status)
 
 
 @require_POST
 def signout(request):
     logout(request)
     return redirect("home")
+
+
+@require_http_methods(["GET", "POST"])
+def instructor_signup(request):
+    if not settings.LEARNLAB_INSTRUCTOR_SIGNUP:
+        return render(request, "accounts/instructor_signup_closed.html", {"section": "classroom"})
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        instructor_grant(user=user)
+        login(request, user)
+        learner_sign_in(request=request, user=user)
+        return redirect("classroom:teach")
+    return render(
+        request, "accounts/instructor_signup.html", {"section": "classroom", "form": form}
+    )

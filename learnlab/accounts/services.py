@@ -1,3 +1,8 @@
+"""Sign-up and log-in: the browser's anonymous learner, its work and its sandbox join the account.
+
+This sits above classroom, labs and quiz because the merge moves their records.
+"""
+
 import logging
 
 from django.db import transaction
@@ -5,6 +10,7 @@ from django.db import transaction
 from learnlab.classroom.services import membership_merge
 from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
+from learnlab.learners.selectors import SESSION_KEY
 from learnlab.quiz.models import Answer, Exam, ReviewCard
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
@@ -59,8 +65,6 @@ def _merge_records(*, source: Learner, target: Learner, move_sandbox: bool) -> N
 def learner_sign_in(*, request, user) -> Learner:
     """After sign-up or log-in: the browser's anonymous learner joins the account's; a sandbox
     it brings gets new keys."""
-    from learnlab.learners.selectors import SESSION_KEY
-
     anonymous = Learner.objects.filter(pk=request.session.get(SESSION_KEY), user=None).first()
     carried = Sandbox.objects.filter(learner=anonymous).first() if anonymous else None
     target = Learner.objects.filter(user=user).first()
