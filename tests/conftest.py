@@ -1,10 +1,8 @@
 """Fixtures: a real sandbox server, real learners with real sandboxes, the real AWS CLI."""
 
-import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -14,34 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY as EC2_TRUST  # noqa: F401 (tests/security)
+from tests.helpers import ROOT, free_port, start_task_cluster, stop_task_cluster
 
 # Sync Playwright runs an event loop in the test thread; Django's ORM must still be usable.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 REQUIRE_SERVICES = os.environ.get("LEARNLAB_REQUIRE_SERVICES") == "1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def free_port_run(count: int) -> int:
-    """A free port followed by ``count - 1`` more free ports (sandbox servers' ports)."""
-    for _ in range(50):
-        port = free_port()
-        try:
-            for offset in range(1, count):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port + offset))
-        except OSError:
-            continue
-        return port
-    pytest.fail(f"no {count} consecutive free ports")
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -93,18 +71,6 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
         database.setdefault("TEST", {})["NAME"] = str(
             tmp_path_factory.mktemp("db") / "test.sqlite3"
         )
-
-
-def database_url() -> str:
-    """The URL of the test database, for processes the tests start."""
-    from django.db import connection
-
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
-    user = f"{settings['USER']}@" if settings.get("USER") else ""
-    return f"postgres://{user}{host}:{port}/{settings['NAME']}"
 
 
 @pytest.fixture(scope="session")
@@ -191,14 +157,6 @@ def aws(gate_url, tmp_path):
     return run
 
 
-def json_out(result) -> dict:
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-EC2_TRUST = EC2_TRUST_POLICY
-
-
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Playwright cannot download browsers here: use Debian's Chromium by path."""
@@ -216,52 +174,8 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
-def start_task_cluster(sandbox_server, **extra_env) -> subprocess.Popen:
-    """A real ``qcluster`` process on the test database and this run's sandbox server."""
-    from django_q.brokers import get_broker
-
-    get_broker().purge_queue()  # nothing left over from an earlier run
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "LEARNLAB_SANDBOX_URL": sandbox_server["url"],
-        "LEARNLAB_SANDBOX_SECRET": sandbox_server["secret"],
-        **extra_env,
-    }
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True
-    )
-
-
-def stop_task_cluster(process: subprocess.Popen, signum=signal.SIGTERM) -> None:
-    os.killpg(process.pid, signum)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @pytest.fixture
 def task_cluster(sandbox_server):
     process = start_task_cluster(sandbox_server)
     yield process
     stop_task_cluster(process)
-
-
-def launch_with_role(sandbox, name: str = "app") -> str:
-    """Steps 1 to 3 of the lab in ``sandbox``: a role EC2 may assume, in a same-named profile,
-    on a new instance. Returns the instance id."""
-    from learnlab.gate.client import aws_client
-
-    iam, ec2 = aws_client("iam", sandbox=sandbox), aws_client("ec2", sandbox=sandbox)
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=EC2_TRUST_POLICY)
-    iam.create_instance_profile(InstanceProfileName=name)
-    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
-    return ec2.run_instances(
-        ImageId="ami-0453ec754f44f9a4a",
-        InstanceType="t3.micro",
-        MinCount=1,
-        MaxCount=1,
-        IamInstanceProfile={"Name": name},
-    )["Instances"][0]["InstanceId"]

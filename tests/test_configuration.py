@@ -37,7 +37,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     env = {
         **os.environ,

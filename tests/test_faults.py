@@ -18,7 +18,7 @@ import urllib3
 from botocore.config import Config
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
-from tests.conftest import ROOT, free_port, free_port_run
+from tests.helpers import ROOT, free_port, free_port_run
 from tests.test_stack import _cmdline, _descendants, _healthz
 
 pytestmark = pytest.mark.e2e

@@ -20,8 +20,8 @@ from django.db import connections
 
 from learnlab.gate.client import aws_client
 from learnlab.imds.credentials import credentials_tick
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.terminal.services import shell_open, shell_run
-from tests.conftest import EC2_TRUST
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 AMI = "ami-0453ec754f44f9a4a"
@@ -51,7 +51,7 @@ def _client(service: str, gate_url: str, sandbox):
 def _attach_all(sandbox) -> int:
     """As many running instances with a role as the sandbox may run."""
     iam, ec2 = aws_client("iam", sandbox=sandbox), aws_client("ec2", sandbox=sandbox)
-    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     iam.create_instance_profile(InstanceProfileName="app")
     iam.add_role_to_instance_profile(InstanceProfileName="app", RoleName="app")
     launched = 0
@@ -106,7 +106,7 @@ def test_a_noisy_learner_does_not_slow_a_quiet_one(settings, make_sandbox, gate_
     assert _attach_all(noisy) >= 5
     iam = aws_client("iam", sandbox=noisy)
     for number in range(20):
-        iam.create_role(RoleName=f"noise-{number}", AssumeRolePolicyDocument=EC2_TRUST)
+        iam.create_role(RoleName=f"noise-{number}", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     noisy_shell, quiet_shell = shell_open(sandbox=noisy), shell_open(sandbox=quiet)
     credentials_tick()  # the noisy sandbox's first sets
     quiet_sts, quiet_ec2 = _client("sts", gate_url, quiet), _client("ec2", gate_url, quiet)

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, free_port, free_port_run
+from tests.helpers import ROOT, free_port, free_port_run
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port, free_port_run
+from tests.helpers import ROOT, free_port, free_port_run
 
 pytestmark = pytest.mark.e2e
 

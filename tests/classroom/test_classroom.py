@@ -10,8 +10,8 @@ from django.test import Client
 
 from learnlab.classroom.models import CODE_ALPHABET, Membership
 from learnlab.gate.client import aws_client
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox.models import Sandbox
-from tests.conftest import EC2_TRUST
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -88,11 +88,11 @@ def test_a_closed_class_cannot_be_joined_and_its_sandboxes_are_released(
 def test_the_board_shows_each_learners_steps_reason_quiz_and_a_summary(instructor, classroom, join):
     grace, alan = join(classroom, "Grace"), join(classroom, "Alan")
     aws_client("iam", sandbox=_sandbox(grace)).create_role(
-        RoleName="web", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="web", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     grace.post("/lab/instance-role/steps/create-role/check", **HTMX)  # no permissions policy
     iam = aws_client("iam", sandbox=_sandbox(alan))
-    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     iam.attach_role_policy(
         RoleName="web", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
     )
@@ -121,7 +121,7 @@ def test_reset_gives_the_learner_an_empty_sandbox(instructor, classroom, join):
     grace = join(classroom, "Grace")
     sandbox = _sandbox(grace)
     aws_client("iam", sandbox=sandbox).create_role(
-        RoleName="web", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="web", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     membership = Membership.objects.get(classroom=classroom)
     instructor.post(f"/class/teach/{classroom.code}/learners/{membership.pk}/reset")
@@ -148,7 +148,7 @@ def test_the_csv_has_each_learners_steps_and_quiz_score_by_exam_point(instructor
 
     grace = join(classroom, "=Grace")  # a formula-looking name is defused
     iam = aws_client("iam", sandbox=_sandbox(grace))
-    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     grace.post("/lab/instance-role/steps/create-role/check", **HTMX)
     item = next(i for i in load_bank().values() if i.points[0] == "EP03")
     learner_id = grace.session["learner_id"]
@@ -242,7 +242,7 @@ def test_classmates_never_see_each_others_sandbox_or_answers(classroom, join):
 
     ann, bo = join(classroom, "Annabel-7"), join(classroom, "Bo")
     aws_client("iam", sandbox=_sandbox(ann)).create_role(
-        RoleName="ann-secret-role", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="ann-secret-role", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     ann.post("/lab/instance-role/steps/create-role/check", **HTMX)
     item = next(iter(load_bank().values()))

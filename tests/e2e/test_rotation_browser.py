@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from learnlab.imds.credentials import credentials_tick
 from learnlab.imds.services import endpoint_for
 from learnlab.sandbox.models import Sandbox
-from tests.conftest import launch_with_role
+from tests.helpers import launch_with_role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from learnlab.gate.client import aws_client
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox.services import role_credentials_mint
-from tests.conftest import EC2_TRUST, json_out
+from tests.helpers import json_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +51,7 @@ def test_a_wrong_secret_on_ec2_is_an_auth_failure_as_in_aws(aws, sandbox):
 def role_session(sandbox):
     """Temporary credentials of a role ``app``, as an instance ``i-0abc`` would get them."""
     aws_client("iam", sandbox=sandbox).create_role(
-        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     return role_credentials_mint(
         sandbox=sandbox, role_name="app", session_name="i-0abc", duration_seconds=3600
@@ -209,7 +210,7 @@ def test_malformed_trust_policies_are_refused_as_aws_words_it(aws, sandbox, docu
         "--role-name",
         "good",
         "--assume-role-policy-document",
-        EC2_TRUST,
+        EC2_TRUST_POLICY,
         sandbox=sandbox,
         check=True,
     )
@@ -238,7 +239,7 @@ def role_and_profile(aws, sandbox):
             "--role-name",
             "app-role",
             "--assume-role-policy-document",
-            EC2_TRUST,
+            EC2_TRUST_POLICY,
         ),
         ("iam", "create-instance-profile", "--instance-profile-name", "app-profile"),
         (
@@ -331,7 +332,7 @@ def test_assume_role_follows_the_trust_policy(aws, sandbox):
         "--role-name",
         "ec2-only",
         "--assume-role-policy-document",
-        EC2_TRUST,
+        EC2_TRUST_POLICY,
         sandbox=sandbox,
         check=True,
     )
@@ -402,5 +403,5 @@ def test_the_in_process_client_takes_the_same_gate(sandbox):
     iam = aws_client("iam", sandbox=sandbox)
     with pytest.raises(iam.exceptions.MalformedPolicyDocumentException):
         iam.create_role(RoleName="x", AssumeRolePolicyDocument="not json")
-    iam.create_role(RoleName="x", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="x", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["x"]

@@ -8,7 +8,8 @@ import urllib.request
 import pytest
 
 from learnlab.gate.client import aws_client
-from tests.conftest import EC2_TRUST, json_out
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+from tests.helpers import json_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +36,7 @@ def test_one_learners_roles_are_invisible_to_another(aws, alice, bob):
         "--role-name",
         "alices-role",
         "--assume-role-policy-document",
-        EC2_TRUST,
+        EC2_TRUST_POLICY,
         sandbox=alice,
         check=True,
     )
@@ -99,7 +100,7 @@ def test_a_forged_account_header_is_refused(gate_url, alice, bob):
     """The gate decides the account from the key; a learner's header naming another account is
     refused without repeating it."""
     aws_client("iam", sandbox=alice).create_role(
-        RoleName="alices-role", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="alices-role", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     iam = aws_client("iam", sandbox=bob)
     with (
@@ -151,7 +152,9 @@ def test_a_signed_request_cannot_reach_the_internal_endpoints(live_server, alice
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    aws_client("iam", sandbox=bob).create_role(RoleName="bobs", AssumeRolePolicyDocument=EC2_TRUST)
+    aws_client("iam", sandbox=bob).create_role(
+        RoleName="bobs", AssumeRolePolicyDocument=EC2_TRUST_POLICY
+    )
     key = alice.lab_key()
     url = f"{live_server.url}/aws/{admin}/accounts/{bob.account_id}/roles/bobs"
     request = AWSRequest(method="GET", url=url)
@@ -259,7 +262,7 @@ def test_a_capitalised_form_content_type_does_not_hide_another_account(
     """Trick 1: the gate read no body for `Application/x-www-form-urlencoded`; moto did, and
     Alice assumed Bob's roles, even one that trusts only EC2 and one that does not exist."""
     aws_client("iam", sandbox=bob).create_role(
-        RoleName="ec2-only", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="ec2-only", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     status, answer = send_signed(
         live_server,
@@ -300,7 +303,7 @@ def test_a_duplicated_parameter_is_refused(live_server, alice, bob):
         RoleName="mine", AssumeRolePolicyDocument=trusting({"AWS": principal})
     )
     aws_client("iam", sandbox=bob).create_role(
-        RoleName="ec2-only", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="ec2-only", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     bobs = assume_role_form(f"arn:aws:iam::{bob.account_id}:role/ec2-only")
     alices = assume_role_form(f"arn:aws:iam::{alice.account_id}:role/mine")
@@ -477,7 +480,9 @@ def test_s3_multipart_uploads_and_unoffered_subresources_are_refused(live_server
 def test_dot_segments_never_reach_the_sandbox_servers_router(live_server, alice, bob, path):
     """`/aws/./_admin/...` reached the sandbox server's internal router: the gate refuses dot
     segments and empty segments itself, before anything is forwarded."""
-    aws_client("iam", sandbox=bob).create_role(RoleName="bobs", AssumeRolePolicyDocument=EC2_TRUST)
+    aws_client("iam", sandbox=bob).create_role(
+        RoleName="bobs", AssumeRolePolicyDocument=EC2_TRUST_POLICY
+    )
     status, answer = send_signed(
         live_server, alice, "iam", path=path.format(bob=bob.account_id), method="GET"
     )
@@ -534,7 +539,7 @@ NESTED = "[" * 50_000 + "]" * 50_000
 def test_a_deeply_nested_policy_document_is_malformed_not_a_500(alice):
     """100,000 nested brackets gave a 500 (RecursionError): AWS's MalformedPolicyDocument."""
     iam = aws_client("iam", sandbox=alice)
-    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     for call in (
         lambda: iam.create_role(RoleName="deep", AssumeRolePolicyDocument=NESTED),
         lambda: iam.put_role_policy(RoleName="app", PolicyName="deep", PolicyDocument=NESTED),

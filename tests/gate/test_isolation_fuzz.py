@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from learnlab.gate.client import aws_client
 from learnlab.gate.services import GateRequest, gate_handle
-from tests.conftest import EC2_TRUST
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,7 +174,7 @@ def bobs_world(bob) -> dict:
 def test_no_hostile_request_names_or_touches_another_account(make_sandbox):
     alice, bob = make_sandbox(), make_sandbox()
     bob_iam, bob_ec2 = aws_client("iam", sandbox=bob), aws_client("ec2", sandbox=bob)
-    bob_iam.create_role(RoleName="bobs-role", AssumeRolePolicyDocument=EC2_TRUST)
+    bob_iam.create_role(RoleName="bobs-role", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     policy = bob_iam.create_policy(
         PolicyName="bobs-policy",
         PolicyDocument=json.dumps(

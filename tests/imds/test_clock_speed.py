@@ -3,7 +3,7 @@
 import pytest
 
 from learnlab.sandbox.models import Sandbox
-from tests.conftest import launch_with_role
+from tests.helpers import launch_with_role
 
 
 @pytest.fixture

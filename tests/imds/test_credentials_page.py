@@ -9,7 +9,7 @@ from django.utils import timezone
 from learnlab.imds.credentials import credentials_current, credentials_tick
 from learnlab.imds.models import InstanceCredentials
 from learnlab.sandbox.models import AccessKey, Sandbox
-from tests.conftest import launch_with_role
+from tests.helpers import launch_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from django_q.tasks import async_task
 
 from learnlab.imds.models import InstanceCredentials
 from learnlab.learners.selectors import SESSION_KEY
-from tests.conftest import start_task_cluster, stop_task_cluster
+from tests.helpers import start_task_cluster, stop_task_cluster
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 CREDENTIALS = "/latest/meta-data/iam/security-credentials/s3-reader"

@@ -8,7 +8,7 @@ from learnlab.gate.client import aws_client
 from learnlab.labs.catalog import lab_get
 from learnlab.labs.checks import SandboxView
 from learnlab.labs.services import check_run
-from tests.conftest import EC2_TRUST
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 
 AMI = "ami-0453ec754f44f9a4a"
 S3_READ = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
@@ -67,7 +67,7 @@ def test_step_1_names_a_missing_sts_assume_role_action(sandbox, iam):
 
 
 def test_step_1_names_a_role_without_a_permissions_policy(sandbox, iam):
-    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     result = _check(sandbox, 1)
     assert not result.passed
     assert "has no permissions policy" in result.message
@@ -75,7 +75,7 @@ def test_step_1_names_a_role_without_a_permissions_policy(sandbox, iam):
 
 
 def test_step_1_passes_with_an_ec2_trust_and_a_managed_policy(sandbox, iam):
-    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     iam.attach_role_policy(RoleName="web", PolicyArn=S3_READ)
     result = _check(sandbox, 1)
     assert result.passed, result.message
@@ -83,7 +83,7 @@ def test_step_1_passes_with_an_ec2_trust_and_a_managed_policy(sandbox, iam):
 
 
 def test_step_1_passes_an_action_star_policy_with_a_least_privilege_warning(sandbox, iam):
-    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     everything = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
@@ -95,7 +95,7 @@ def test_step_1_passes_an_action_star_policy_with_a_least_privilege_warning(sand
 
 
 def test_step_1_prefers_a_good_role_over_a_newer_broken_one(sandbox, iam):
-    iam.create_role(RoleName="good", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="good", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     iam.attach_role_policy(RoleName="good", PolicyArn=S3_READ)
     iam.create_role(
         RoleName="broken", AssumeRolePolicyDocument=_trust({"Service": "lambda.amazonaws.com"})
@@ -129,7 +129,7 @@ def test_step_2_names_the_problem_of_the_role_inside_the_profile(sandbox, iam):
 
 
 def _good_profile(iam, name="web"):
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     iam.attach_role_policy(RoleName=name, PolicyArn=S3_READ)
     iam.create_instance_profile(InstanceProfileName=name)
     iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
@@ -138,7 +138,7 @@ def _good_profile(iam, name="web"):
 def test_step_2_passes_and_the_profile_takes_only_one_role(sandbox, iam):
     _good_profile(iam)
     assert _check(sandbox, 2).passed
-    iam.create_role(RoleName="second", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="second", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     with pytest.raises(iam.exceptions.LimitExceededException):
         iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="second")
 

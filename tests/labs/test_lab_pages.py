@@ -89,9 +89,9 @@ def test_a_bad_role_name_is_refused_before_any_call(lab_client):
 def test_the_launch_form_offers_profiles_not_roles(lab_client):
     iam = aws_client("iam", sandbox=_sandbox(lab_client))
     iam.create_instance_profile(InstanceProfileName="only-a-profile")
-    from tests.conftest import EC2_TRUST
+    from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 
-    iam.create_role(RoleName="only-a-role", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="only-a-role", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     fields = lab_client.get(f"{LAB}console/launch_instance", **HTMX).content.decode()
     assert "only-a-profile (role: no role)" in fields
     assert "only-a-role" not in fields
@@ -142,7 +142,7 @@ def test_a_form_post_without_a_csrf_token_is_refused(sandbox_server, db):
 
 
 def test_the_lab_says_so_plainly_when_the_sandbox_server_is_down(lab_client, settings):
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens
     page = lab_client.get(LAB)

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from learnlab.gate.client import aws_client
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
 from learnlab.sandbox.services import (
@@ -15,7 +16,6 @@ from learnlab.sandbox.services import (
     sandbox_reap,
     sandbox_reset,
 )
-from tests.conftest import EC2_TRUST
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -36,14 +36,14 @@ def test_the_same_learner_keeps_the_same_sandbox(sandbox):
 
 def test_reset_wipes_the_sandbox_and_rotates_the_keys(sandbox):
     aws_client("iam", sandbox=sandbox).create_role(
-        RoleName="before-reset", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="before-reset", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     key_before = sandbox.lab_key().access_key_id
     sandbox_reset(sandbox=sandbox)
     assert _roles(sandbox) == []
     assert sandbox.lab_key().access_key_id != key_before
     aws_client("iam", sandbox=sandbox).create_role(
-        RoleName="after-reset", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="after-reset", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     assert _roles(sandbox) == ["after-reset"]
 
@@ -85,7 +85,7 @@ def test_the_gate_rebuilds_a_sandbox_the_server_lost(sandbox):
 
 def test_forgotten_role_credentials_stop_working(sandbox):
     aws_client("iam", sandbox=sandbox).create_role(
-        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     key = role_credentials_mint(
         sandbox=sandbox, role_name="app", session_name="i-0123", duration_seconds=900

@@ -10,8 +10,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox import connection
-from tests.conftest import EC2_TRUST, json_out
+from tests.helpers import json_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -133,7 +134,7 @@ def test_a_megabyte_inline_role_policy_is_refused(aws, sandbox, tmp_path):
         "--role-name",
         "app",
         "--assume-role-policy-document",
-        EC2_TRUST,
+        EC2_TRUST_POLICY,
         sandbox=sandbox,
         check=True,
     )
@@ -162,7 +163,7 @@ def test_a_megabyte_inline_role_policy_is_refused(aws, sandbox, tmp_path):
 
 def test_a_roles_inline_policies_share_one_10240_total(direct):
     iam = direct("iam")
-    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     iam.put_role_policy(RoleName="app", PolicyName="one", PolicyDocument=_policy(6000))
     iam.put_role_policy(RoleName="app", PolicyName="one", PolicyDocument=_policy(7000))  # replaces
     with pytest.raises(iam.exceptions.LimitExceededException) as refused:
@@ -213,7 +214,7 @@ def test_a_managed_policy_over_6144_is_refused(aws, sandbox, tmp_path):
 
 
 def test_a_trust_policy_over_2048_is_refused(aws, sandbox):
-    trust = json.loads(EC2_TRUST)
+    trust = json.loads(EC2_TRUST_POLICY)
     trust["Statement"][0]["Sid"] = "x" * 2100
     stderr = _refused(
         aws(
@@ -234,7 +235,7 @@ def test_a_trust_policy_over_2048_is_refused(aws, sandbox):
     ("args", "parameter", "limit"),
     [
         (
-            ("create-role", "--assume-role-policy-document", EC2_TRUST, "--role-name"),
+            ("create-role", "--assume-role-policy-document", EC2_TRUST_POLICY, "--role-name"),
             "roleName",
             64,
         ),
@@ -254,7 +255,7 @@ def test_names_longer_than_aws_allows_are_refused(aws, sandbox, args, parameter,
 
 def test_an_eleventh_policy_attached_to_a_role_is_refused(aws, sandbox, direct):
     iam = direct("iam")
-    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     arns = [
         iam.create_policy(PolicyName=f"p{n}", PolicyDocument=_policy(200))["Policy"]["Arn"]
         for n in range(11)
@@ -280,7 +281,7 @@ def test_an_eleventh_policy_attached_to_a_role_is_refused(aws, sandbox, direct):
 def test_roles_past_the_lab_limit_are_refused_saying_so(aws, sandbox, direct):
     iam = direct("iam")
     for number in range(100):
-        iam.create_role(RoleName=f"r{number}", AssumeRolePolicyDocument=EC2_TRUST)
+        iam.create_role(RoleName=f"r{number}", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     stderr = _refused(
         aws(
             "iam",
@@ -288,7 +289,7 @@ def test_roles_past_the_lab_limit_are_refused_saying_so(aws, sandbox, direct):
             "--role-name",
             "one-more",
             "--assume-role-policy-document",
-            EC2_TRUST,
+            EC2_TRUST_POLICY,
             sandbox=sandbox,
         ),
         "LimitExceeded",

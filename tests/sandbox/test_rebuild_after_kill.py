@@ -19,7 +19,7 @@ from django.utils import timezone
 from learnlab.gate.client import aws_client
 from learnlab.sandbox.models import Sandbox, SandboxCall
 from learnlab.sandbox.services import sandbox_rebuild_lost, sandbox_servers_watch
-from tests.conftest import ROOT, free_port, launch_with_role
+from tests.helpers import ROOT, free_port, launch_with_role
 from tests.sandbox.direct import query
 from tests.sandbox.test_replay_poison import poison_call
 

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from learnlab.gate.client import aws_client
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox, SandboxCall, ServerBoot
 from learnlab.sandbox.services import (
@@ -17,7 +18,7 @@ from learnlab.sandbox.services import (
     sandbox_reset,
     sandbox_servers_watch,
 )
-from tests.conftest import EC2_TRUST, launch_with_role
+from tests.helpers import launch_with_role
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -61,7 +62,7 @@ def _build(sandbox) -> None:
     s3.put_object(Bucket=f"notes-{sandbox.account_id}", Key="a.txt", Body=b"kept")
     with pytest.raises(aws_client("iam", sandbox=sandbox).exceptions.EntityAlreadyExistsException):
         aws_client("iam", sandbox=sandbox).create_role(
-            RoleName="app", AssumeRolePolicyDocument=EC2_TRUST
+            RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY
         )
 
 

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from django.utils import timezone
 
 from learnlab.gate.client import aws_client
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox, SandboxCall
 from learnlab.sandbox.services import (
@@ -17,7 +18,7 @@ from learnlab.sandbox.services import (
     sandbox_rebuild_lost,
     sandbox_reset,
 )
-from tests.conftest import EC2_TRUST, free_port
+from tests.helpers import free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +52,7 @@ def poison_call(sandbox, bucket: str) -> SandboxCall:
 def _build(sandbox) -> str:
     bucket = f"notes-{sandbox.account_id}"
     aws_client("iam", sandbox=sandbox).create_role(
-        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     s3 = aws_client("s3", sandbox=sandbox)
     s3.create_bucket(Bucket=bucket)
@@ -93,7 +94,7 @@ def test_a_replayed_call_that_fails_is_one_failed_call_not_a_dropped_sandbox(san
     bucket = _build(sandbox)
     poison_call(sandbox, bucket).save()
     aws_client("iam", sandbox=sandbox).create_role(
-        RoleName="after", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="after", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     _as_after_a_restart(sandbox)
 
@@ -106,13 +107,13 @@ def test_a_replayed_call_that_fails_is_one_failed_call_not_a_dropped_sandbox(san
 
 def test_a_full_replay_log_refuses_changes_until_reset(sandbox):
     iam = aws_client("iam", sandbox=sandbox)
-    iam.create_role(RoleName="first", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="first", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     sandbox.refresh_from_db()
     assert sandbox.log_calls == 1 and sandbox.log_bytes > 100
     for full in ({"log_calls": LOG_MAX_CALLS}, {"log_bytes": LOG_MAX_BYTES}):
         Sandbox.objects.filter(pk=sandbox.pk).update(**full)
         with pytest.raises(ClientError) as refused:
-            iam.create_role(RoleName="second", AssumeRolePolicyDocument=EC2_TRUST)
+            iam.create_role(RoleName="second", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
         assert refused.value.response["Error"]["Code"] == "LimitExceeded"
         assert "Reset the lab" in refused.value.response["Error"]["Message"]
         assert _roles(sandbox) == ["first"]  # reads still work
@@ -124,14 +125,14 @@ def test_a_full_replay_log_refuses_changes_until_reset(sandbox):
     sandbox.refresh_from_db()
     assert (sandbox.log_calls, sandbox.log_bytes) == (0, 0)
     aws_client("iam", sandbox=sandbox).create_role(
-        RoleName="fresh", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="fresh", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     assert _roles(sandbox) == ["fresh"]
 
 
 def test_a_failed_rebuild_backs_off_and_reset_still_works(sandbox, settings):
     aws_client("iam", sandbox=sandbox).create_role(
-        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     _as_after_a_restart(sandbox)
     Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.LOST)

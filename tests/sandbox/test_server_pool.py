@@ -11,9 +11,10 @@ import pytest
 
 from learnlab.gate.client import aws_client
 from learnlab.learners.models import Learner
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
-from tests.conftest import EC2_TRUST, ROOT, free_port_run, launch_with_role
+from tests.helpers import ROOT, free_port_run, launch_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,9 @@ def test_sandboxes_spread_over_the_servers_and_stay_on_theirs(two_servers):
     assert [h["accounts"] for h in connection.admin_call_each("GET", "health")] == [2, 2]
     for sandbox in sandboxes:
         iam = aws_client("iam", sandbox=sandbox)
-        iam.create_role(RoleName=f"r{sandbox.account_id}", AssumeRolePolicyDocument=EC2_TRUST)
+        iam.create_role(
+            RoleName=f"r{sandbox.account_id}", AssumeRolePolicyDocument=EC2_TRUST_POLICY
+        )
         assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == [f"r{sandbox.account_id}"]
         other = 1 - sandbox.server
         with pytest.raises(connection.SandboxServerError):

@@ -82,7 +82,7 @@ def test_healthz_is_503_without_a_task_cluster_heartbeat(client, sandbox_server)
 
 
 def test_healthz_is_503_when_the_sandbox_server_is_down(client, settings):
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{free_port()}"
     lease_acquire(holder="test")
@@ -92,7 +92,7 @@ def test_healthz_is_503_when_the_sandbox_server_is_down(client, settings):
 
 
 def test_the_sandbox_page_explains_a_down_sandbox_server(client, settings):
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{free_port()}"
     panel = client.get("/sandbox/panel", headers={"HX-Request": "true"})
@@ -119,12 +119,14 @@ def test_the_env_endpoint_gives_shell_exports(client, sandbox_server):
 
 def test_reset_through_the_page_empties_the_sandbox(client, sandbox_server):
     from learnlab.gate.client import aws_client
+    from learnlab.lib.iam_policy import EC2_TRUST_POLICY
     from learnlab.sandbox.models import Sandbox
-    from tests.conftest import EC2_TRUST
 
     client.get("/sandbox/env")
     sandbox = Sandbox.objects.get()
-    aws_client("iam", sandbox=sandbox).create_role(RoleName="r", AssumeRolePolicyDocument=EC2_TRUST)
+    aws_client("iam", sandbox=sandbox).create_role(
+        RoleName="r", AssumeRolePolicyDocument=EC2_TRUST_POLICY
+    )
     response = client.post("/sandbox/reset", follow=True)
     assert b"Your sandbox is empty again" in response.content
     assert aws_client("iam", sandbox=sandbox).list_roles()["Roles"] == []
@@ -133,7 +135,7 @@ def test_reset_through_the_page_empties_the_sandbox(client, sandbox_server):
 def test_the_sandbox_panel_shows_the_keys_even_when_ec2_does_not_answer(
     client, sandbox_server, settings
 ):
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     client.get("/sandbox/env")  # provisioned while the sandbox server is up
     settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{free_port()}"

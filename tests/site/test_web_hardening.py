@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from learnlab.sandbox.models import Sandbox
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

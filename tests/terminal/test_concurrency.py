@@ -71,12 +71,12 @@ def test_a_command_that_would_run_past_the_line_limit_stops_at_it(make_sandbox, 
 
 def test_a_paginated_command_stops_at_the_line_limit(make_sandbox, monkeypatch):
     from learnlab.gate.client import aws_client
-    from tests.conftest import EC2_TRUST
+    from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 
     sandbox = make_sandbox()
     iam = aws_client("iam", sandbox=sandbox)
     for number in range(40):
-        iam.create_role(RoleName=f"role-{number}", AssumeRolePolicyDocument=EC2_TRUST)
+        iam.create_role(RoleName=f"role-{number}", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     shell = shell_open(sandbox=sandbox)
     monkeypatch.setattr(interpreter, "LINE_SECONDS", 0.3)  # 40 pages take longer than that
     result = shell_run(shell=shell, line="aws iam list-roles --page-size 1")

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from learnlab.gate.client import aws_client
-from tests.conftest import launch_with_role
+from tests.helpers import launch_with_role
 
 pytestmark = pytest.mark.django_db
 

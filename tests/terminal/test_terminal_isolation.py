@@ -7,7 +7,7 @@ import json
 import pytest
 
 from learnlab.gate.client import aws_client
-from tests.conftest import EC2_TRUST
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ TRUST = (
 def bob(make_sandbox):
     bob = make_sandbox()
     aws_client("iam", sandbox=bob).create_role(
-        RoleName="ec2-only", AssumeRolePolicyDocument=EC2_TRUST
+        RoleName="ec2-only", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     return bob
 

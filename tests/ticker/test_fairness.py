@@ -14,8 +14,8 @@ from learnlab.gate.client import aws_client
 from learnlab.imds import credentials
 from learnlab.imds.credentials import credentials_tick
 from learnlab.imds.models import InstanceCredentials
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox.models import AccessKey
-from tests.conftest import EC2_TRUST
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 AMI = "ami-0453ec754f44f9a4a"
@@ -26,7 +26,7 @@ BUSY = 8
 def _attach(sandbox, count: int) -> list[str]:
     """``count`` running instances whose profile holds a role EC2 may assume."""
     iam, ec2 = aws_client("iam", sandbox=sandbox), aws_client("ec2", sandbox=sandbox)
-    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     iam.create_instance_profile(InstanceProfileName="app")
     iam.add_role_to_instance_profile(InstanceProfileName="app", RoleName="app")
     return [  # one call each: moto attaches the profile to a call's first instance only

@@ -1,0 +1,97 @@
+"""What tests share besides fixtures: ports, the test database's URL, the task cluster, the lab's
+first steps. Fixtures live in ``conftest.py``; tests import these by name."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_port_run(count: int) -> int:
+    """A free port followed by ``count - 1`` more free ports (sandbox servers' ports)."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            for offset in range(1, count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return port
+    pytest.fail(f"no {count} consecutive free ports")
+
+
+def database_url() -> str:
+    """The URL of the test database, for processes the tests start."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
+    user = f"{settings['USER']}@" if settings.get("USER") else ""
+    return f"postgres://{user}{host}:{port}/{settings['NAME']}"
+
+
+def json_out(result) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def start_task_cluster(sandbox_server, **extra_env) -> subprocess.Popen:
+    """A real ``qcluster`` process on the test database and this run's sandbox server."""
+    from django_q.brokers import get_broker
+
+    get_broker().purge_queue()  # nothing left over from an earlier run
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "LEARNLAB_SANDBOX_URL": sandbox_server["url"],
+        "LEARNLAB_SANDBOX_SECRET": sandbox_server["secret"],
+        **extra_env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True
+    )
+
+
+def stop_task_cluster(process: subprocess.Popen, signum=signal.SIGTERM) -> None:
+    os.killpg(process.pid, signum)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def launch_with_role(sandbox, name: str = "app") -> str:
+    """Steps 1 to 3 of the lab in ``sandbox``: a role EC2 may assume, in a same-named profile,
+    on a new instance. Returns the instance id."""
+    from learnlab.gate.client import aws_client
+
+    iam, ec2 = aws_client("iam", sandbox=sandbox), aws_client("ec2", sandbox=sandbox)
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=EC2_TRUST_POLICY)
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return ec2.run_instances(
+        ImageId="ami-0453ec754f44f9a4a",
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        IamInstanceProfile={"Name": name},
+    )["Instances"][0]["InstanceId"]
