@@ -9,8 +9,8 @@ from learnlab.site import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("sandbox/", include("learnlab.sandbox.urls")),
-    path("sandbox/instances/", include("learnlab.imds.urls")),
+    path("sandbox/", include("learnlab.site.sandbox_urls")),
+    path("sandbox/", include("learnlab.imds.urls")),  # env, and an instance's credentials page
     path("lab/", include("learnlab.labs.urls")),
     path("quiz/", include("learnlab.quiz.urls")),
     path("terminal/", include("learnlab.terminal.urls")),

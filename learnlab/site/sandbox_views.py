@@ -1,21 +1,22 @@
+"""The "Your sandbox" page: keys, instances and the clock, from several apps, so above them."""
+
 from django.contrib import messages
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.learners.selectors import learner_from_request
 from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
-from learnlab.sandbox.selectors import sandbox_env_lines, sandbox_instances
+from learnlab.sandbox.selectors import sandbox_env_lines
 from learnlab.sandbox.services import (
     ClockSpeedError,
     sandbox_for_learner,
     sandbox_reset,
     sandbox_set_clock_speed,
 )
+from learnlab.site.selectors import sandbox_instances
 
 
 def _gate_url(request) -> str:
@@ -26,13 +27,13 @@ def _gate_url(request) -> str:
 @never_cache  # shows the learner's keys: no cache may keep a copy
 def detail(request):
     """The page renders at once; the panel provisions the sandbox through htmx."""
-    return render(request, "sandbox/detail.html", {"section": "sandbox"})
+    return render(request, "site/sandbox.html", {"section": "sandbox"})
 
 
 @require_GET
 @never_cache  # shows the learner's keys: no cache may keep a copy
 def panel(request):
-    context = {"section": "sandbox", "env_url": request.build_absolute_uri(reverse("sandbox:env"))}
+    context = {"section": "sandbox", "env_url": request.build_absolute_uri(reverse("imds:env"))}
     try:
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
     except connection.SANDBOX_ERRORS:
@@ -43,31 +44,7 @@ def panel(request):
         context["env_text"] = "\n".join(
             sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request))
         )
-    return render(request, "sandbox/detail.html#panel", context)
-
-
-@require_GET
-@never_cache  # shows the learner's keys: no cache may keep a copy
-def env(request):
-    """``export`` lines for a shell: the learner's own terminal pointed at their sandbox, or with
-    ``?instance=i-…``, a shell on that instance: no keys, only its metadata service."""
-    try:
-        sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
-        instance_id = request.GET.get("instance")
-        if instance_id is None:
-            lines = sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request))
-        else:
-            lines = instance_env_lines(
-                sandbox=sandbox,
-                instance_id=instance_id,
-                gate_url=_gate_url(request),
-                imds_base=request.build_absolute_uri("/imds/"),
-            )
-    except InstanceNotFound as error:
-        return HttpResponse(f"# {error}\n", status=404, content_type="text/plain")
-    except connection.SANDBOX_ERRORS:
-        return HttpResponse(f"# {connection.RECONNECTING}\n", status=503, content_type="text/plain")
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+    return render(request, "site/sandbox.html#panel", context)
 
 
 @require_POST
