@@ -1,14 +1,15 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from botocore.exceptions import ClientError
+
+from learnlab.gate.client import aws_client
 from learnlab.imds.models import InstanceCredentials
 from learnlab.lib import clock
-from learnlab.sandbox.models import Sandbox
-from learnlab.ticker.services import clock_heartbeat_age
+from learnlab.sandbox.models import AccessKey, Sandbox
 
 TIMELINE_WIDTH = 600
 TIMELINE_ROWS = 6
-WORKER_STALE_AFTER = 10.0  # seconds without a tick
 
 
 @dataclass
@@ -23,7 +24,8 @@ class TimelineBar:
 
 def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> dict:
     """What the live credentials panel shows: the current set, a countdown computed from stored
-    deadlines, the history as a timeline, and whether the worker is ticking."""
+    deadlines and the history as a timeline (whether the clock ticks: ticker's ``clock_ticking``
+    tag)."""
     sets = list(
         InstanceCredentials.objects.select_related("access_key")
         .filter(sandbox=sandbox, instance_id=instance_id)
@@ -50,7 +52,6 @@ def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> d
         )
         for row, s in enumerate(sets)
     ]
-    age = clock_heartbeat_age(now)
     return {
         "current": current,
         "seconds_left": int((current.expires_at - now).total_seconds()) if current else None,
@@ -59,7 +60,6 @@ def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> d
         "now_x": x_of(now),
         "timeline_height": max(1, len(bars)) * 22 + 24,
         "timeline_width": TIMELINE_WIDTH,
-        "worker_ok": age is not None and age <= WORKER_STALE_AFTER,
         "speed": sandbox.lab_clock_speed,
         "speeds": clock.SPEED_CHOICES,
     }
@@ -68,11 +68,6 @@ def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> d
 def cached_credentials_demo(*, sandbox: Sandbox, instance_id: str, cached_key_id: str | None):
     """Two apps on the instance make the same call: one with the set it cached when the demo
     started, one with the set the metadata service serves now (EP10, EP11)."""
-    from botocore.exceptions import ClientError
-
-    from learnlab.gate.client import aws_client
-    from learnlab.sandbox.models import AccessKey
-
     if not cached_key_id:
         return None
     cached = AccessKey.objects.filter(sandbox=sandbox, access_key_id=cached_key_id).first()

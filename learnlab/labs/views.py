@@ -8,7 +8,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from learnlab.classroom.selectors import classroom_for_learner
 from learnlab.labs.catalog import Lab, lab_get, labs_all
 from learnlab.labs.checks import SandboxView
 from learnlab.labs.console import FORMS, CallFailed, Recorder
@@ -89,7 +88,6 @@ def detail(request, slug):
         "progress": progress,
         "current": current,
         "diagram_template": DIAGRAMS.get(lab.diagram),
-        "classroom": classroom_for_learner(learner=learner),
     }
     try:
         view = SandboxView(sandbox_for_learner(learner=learner))

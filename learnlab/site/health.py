@@ -4,9 +4,7 @@ from django.db import connection as db
 
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
-from learnlab.ticker.services import clock_heartbeat_age
-
-HEARTBEAT_STALE_AFTER = 10.0  # seconds; the clock ticks every second
+from learnlab.ticker.services import STALE_AFTER_SECONDS, clock_heartbeat_age
 
 
 def database_health() -> dict:
@@ -40,4 +38,4 @@ def task_cluster_health() -> dict:
         return {"ok": False, "error": str(error)}
     if age is None:
         return {"ok": False, "last_heartbeat_age_s": None, "error": "no heartbeat yet"}
-    return {"ok": age <= HEARTBEAT_STALE_AFTER, "last_heartbeat_age_s": round(age, 1)}
+    return {"ok": age <= STALE_AFTER_SECONDS, "last_heartbeat_age_s": round(age, 1)}

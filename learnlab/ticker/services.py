@@ -23,6 +23,7 @@ CLOCK = "clock"
 TICK_SECONDS = 1.0
 LEASE_FOR = timedelta(seconds=3)
 REBUILD_BUDGET_SECONDS = 1.5  # within the lease, so no second loop starts meanwhile
+STALE_AFTER_SECONDS = 10.0  # without a tick, the clock counts as stopped
 
 
 def lease_acquire(*, holder: str) -> bool:
@@ -78,3 +79,9 @@ def clock_heartbeat_age(now=None) -> float | None:
     if lease is None or lease.ticked_at is None:
         return None
     return ((now or timezone.now()) - lease.ticked_at).total_seconds()
+
+
+def clock_is_ticking(now=None) -> bool:
+    """Whether the clock ticked within STALE_AFTER_SECONDS."""
+    age = clock_heartbeat_age(now)
+    return age is not None and age <= STALE_AFTER_SECONDS

@@ -6,6 +6,9 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from learnlab.classroom.selectors import classroom_for_learner
+from learnlab.learners.selectors import learner_from_request
+
 register = template.Library()
 
 
@@ -19,6 +22,15 @@ def duration_short(value: timedelta) -> str:
     if minutes < 60:
         return f"{minutes} min"
     return f"{minutes // 60} h {minutes % 60} min"
+
+
+@register.simple_tag(takes_context=True)
+def learner_classroom(context):
+    """The open class of the request's learner, if any: the lab page's banner and the hints
+    the instructor opened."""
+    request = context.get("request")
+    learner = learner_from_request(request, create=False) if request is not None else None
+    return classroom_for_learner(learner=learner)
 
 
 @functools.cache
