@@ -115,8 +115,8 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
     """Renew the due credentials of every supplied instance, sandbox by sandbox in turns;
     forget expired sets; prune long-expired rows.
 
-    Each renewal is claimed with a compare-and-set on ``superseded_at``, so two tickers never
-    both renew one set. Returns counts for the caller (and the benchmark).
+    Each renewal is ``credentials_renew``'s compare-and-set, so two tickers never both renew
+    one set. Returns counts for the caller (and the benchmark).
     """
     now = now or timezone.now()
     started = time.monotonic()
@@ -146,20 +146,15 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
         if time.monotonic() - started > TICK_BUDGET_SECONDS:
             break  # the rest wait for the next tick, where the longest-due go first
         current = live.get((sandbox.pk, instance_id, role_name))
-        moment = timezone.now()
-        if current is not None:
-            claimed = InstanceCredentials.objects.filter(pk=current.pk, superseded_at=None).update(
-                superseded_at=moment
-            )
-            if claimed != 1:
-                continue  # another ticker got there first
         try:
-            credentials_issue(
-                sandbox=sandbox, instance_id=instance_id, role_name=role_name, now=moment
+            fresh = credentials_renew(
+                sandbox=sandbox, instance_id=instance_id, role_name=role_name, current=current
             )
         except (connection.SandboxServerError, IntegrityError) as error:
             log.warning("could not renew credentials of %s: %s", instance_id, error)
             continue
+        if fresh is None:
+            continue  # another ticker got there first
         renewed += current is not None
         issued += current is None
     forgotten = pruned = 0
@@ -176,6 +171,24 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
         "forgotten": forgotten,
         "pruned": pruned,
     }
+
+
+def credentials_renew(
+    *, sandbox: Sandbox, instance_id: str, role_name: str, current: InstanceCredentials | None
+) -> InstanceCredentials | None:
+    """The set after ``current`` (the first one when None), or None when another ticker has
+    renewed ``current`` already: claiming it is a compare-and-set on ``superseded_at``, so two
+    tickers that both saw it due never both renew it."""
+    moment = timezone.now()
+    if current is not None:
+        claimed = InstanceCredentials.objects.filter(pk=current.pk, superseded_at=None).update(
+            superseded_at=moment
+        )
+        if claimed != 1:
+            return None
+    return credentials_issue(
+        sandbox=sandbox, instance_id=instance_id, role_name=role_name, now=moment
+    )
 
 
 def _attached_instances() -> list:
@@ -271,11 +284,3 @@ def credentials_prune(*, now: datetime) -> int:
     if keys:
         AccessKey.objects.filter(pk__in=keys).delete()  # their sets go with them (cascade)
     return len(keys)
-
-
-def credentials_history(*, sandbox: Sandbox, instance_id: str, limit: int = 20) -> list:
-    return list(
-        InstanceCredentials.objects.select_related("access_key")
-        .filter(sandbox=sandbox, instance_id=instance_id)
-        .order_by("-issued_at")[:limit]
-    )

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from learnlab.imds.credentials import credentials_tick
+from learnlab.imds.credentials import credentials_renew, credentials_tick
 from learnlab.imds.models import InstanceCredentials
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -51,10 +51,19 @@ def test_a_rotation_end_to_end_at_speed_360(settings, curl, aws, lab):
 def test_two_tickers_never_both_renew_one_set(settings, curl, lab):
     settings.LEARNLAB_CLOCK_SPEED = 360
     curl(CREDENTIALS)
-    InstanceCredentials.objects.update(renew_at=InstanceCredentials.objects.get().issued_at)
-    first, second = credentials_tick(), credentials_tick()
-    assert first["renewed"] == 1 and second["renewed"] == 0
-    assert InstanceCredentials.objects.filter(superseded_at=None).count() == 1
+    # Both tickers read the set as due before either renews it.
+    seen_by_first, seen_by_second = (
+        InstanceCredentials.objects.get(),
+        InstanceCredentials.objects.get(),
+    )
+    chain = {
+        "sandbox": lab["sandbox"], "instance_id": lab["instance_id"], "role_name": "s3-reader"
+    }  # fmt: skip
+    renewal = credentials_renew(**chain, current=seen_by_first)
+    assert renewal is not None
+    assert credentials_renew(**chain, current=seen_by_second) is None
+    assert list(InstanceCredentials.objects.filter(superseded_at=None)) == [renewal]
+    assert InstanceCredentials.objects.count() == 2
 
 
 def test_detaching_the_profile_stops_renewal(settings, curl, lab):
