@@ -138,9 +138,13 @@ def registries() -> dict:
     return {"checks": CHECKS, "forms": FORMS, "diagrams": DIAGRAMS}
 
 
+def labs_all() -> dict[str, Lab]:
+    """Every lab in the content folder (``LAB_DIR``), by slug, in file-name order."""
+    return _labs_in(LAB_DIR)
+
+
 @functools.cache
-def labs_all(directory: Path = LAB_DIR) -> dict[str, Lab]:
-    """Every lab in the repository, by slug, in file-name order."""
+def _labs_in(directory: Path) -> dict[str, Lab]:
     labs: dict[str, Lab] = {}
     for path in sorted(directory.glob("*.toml")):
         lab = lab_parse(path.read_text(), where=path.name, registries=registries())

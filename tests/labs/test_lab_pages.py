@@ -2,8 +2,10 @@
 the real sandbox server."""
 
 import pytest
+from django.utils.html import escape
 
 from learnlab.gate.client import aws_client
+from learnlab.labs.catalog import lab_get
 from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
 from learnlab.sandbox.models import Sandbox
@@ -42,8 +44,14 @@ def test_the_lab_index_opens_the_only_lab(client):
 
 def test_the_lab_page_shows_every_step_with_hint_and_solution(lab_client):
     page = lab_client.get(LAB).content.decode()
-    for number in (1, 2, 3):
-        assert f'id="step-{number}"' in page
+    steps = lab_get("instance-role").steps
+    assert len(steps) == 6
+    for step in steps:
+        section = page.split(f'<section id="{step.anchor}"', 1)[1].split("</section>", 1)[0]
+        assert f"Step {step.number}: {escape(step.title)}</h2>" in section
+        assert f"Check step {step.number}</button>" in section
+        assert f"<summary>Hint</summary>{step.hint}</details>" in section
+        assert step.solutions["console"] in section and step.solutions["cli"] in section
     assert page.count("<summary>Hint</summary>") == 6
     assert page.count("<summary>Show me</summary>") == 6
     assert 'aria-current="step"' in page
@@ -162,11 +170,17 @@ def test_the_lab_says_so_plainly_when_the_sandbox_server_is_down(lab_client, set
     assert "Reconnecting" in posted.content.decode()
 
 
-def test_the_labs_index_lists_every_lab_when_there_are_several(client, monkeypatch):
-    from learnlab.labs import views
+def test_the_labs_index_lists_every_lab_when_there_are_several(client, monkeypatch, tmp_path):
+    from learnlab.labs import catalog
 
-    lab = next(iter(views.labs_all().values()))
-    monkeypatch.setattr(views, "labs_all", lambda: {lab.slug: lab, "second": lab})
+    text = (catalog.LAB_DIR / "instance-role.toml").read_text()
+    (tmp_path / "instance-role.toml").write_text(text)
+    second = text.replace('slug = "instance-role"', 'slug = "second-lab"', 1)
+    (tmp_path / "second-lab.toml").write_text(
+        second.replace('title = "Give an EC2 instance a role"', 'title = "A second lab"', 1)
+    )
+    monkeypatch.setattr(catalog, "LAB_DIR", tmp_path)  # a content folder with two lab files
     page = client.get("/lab/")
     assert page.status_code == 200
-    assert lab.title in page.content.decode()
+    assert 'href="/lab/instance-role/">Give an EC2 instance a role</a>' in page.content.decode()
+    assert 'href="/lab/second-lab/">A second lab</a>' in page.content.decode()
