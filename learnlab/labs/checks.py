@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from learnlab.gate.client import aws_client
+from learnlab.imds.models import InstanceCredentials
 from learnlab.lib import clock
 from learnlab.lib.iam_policy import action_matches, parse_policy, trust_allows
 from learnlab.sandbox.models import Sandbox
@@ -375,8 +376,6 @@ def instance_with_profile(view: SandboxView) -> CheckResult:
 
 def _attached(view: SandboxView) -> tuple[CheckResult, list]:
     """Step 3's result and, when it passed, the credential sets issued to that instance."""
-    from learnlab.imds.models import InstanceCredentials
-
     attached = instance_with_profile(view)
     if not attached.passed:
         return attached, []

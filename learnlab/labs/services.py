@@ -11,6 +11,7 @@ from learnlab.learners.models import Learner
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
 from learnlab.sandbox.services import sandbox_reset
+from learnlab.terminal.services import shell_reset
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
 
 def lab_reset(*, learner: Learner, sandbox: Sandbox, lab: Lab) -> None:
     """Start the lab over: an empty sandbox (same account and keys), no results, a new shell."""
-    from learnlab.terminal.services import shell_reset
-
     sandbox_reset(sandbox=sandbox)
     StepResult.objects.filter(learner=learner, lab=lab.slug).delete()
     shell_reset(learner=learner)
