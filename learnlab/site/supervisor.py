@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from learnlab.sandbox import connection
+
 PR_SET_PDEATHSIG = 1
 # The task cluster's clock job holds a worker for a minute and django-q2 waits for running tasks,
 # so children get a short grace period before the rest of their group is killed.
@@ -191,8 +193,6 @@ class Supervisor:
         return False
 
     def _sandbox_answers(self) -> bool:
-        from learnlab.sandbox import connection
-
         try:
             connection.admin_call_each("GET", "health", timeout=1.0)
         except connection.SANDBOX_ERRORS:
