@@ -74,10 +74,8 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 
 
 @pytest.fixture(scope="session")
-def sandbox_server():
-    """A real sandbox server process for the whole run; Django's settings point at it."""
-    from django.conf import settings
-
+def sandbox_server_process():
+    """A real sandbox server process for the whole run."""
     port = free_port()
     secret = secrets.token_hex(16)
     process = subprocess.Popen(
@@ -96,10 +94,18 @@ def sandbox_server():
     else:
         process.kill()
         pytest.fail("the sandbox server did not start")
-    settings.LEARNLAB_SANDBOX_URL, settings.LEARNLAB_SANDBOX_SECRET = url, secret
     yield {"url": url, "secret": secret, "process": process}
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture
+def sandbox_server(sandbox_server_process, settings):
+    """The run's sandbox server; Django's settings point at it for this test only, so a test
+    that does not ask for it never reaches it by running after one that did."""
+    settings.LEARNLAB_SANDBOX_URL = sandbox_server_process["url"]
+    settings.LEARNLAB_SANDBOX_SECRET = sandbox_server_process["secret"]
+    return sandbox_server_process
 
 
 @pytest.fixture

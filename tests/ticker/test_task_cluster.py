@@ -19,7 +19,7 @@ def test_only_one_holder_has_the_clock_at_a_time():
     assert lease_acquire(holder="first")
 
 
-def test_the_clock_ticks_about_once_a_second():
+def test_the_clock_ticks_about_once_a_second(sandbox_server):
     assert clock_run(seconds=2.5) == 3
     assert clock_heartbeat_age() < 2
 
