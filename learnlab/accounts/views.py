@@ -33,6 +33,13 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form, "next": _next(request)})
 
 
+def _account_key(form: AuthenticationForm, username: str) -> str:
+    """The per-account throttle's key: the username as the form authenticates it (stripped and
+    NFKC-normalised by Django's ``UsernameField``), case-folded, so every spelling that reaches
+    an account (fullwidth, mathematical, any case) shares that account's count."""
+    return form.fields["username"].to_python(username).casefold()
+
+
 def _login_wait(request, username: str) -> int:
     """Seconds before this account, or this client, may try a password again (0: now)."""
     return max(
@@ -53,7 +60,7 @@ def signin(request):
     context = {"next": _next(request)}
     status = 200
     if request.method == "POST":
-        username = request.POST.get("username", "").strip().lower()
+        username = _account_key(form, request.POST.get("username", ""))
         if wait := _login_wait(request, username):  # the form is not validated: no hashing
             form = AuthenticationForm(request, initial={"username": request.POST["username"]})
             context["refused"] = (

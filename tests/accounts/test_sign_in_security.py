@@ -2,6 +2,7 @@
 gets new keys: each was a finding of the security review (issue 12)."""
 
 import shlex
+import unicodedata
 
 import pytest
 from django.contrib.auth.models import User
@@ -48,6 +49,38 @@ def test_ten_wrong_passwords_then_the_right_one_is_refused_with_a_message():
     other = Client(REMOTE_ADDR="198.51.100.3")
     assert _sign_in(other, "bob", PASSWORD).status_code == 302
     assert other.session["_auth_user_id"] == str(User.objects.get(username="bob").pk)
+
+
+def _spellings(name: str, count: int) -> list[str]:
+    """``count`` spellings of ``name`` that NFKC folds back to it, one letter changed each
+    (fullwidth U+FF41, mathematical bold U+1D41A...)."""
+    forms = []
+    for index, letter in enumerate(name):
+        for codepoint in range(0x80, 0x1FFFF):
+            if unicodedata.normalize("NFKC", chr(codepoint)) == letter:
+                forms.append(name[:index] + chr(codepoint) + name[index + 1 :])
+                if len(forms) == count:
+                    return forms
+    return forms
+
+
+def test_every_spelling_that_reaches_an_account_shares_its_failure_count():
+    """Django signs in with the username NFKC-normalised: the review's second round spread 15
+    guesses for ``ada`` over compatibility spellings and three addresses, under every limit."""
+    ada = User.objects.create_user("ada", password=PASSWORD)
+    variants = _spellings("ada", 15)
+    assert len(set(variants)) == 15 and "ada" not in variants
+    probe = Client(REMOTE_ADDR="198.51.100.19")  # each spelling is ada's account
+    assert _sign_in(probe, variants[0], PASSWORD).status_code == 302
+    assert probe.session["_auth_user_id"] == str(ada.pk)
+    for number, variant in enumerate(variants[:10]):  # 5 an address, under the client limit
+        guesser = Client(REMOTE_ADDR=f"203.0.113.{10 + number // 5}")
+        assert _sign_in(guesser, variant, "wrong-guess").status_code == 200
+
+    for spelling in ("ada", variants[12]):
+        refused = _sign_in(Client(REMOTE_ADDR="198.51.100.20"), spelling, PASSWORD)
+        assert refused.status_code == 429, f"{spelling!r} signed in after 10 wrong passwords"
+        assert "Too many failed sign-ins" in refused.content.decode()
 
 
 def test_one_client_guessing_across_accounts_is_refused(settings):
