@@ -129,6 +129,9 @@ SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365 if SECURE_MODE else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_MODE
 SECURE_HSTS_PRELOAD = SECURE_MODE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_MODE else None
+# How many proxies in front append to X-Forwarded-For (0, the default: none, and the header is
+# never read; anyone can send it). The throttles' client is the N-th address from its right.
+LEARNLAB_TRUSTED_PROXIES = max(0, env_int("LEARNLAB_TRUSTED_PROXIES", 0))
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

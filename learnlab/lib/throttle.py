@@ -8,6 +8,7 @@ Refusals are checked before any costly work (a password hash costs about a secon
 """
 
 import hashlib
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -25,8 +26,21 @@ class Throttled(Exception):
 
 
 def client_address(request) -> str:
-    """The client as the web server saw it: gunicorn binds directly, with no proxy in front."""
-    return request.META.get("REMOTE_ADDR", "")
+    """The client every throttle counts: the web server's peer, or behind
+    LEARNLAB_TRUSTED_PROXIES proxies the address the outermost of them saw, the N-th from the
+    right of X-Forwarded-For (each proxy appends its peer; what is left of that, the client
+    wrote itself). A header too short or not an address there falls back to the peer."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.LEARNLAB_TRUSTED_PROXIES
+    if proxies <= 0:
+        return peer
+    hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    if len(hops) < proxies:
+        return peer
+    try:
+        return str(ipaddress.ip_address(hops[-proxies].strip()))
+    except ValueError:
+        return peer
 
 
 def _key(scope: str, subject: str) -> str:
