@@ -245,5 +245,7 @@ LEARNLAB_THROTTLE_WINDOW_SECONDS = 15 * 60
 # New anonymous learners (each may hold a sandbox) per client address in 10 minutes (0: no
 # limit).
 LEARNLAB_NEW_LEARNERS_PER_CLIENT = env_int("LEARNLAB_NEW_LEARNERS_PER_CLIENT", 20)
-# A class may share one address: new learners joining with its code count against the class.
-LEARNLAB_NEW_LEARNERS_PER_CLASS = env_int("LEARNLAB_NEW_LEARNERS_PER_CLASS", 100)
+# A class may share one address: new learners joining with its code count against the class
+# and that address (a school behind one address), and against the class alone, a safety net.
+LEARNLAB_NEW_LEARNERS_PER_CLASS_CLIENT = env_int("LEARNLAB_NEW_LEARNERS_PER_CLASS_CLIENT", 60)
+LEARNLAB_NEW_LEARNERS_PER_CLASS = env_int("LEARNLAB_NEW_LEARNERS_PER_CLASS", 500)

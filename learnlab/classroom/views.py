@@ -102,21 +102,40 @@ def _join_wait(request) -> int:
 
 
 def _joining_learner(request, classroom: Classroom):
-    """This browser's learner, or a new one: a class may share one address, so new learners
-    count against the class (LEARNLAB_NEW_LEARNERS_PER_CLASS in 10 minutes), not the address."""
+    """This browser's learner, or a new one. A class may share one address, so a new learner
+    joining with a code has the class's limits instead of the address's own: per class and
+    address (LEARNLAB_NEW_LEARNERS_PER_CLASS_CLIENT, a school behind one address), and per class
+    (LEARNLAB_NEW_LEARNERS_PER_CLASS, a higher safety net), in 10 minutes. One address that knows
+    the code can use up its own share, never the whole class's."""
     learner = learner_from_request(request, create=False)
     if learner is not None:
         return learner
     since = timezone.now() - NEW_LEARNERS_WINDOW
-    if (
-        Membership.objects.filter(classroom=classroom, joined_at__gte=since).count()
-        >= settings.LEARNLAB_NEW_LEARNERS_PER_CLASS
-    ):
-        raise Throttled(
-            "Many people have just joined this class. Try again in a few minutes.",
-            retry_after=60,
-        )
+    joined = Membership.objects.filter(classroom=classroom, joined_at__gte=since)
+    address = client_address(request) or None
+    from_address = joined.filter(learner__created_from=address) if address else joined.none()
+    _refuse_if_full(
+        from_address,
+        settings.LEARNLAB_NEW_LEARNERS_PER_CLASS_CLIENT,
+        "Many people from your address have just joined this class. Try again in {wait}; if "
+        "your whole class shares one address, tell your instructor.",
+    )
+    _refuse_if_full(
+        joined,
+        settings.LEARNLAB_NEW_LEARNERS_PER_CLASS,
+        "Many people have just joined this class. Try again in {wait}.",
+    )
     return learner_from_request(request, create=True, per_client_limit=False)
+
+
+def _refuse_if_full(memberships, limit: int, message: str) -> None:
+    """``Throttled`` when ``limit`` (0: none) of these joins are in the window, with the wait
+    until the oldest leaves it."""
+    if limit <= 0 or memberships.count() < limit:
+        return
+    oldest = memberships.order_by("joined_at").values_list("joined_at", flat=True).first()
+    wait = max(1, int((oldest + NEW_LEARNERS_WINDOW - timezone.now()).total_seconds()) + 1)
+    raise Throttled(message.format(wait=minutes(wait)), retry_after=wait)
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,4 +1,6 @@
-"""Guessing class codes is throttled per client: the review found no limit at all (issue 12)."""
+"""Guessing class codes is throttled per client, and new learners joining a class count against
+the class and their address: the review found no limit at all (issue 12), then one address that
+used up a whole class's joins (its second round)."""
 
 import pytest
 from django.core.cache import cache
@@ -55,3 +57,34 @@ def test_a_class_behind_one_address_joins_past_the_per_client_limit_up_to_its_ow
     assert Membership.objects.count() == 3
     # Outside a class, the address's own limit holds.
     assert Client(REMOTE_ADDR="203.0.113.40").get("/sandbox/panel").status_code == 429
+
+
+def test_one_address_that_knows_the_code_uses_up_its_own_share_not_the_classs(
+    classroom, sandbox_server, settings
+):
+    settings.LEARNLAB_NEW_LEARNERS_PER_CLASS_CLIENT = 3
+    settings.LEARNLAB_NEW_LEARNERS_PER_CLASS = 5
+    for number in range(3):  # a fresh cookie-less session each time, one address
+        flood = Client(REMOTE_ADDR="203.0.113.66").post(
+            "/class/", {"code": classroom.code, "display_name": f"bot {number}"}
+        )
+        assert flood.status_code == 302
+    refused = Client(REMOTE_ADDR="203.0.113.66").post(
+        "/class/", {"code": classroom.code, "display_name": "bot 3"}
+    )
+    assert refused.status_code == 429
+    assert "Many people from your address have just joined this class" in refused.text
+    assert "Try again in 10 minutes" in refused.text
+
+    for number, name in enumerate(("Grace", "Alan")):  # real students, from other addresses
+        joined = Client(REMOTE_ADDR=f"198.51.100.{77 + number}").post(
+            "/class/", {"code": classroom.code, "display_name": name}
+        )
+        assert joined.status_code == 302
+    # Past the class's own limit, a safety net, nobody new joins.
+    late = Client(REMOTE_ADDR="198.51.100.90").post(
+        "/class/", {"code": classroom.code, "display_name": "Edsger"}
+    )
+    assert late.status_code == 429
+    assert "Many people have just joined this class" in late.text
+    assert Membership.objects.filter(classroom=classroom).count() == 5
