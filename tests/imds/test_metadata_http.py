@@ -199,6 +199,7 @@ def test_random_paths_and_headers_never_reach_a_500(client, imds_url, live_serve
             HTTP_X_AWS_EC2_METADATA_TOKEN_TTL_SECONDS=ttl,
             HTTP_X_AWS_EC2_METADATA_TOKEN=token,
         )
-        assert response.status_code < 500 or response.status_code == 503
+        # The instance runs and the sandbox server is up: a 503 here would be a broken server.
+        assert response.status_code < 500, response.content
 
     probe()
