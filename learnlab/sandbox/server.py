@@ -25,8 +25,9 @@ the gate carry it too, which spares moto re-checking a signature the gate has ch
 
 Learners are untrusted, so the server defends itself whatever the gate lets through: during a
 forwarded call moto hands out no backend of any account but the request's own (an AWS
-AccessDenied instead: ``_own_account_only``), and the process opens no outbound connection
-at all (``refuse_outbound_network``). A rebuild replays its calls one at a time under the lock,
+AccessDenied instead: ``_own_account_only``), each account has S3 bucket names of its own
+(``BucketNamespaces``), and the process opens no outbound connection at all
+(``refuse_outbound_network``). A rebuild replays its calls one at a time under the lock,
 so other learners' calls go on in between; calls for the account being rebuilt get a 503.
 
 This module touches moto internals; moto is pinned in pyproject.toml for that reason and
@@ -50,6 +51,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import MutableMapping
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -189,6 +191,42 @@ def _replace_association_everywhere(self, association_id: str, *profile, **by_na
     return association
 
 
+class BucketNamespaces(MutableMapping):
+    """moto's one bucket namespace (``s3_backends.bucket_accounts``, bucket name: (partition,
+    account)) made one per account: during a forwarded call moto sees its own account's names
+    only, so creating, finding and deleting a bucket resolve among the sandbox's own buckets.
+
+    A documented lab deviation from AWS's global namespace: with one, a bucket name freed when
+    a sandbox is dropped (reaped, or not yet rebuilt after a restart) could be taken by another
+    learner, and the owner's replay of CreateBucket and PutObject would then fail for good;
+    and one learner could detect another's bucket names. Two sandboxes may each own a bucket
+    of the same name; each sees only its own. Outside a forwarded call no name is visible."""
+
+    def __init__(self):
+        self.accounts: dict[str, dict[str, tuple[str, str]]] = {}
+
+    def _names(self) -> dict[str, tuple[str, str]]:
+        return self.accounts.get(getattr(_request_context, "account", None), {})
+
+    def __getitem__(self, name):
+        return self._names()[name]
+
+    def __setitem__(self, name, owner):  # moto's FakeBucket registers (partition, account)
+        self.accounts.setdefault(owner[1], {})[name] = owner
+
+    def __delitem__(self, name):
+        del self._names()[name]
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self):
+        return len(self._names())
+
+    def drop(self, account_id: str) -> None:
+        self.accounts.pop(account_id, None)
+
+
 IAMRequestBase._check_role_trust_relationship = _check_trust
 BackendDict.__getitem__ = _account_backends_guarded
 AccountSpecificBackend.__getitem__ = _region_backend_guarded
@@ -197,6 +235,7 @@ IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = 
     _replace_association_everywhere
 )
 quotas.install()  # per-sandbox quotas at AWS's limits (learnlab/sandbox/quotas.py)
+s3_backends.bucket_accounts = BucketNamespaces()
 
 
 class SandboxRebuilding(ServiceException):
@@ -451,11 +490,7 @@ class SandboxServer:
 
     def account_drop(self, account_id):
         """Forget the account everywhere and release its memory (see reference/moto.md §1.4)."""
-        s3_backends.bucket_accounts = {
-            name: owner
-            for name, owner in s3_backends.bucket_accounts.items()
-            if owner[1] != account_id
-        }
+        s3_backends.bucket_accounts.drop(account_id)
         dropped = 0
         for backend_dict in list(BackendDict._instances):
             dropped += backend_dict.pop(account_id, None) is not None
