@@ -23,13 +23,24 @@ Lab limits below AWS's, and why:
 - 100 security groups (AWS: 2,500 per region).
 - S3: 20 MiB and 1,000 object versions per sandbox (AWS: unlimited), answered with
   ``EntityTooLarge`` (AWS's code for an upload over a size limit) and ``QuotaExceeded``.
+
+EC2 tags are held to AWS's own limits (a key of 128 characters, a value of 256, 50 tags a
+resource), which moto checks only in part: a 4 MiB tag value on the default VPC made every
+describe of it serialise megabytes under the server's lock. They are checked on the request's
+parameters, before moto runs the action, so CreateTags and every call that tags what it creates
+(``TagSpecification``: RunInstances, CreateVpc, CreateSecurityGroup...) are refused whole,
+before anything is created.
 """
 
 import functools
 import inspect
+import re
+from collections import Counter
 
-from moto.ec2.exceptions import EC2ClientError
+from moto.core.responses import ActionResult
+from moto.ec2.exceptions import EC2ClientError, TagLimitExceeded
 from moto.ec2.models import EC2Backend
+from moto.ec2.responses import EC2Response
 from moto.iam.exceptions import LimitExceededException, ValidationError
 from moto.iam.models import IAMBackend
 from moto.s3.exceptions import S3ClientError
@@ -64,6 +75,11 @@ INSTANCES = 10
 VPCS = 5  # AWS's default per region, the default VPC included
 SECURITY_GROUPS = 100
 ELASTIC_IPS = 5  # AWS's default per region
+TAG_KEY_LENGTH = 128
+TAG_VALUE_LENGTH = 256
+TAGS_PER_RESOURCE = 50
+# A tag in EC2's query parameters: Tag.N.Key (CreateTags), TagSpecification.N.Tag.M.Value...
+TAG_PARAMETER = re.compile(r"^(.*?)(?:^|\.)Tag\.(\d+)\.(Key|Value)$")
 
 # S3, per sandbox.
 BUCKETS = 100  # AWS's long-standing default
@@ -80,6 +96,7 @@ def install() -> None:
         return
     for cls, method, check in CHECKS:
         _check_before(cls, method, check)
+    EC2Response.call_action = _tags_checked_first(EC2Response.call_action)
     _installed = True
 
 
@@ -233,6 +250,40 @@ def _run_instances(ec2, *, count, **_):
             f"A LearnLab sandbox runs at most {INSTANCES} instances that are not terminated "
             "(a lab limit): terminate some first.",
         )
+
+
+def _tags_checked_first(call_action):
+    """EC2's actions, each after its request's tags are checked (``_tags``); a refusal is
+    answered as moto answers an action's own errors."""
+
+    @functools.wraps(call_action)
+    def checked(response):
+        try:
+            _tags(response.querystring)
+        except EC2ClientError as refused:
+            status, headers, body = response.serialized(ActionResult(refused))
+            return status, *response._enrich_response(headers, body)
+        return call_action(response)
+
+    return checked
+
+
+def _tags(parameters: dict[str, list[str]]) -> None:
+    """Every tag a request names within AWS's lengths, and at most 50 in each tag set."""
+    tag_sets = Counter()
+    for name, values in parameters.items():
+        if not (tag := TAG_PARAMETER.match(name)):
+            continue
+        tag_set, _number, part = tag.groups()
+        limit = TAG_KEY_LENGTH if part == "Key" else TAG_VALUE_LENGTH
+        if any(len(value) > limit for value in values):
+            raise EC2ClientError(
+                "InvalidParameterValue",
+                f"Tag {part.lower()} exceeds the maximum length of {limit} characters",
+            )
+        tag_sets[tag_set] += part == "Key"
+    if any(count > TAGS_PER_RESOURCE for count in tag_sets.values()):
+        raise TagLimitExceeded()
 
 
 def _create_vpc(ec2, **_):
