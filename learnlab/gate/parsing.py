@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
-from learnlab.gate import errors
+from learnlab.gate import errors, limits
 
 GATE_PREFIX = "/aws"
 # Paths the sandbox server or moto route away from the AWS APIs (moto's own API, the internal
@@ -73,7 +73,10 @@ def upstream_path(raw_path: str) -> str:
 
 
 def parse_request(request, protocol: str) -> ParsedRequest:
-    """``request`` is a ``GateRequest``; ``protocol`` the credential scope's service's."""
+    """``request`` is a ``GateRequest``; ``protocol`` the credential scope's service's. A body
+    over the protocol's cap is refused before it is read: the view refuses a long one by its
+    Content-Length before receiving it, this refuses in-process calls' too."""
+    limits.check_body_size(len(request.body), protocol)
     parsed = ParsedRequest(upstream_path=upstream_path(request.raw_path))
     parsed.texts.append(parsed.upstream_path)
     for name, value in request.headers.items():

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from learnlab.gate import errors
+from learnlab.gate import errors, limits
 from learnlab.gate.errors import AwsError, protocol_for
 from learnlab.gate.services import GateRequest, gate_handle
 from learnlab.gate.signing import parse_authorization
@@ -18,24 +18,26 @@ def _raw_path(request) -> str:
     return urlsplit(raw_uri).path if raw_uri else quote(request.path, safe="/~")
 
 
-def _refusal(request) -> AwsError | None:
+def _refusal(request, protocol: str) -> AwsError | None:
     """What the view refuses before reading the body: plain HTTP in secure mode (keys and
-    session tokens must not cross the network in clear), and bodies over the gate's cap."""
+    session tokens must not cross the network in clear), and bodies over the protocol's cap
+    (``limits.max_body``; ``gate_handle`` checks the bodies of in-process calls itself)."""
     if settings.SECURE_MODE and not request.is_secure():
         return errors.insecure_transport()
-    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.LEARNLAB_GATE_MAX_BODY:
-        return AwsError(
-            "EntityTooLarge", "Requests to a LearnLab sandbox are limited to 5 MiB.", 400
-        )
+    try:
+        limits.check_body_size(int(request.META.get("CONTENT_LENGTH") or 0), protocol)
+    except AwsError as refused:
+        return refused
     return None
 
 
 @csrf_exempt  # authenticated by SigV4, not by cookies
 def aws(request):
     headers = {name.lower(): value for name, value in request.headers.items()}
-    if refusal := _refusal(request):
-        auth = parse_authorization(headers.get("authorization"))
-        rendered = refusal.render(protocol_for(auth.service if auth else "s3", headers))
+    auth = parse_authorization(headers.get("authorization"))
+    protocol = protocol_for(auth.service if auth else "s3", headers)
+    if refusal := _refusal(request, protocol):
+        rendered = refusal.render(protocol)
     else:
         rendered = gate_handle(
             GateRequest(

@@ -1,5 +1,6 @@
-"""The gate's lab-wide limits (learnlab/gate/limits.py): the lab's region only, and a rate per
-access key answered with each protocol's throttling error, which botocore retries.
+"""The gate's lab-wide limits (learnlab/gate/limits.py): the lab's region only (IAM and STS: the
+aws partition's), a rate per sandbox answered with each protocol's throttling error, which
+botocore retries, and a body size per protocol.
 
 Through the gate, the rate tests use the gate's own buckets at a lower rate (``slow_gate``), one
 that a test machine's calls exceed however busy it is; the default numbers are tested on the
@@ -13,7 +14,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from learnlab.gate import limits
+from learnlab.gate import limits, services
+from learnlab.gate.client import aws_client
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+from learnlab.sandbox.services import role_credentials_mint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,6 +66,35 @@ def test_iam_and_sts_answer_in_any_region_as_in_aws(aws, sandbox, args):
     aws(*args, "--region", "eu-west-1", sandbox=sandbox, check=True)
 
 
+@pytest.fixture
+def rebuilds(monkeypatch) -> list:
+    """The sandbox rebuilds the gate runs (each one still made)."""
+    made, rebuild = [], services.sandbox_rebuild
+    monkeypatch.setattr(
+        services, "sandbox_rebuild", lambda **kw: (made.append(kw["sandbox"]), rebuild(**kw))[1]
+    )
+    return made
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1"])
+@pytest.mark.parametrize("service", ["iam", "sts"])
+def test_iam_and_sts_in_another_partitions_region_are_refused_not_rebuilt(
+    gate_url, sandbox, rebuilds, service, region
+):
+    """moto keeps IAM and STS per partition: the lab key is not in an account's aws-cn backend,
+    and the gate took moto's InvalidClientTokenId for a lost sandbox, rebuilding on each call."""
+    client = _client(gate_url, sandbox, service, region=region)
+    call = client.list_roles if service == "iam" else client.get_caller_identity
+    for _ in range(3):
+        with pytest.raises(ClientError) as refused:
+            call()
+        code, message, status = _code(refused.value.response)
+        assert (code, status) == ("SignatureDoesNotMatch", 403)
+        assert f"Credential should be scoped to a valid region, not '{region}'" in message
+        assert "LearnLab sandboxes run in the aws partition only" in message
+    assert rebuilds == []
+
+
 def test_s3_in_another_region_is_refused_in_s3s_own_words(gate_url, sandbox):
     s3 = _client(gate_url, sandbox, "s3", region="ap-southeast-2")
     with pytest.raises(ClientError) as raised:
@@ -107,14 +140,14 @@ def _code(response) -> tuple[str, str, int]:
     return error["Code"], error["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def test_a_burst_from_one_key_is_throttled_and_another_key_is_not(
+def test_a_burst_from_one_sandbox_is_throttled_and_another_sandbox_is_not(
     slow_gate, gate_url, make_sandbox
 ):
     noisy, quiet = make_sandbox(), make_sandbox()
     through, refused = _until_throttled(_client(gate_url, noisy, "sts").get_caller_identity)
     assert through >= BURST
     assert _code(refused) == ("Throttling", "Rate exceeded", 400)
-    # Another learner's key has its own bucket: a whole burst of its own goes through.
+    # Another learner's sandbox has its own bucket: a whole burst of its own goes through.
     assert _burst(_client(gate_url, quiet, "sts"), BURST) == [""] * BURST
 
 
@@ -135,7 +168,7 @@ def test_each_protocol_throttles_in_its_own_words(
 
 
 @pytest.mark.parametrize("mode", ["legacy", "standard"])
-def test_botocore_with_retries_gets_through_a_throttled_key(slow_gate, gate_url, sandbox, mode):
+def test_botocore_with_retries_gets_through_a_throttled_sandbox(slow_gate, gate_url, sandbox, mode):
     _until_throttled(_client(gate_url, sandbox, "sts").get_caller_identity)
     patient = _client(gate_url, sandbox, "sts", attempts=10, mode=mode)
     assert _burst(patient, 3) == [""] * 3
@@ -155,6 +188,75 @@ def test_forged_requests_do_not_spend_a_learners_bucket(slow_gate, gate_url, san
     )
     assert set(_burst(forged, 3 * BURST)) == {"SignatureDoesNotMatch"}
     assert _burst(_client(gate_url, sandbox, "sts"), BURST) == [""] * BURST
+
+
+def test_a_sandboxs_instance_credentials_share_its_bucket(gate_url, sandbox, monkeypatch):
+    """Each instance's role credentials had a bucket of their own: a learner got (1 + instances)
+    times the rate. Here the bucket barely refills, so one burst is all the sandbox gets."""
+    aws_client("iam", sandbox=sandbox).create_role(
+        RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY
+    )
+    # What the lab clock hands three attached instances (it supplies up to 10 per sandbox).
+    sessions = [
+        role_credentials_mint(
+            sandbox=sandbox, role_name="app", session_name=f"i-{n:017x}", duration_seconds=3600
+        )
+        for n in range(3)
+    ]
+    monkeypatch.setattr(limits, "buckets", limits.TokenBuckets(0.01, BURST))
+    codes = []
+    for key in [sandbox.lab_key(), *sessions]:
+        sts = boto3.client(
+            "sts",
+            endpoint_url=gate_url,
+            region_name="us-east-1",
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
+            aws_session_token=key.session_token or None,
+            config=Config(retries={"max_attempts": 1}),
+        )
+        codes += _burst(sts, BURST)
+    assert codes.count("") == BURST
+    assert set(codes) == {"", "Throttling"}
+
+
+# Body size
+
+
+def test_iam_sts_and_ec2_bodies_past_256_kib_are_refused(gate_url, sandbox):
+    """Nothing of theirs in AWS comes near (policies are 10 KiB at most, user data 16 KiB): a
+    padded call is refused before the gate reads it, and before moto parses it."""
+    padding = "x" * (256 * 1024)
+    calls = {
+        "iam": lambda iam: iam.create_role(
+            RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY, Description=padding
+        ),
+        "sts": lambda sts: sts.assume_role(
+            RoleArn=f"arn:aws:iam::{sandbox.account_id}:role/app",
+            RoleSessionName="lab",
+            Policy=padding,
+        ),
+        "ec2": lambda ec2: ec2.create_security_group(GroupName="web", Description=padding),
+    }
+    for service, call in calls.items():
+        for client in (_client(gate_url, sandbox, service), aws_client(service, sandbox=sandbox)):
+            with pytest.raises(ClientError) as refused:
+                call(client)
+            code, message, status = _code(refused.value.response)
+            assert (code, status) == ("RequestEntityTooLarge", 413), (service, message)
+            assert "limited to 256 KiB" in message
+    assert aws_client("iam", sandbox=sandbox).list_roles()["Roles"] == []
+
+
+def test_s3_takes_bodies_up_to_5_mib(gate_url, sandbox):
+    s3 = _client(gate_url, sandbox, "s3")
+    bucket = f"data-{sandbox.account_id}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="one", Body=b"x" * (1024 * 1024))
+    assert s3.head_object(Bucket=bucket, Key="one")["ContentLength"] == 1024 * 1024
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=bucket, Key="two", Body=b"x" * (5 * 1024 * 1024 + 1))
+    assert _code(refused.value.response)[::2] == ("EntityTooLarge", 400)
 
 
 class Clock:
