@@ -10,10 +10,12 @@ from django.test import Client
 
 from learnlab.classroom.models import CODE_ALPHABET, Membership
 from learnlab.gate.client import aws_client
+from learnlab.labs.models import StepResult
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox.models import Sandbox
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+S3_READ_ONLY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 
 
 def _sandbox(client) -> Sandbox:
@@ -208,12 +210,26 @@ def test_an_instructor_cannot_reset_a_learner_of_another_class_by_guessing_ids(
 ):
     from learnlab.classroom.services import classroom_create
 
-    join(classroom, "Grace")
+    grace = join(classroom, "Grace")
+    sandbox = _sandbox(grace)
+    iam = aws_client("iam", sandbox=sandbox)
+    iam.create_role(RoleName="web", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
+    iam.attach_role_policy(RoleName="web", PolicyArn=S3_READ_ONLY)
+    assert (
+        "Passed."
+        in grace.post("/lab/instance-role/steps/create-role/check", **HTMX).content.decode()
+    )
+    key_id = sandbox.lab_key().access_key_id
     victim = Membership.objects.get(classroom=classroom)
     other = make_instructor("mallory")
     own = classroom_create(instructor=other.user, name="Mine")
     response = other.post(f"/class/teach/{own.code}/learners/{victim.pk}/reset")
     assert response.status_code == 404
+    # Grace's work survives: her role, her passed step and her keys.
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["web"]
+    assert StepResult.objects.filter(learner_id=victim.learner_id, passed=True).count() == 1
+    sandbox.refresh_from_db()
+    assert sandbox.lab_key().access_key_id == key_id
 
 
 def test_instructor_sign_up_can_be_turned_off_and_createinstructor_makes_one(settings, db, capsys):
