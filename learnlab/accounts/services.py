@@ -8,6 +8,7 @@ import logging
 from django.db import transaction
 
 from learnlab.classroom.services import membership_merge
+from learnlab.imds.services import instance_access_revoke
 from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
 from learnlab.learners.selectors import SESSION_KEY
@@ -64,7 +65,7 @@ def _merge_records(*, source: Learner, target: Learner, move_sandbox: bool) -> N
 
 def learner_sign_in(*, request, user) -> Learner:
     """After sign-up or log-in: the browser's anonymous learner joins the account's; a sandbox
-    it brings gets new keys."""
+    it brings gets new keys and its instances new metadata URLs and credentials."""
     anonymous = Learner.objects.filter(pk=request.session.get(SESSION_KEY), user=None).first()
     carried = Sandbox.objects.filter(learner=anonymous).first() if anonymous else None
     target = Learner.objects.filter(user=user).first()
@@ -79,13 +80,15 @@ def learner_sign_in(*, request, user) -> Learner:
         learner_merge(source=anonymous, target=target)
     request.session[SESSION_KEY] = str(target.pk)
     if carried is not None and Sandbox.objects.filter(pk=carried.pk, learner=target).exists():
-        _rotate_carried_keys(sandbox=carried)
+        _rotate_carried_secrets(sandbox=carried)
     return target
 
 
-def _rotate_carried_keys(*, sandbox: Sandbox) -> None:
-    """An anonymous sandbox's keys were known to whoever held its cookie (a planted one, say):
-    the account gets new ones, and the old ones stop working."""
+def _rotate_carried_secrets(*, sandbox: Sandbox) -> None:
+    """An anonymous sandbox's keys, its instances' metadata URLs and the role credentials they
+    served were known to whoever held its cookie (a planted one, say): the account gets new
+    ones, and the old ones stop working."""
+    instance_access_revoke(sandbox=sandbox)
     try:
         sandbox_keys_rotate(sandbox=sandbox)
     except connection.SANDBOX_ERRORS:

@@ -1,9 +1,16 @@
+"""Writes of the instance metadata service: its per-instance URLs, and taking back what whoever
+knew them could read."""
+
 import re
 import shlex
 
-from learnlab.imds.models import MetadataEndpoint
+from django.db import transaction
+from django.utils import timezone
+
+from learnlab.imds.credentials import credentials_forget_expired
+from learnlab.imds.models import InstanceCredentials, MetadataEndpoint
 from learnlab.sandbox import connection
-from learnlab.sandbox.models import Sandbox
+from learnlab.sandbox.models import AccessKey, Sandbox
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 
@@ -38,6 +45,20 @@ def endpoint_for(*, sandbox: Sandbox, instance_id: str) -> MetadataEndpoint:
     instance_facts(sandbox=sandbox, instance_id=instance_id)
     endpoint, _ = MetadataEndpoint.objects.get_or_create(sandbox=sandbox, instance_id=instance_id)
     return endpoint
+
+
+def instance_access_revoke(*, sandbox: Sandbox) -> None:
+    """Whoever knew this sandbox's metadata URLs, or read role credentials from them, loses
+    both: each instance's next look gets a new URL (``endpoint_for``), the live sets expire now
+    (the gate answers ExpiredToken) and are forgotten by the sandbox server, and the metadata
+    service issues fresh ones on the next read. For a sandbox that changes hands (sign-up)."""
+    now = timezone.now()
+    with transaction.atomic():
+        MetadataEndpoint.objects.filter(sandbox=sandbox).delete()
+        live = InstanceCredentials.objects.filter(sandbox=sandbox, expires_at__gt=now)
+        AccessKey.objects.filter(pk__in=live.values("access_key_id")).update(expires_at=now)
+        live.update(expires_at=now)
+    credentials_forget_expired(now=now)
 
 
 def instance_env_lines(

@@ -1,17 +1,25 @@
 """Sign-in is throttled, log-out ends the session for good, and a sandbox brought into an account
 gets new keys: each was a finding of the security review (issue 12)."""
 
+import json
 import shlex
 import unicodedata
 
 import pytest
+from botocore.exceptions import ClientError
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 
+from learnlab.gate.client import aws_client
+from learnlab.imds.models import InstanceCredentials
+from learnlab.sandbox.models import AccessKey, Sandbox
+from tests.helpers import launch_with_role
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "a-long-enough-password-42"
+CREDENTIALS = "latest/meta-data/iam/security-credentials/app"
 
 
 @pytest.fixture(autouse=True)
@@ -140,3 +148,57 @@ def test_keys_planted_with_an_anonymous_cookie_stop_working_once_the_victim_sign
         check=True,
     )
     assert fresh["AWS_ACCESS_KEY_ID"] in victim.get("/sandbox/panel").text
+
+
+def _sign_in_or_up(client, how: str, username: str) -> None:
+    if how == "sign-up":
+        form = {"username": username, "password1": PASSWORD, "password2": PASSWORD}
+        assert client.post("/accounts/signup/", form).status_code == 302
+    else:
+        assert _sign_in(client, username, PASSWORD).status_code == 302
+
+
+def _metadata_url(client, instance_id: str) -> str:
+    page = client.get(f"/sandbox/instances/{instance_id}/")
+    assert page.status_code == 200
+    return "/" + page.context["imds_url"].split("/", 3)[3]
+
+
+def _caller(sandbox, key_id: str) -> str:
+    key = AccessKey.objects.get(access_key_id=key_id)
+    try:
+        return aws_client("sts", sandbox=sandbox, key=key).get_caller_identity()["Arn"]
+    except ClientError as error:
+        return error.response["Error"]["Code"]
+
+
+@pytest.mark.parametrize("how", ["sign-up", "log-in"])
+def test_a_metadata_url_noted_before_the_victim_signs_in_serves_nothing_after(sandbox_server, how):
+    """The second review round: the attacker who planted the cookie had launched an instance
+    with a role and noted its metadata URL; rotating the lab user's key left that URL, and the
+    credentials it served, working in what is now the victim's sandbox."""
+    if how == "log-in":
+        User.objects.create_user("erin", password=PASSWORD)  # an account without a sandbox
+    attacker = Client(REMOTE_ADDR="203.0.113.50")
+    assert attacker.get("/sandbox/env").status_code == 200  # an anonymous learner and sandbox
+    sandbox = Sandbox.objects.get()
+    instance_id = launch_with_role(sandbox)
+    noted = _metadata_url(attacker, instance_id)
+    stolen = json.loads(attacker.get(noted + CREDENTIALS).content)["AccessKeyId"]
+    assert _caller(sandbox, stolen).endswith(f"/app/{instance_id}")
+
+    victim = Client(REMOTE_ADDR="198.51.100.50")
+    victim.cookies["sessionid"] = attacker.cookies["sessionid"].value  # the planted cookie
+    _sign_in_or_up(victim, how, "erin")
+    sandbox.refresh_from_db()
+    assert sandbox.learner.user.username == "erin"
+
+    assert Client(REMOTE_ADDR="203.0.113.51").get(noted + CREDENTIALS).status_code == 404
+    assert _caller(sandbox, stolen) == "ExpiredToken"
+    assert InstanceCredentials.objects.get(access_key__access_key_id=stolen).forgotten_at
+    # The victim's instance page shows the instance's new URL, which serves fresh credentials.
+    fresh_url = _metadata_url(victim, instance_id)
+    assert fresh_url != noted
+    fresh = json.loads(victim.get(fresh_url + CREDENTIALS).content)["AccessKeyId"]
+    assert fresh != stolen
+    assert _caller(sandbox, fresh).endswith(f"/app/{instance_id}")
