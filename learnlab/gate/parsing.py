@@ -14,7 +14,8 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
-from learnlab.gate import errors, limits
+from learnlab.gate import limits
+from learnlab.lib import aws_errors
 
 GATE_PREFIX = "/aws"
 # Paths the sandbox server or moto route away from the AWS APIs (moto's own API, the internal
@@ -24,8 +25,13 @@ REFUSED_PREFIXES = ("/_admin", "/moto-api", "/latest/", "/favicon.ico")
 UNSCANNED_HEADERS = {"authorization", "amz-sdk-invocation-id"}
 MAX_JSON_DEPTH = 32  # AWS's policy grammar nests 5 deep; moto's parser would recurse past 1,000
 MAX_NESTED_DOCUMENTS = 3  # a JSON string holding JSON, holding JSON...
-JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-JSON_BRACKET = re.compile(r"[\[\]{}]")
+# The largest JSON document read (AWS's largest policy, an S3 bucket policy, is 20 KB): scanning
+# one costs at most some tens of milliseconds of the web process's time.
+MAX_JSON_DOCUMENT = 256 * 1024
+# A bracket or the quote that opens a string; then the rest of that string, its closing quote
+# included. Possessive, and only ever tried from where the scan stands: linear in the text.
+JSON_TOKEN = re.compile(r'[\[\]{}"]')
+JSON_STRING_REST = re.compile(r'(?:[^"\\]++|\\.)*+"', re.DOTALL)
 
 
 @dataclass
@@ -58,7 +64,7 @@ def upstream_path(raw_path: str) -> str:
     try:
         path = unquote(raw_path.removeprefix(GATE_PREFIX), errors="strict") or "/"
     except UnicodeDecodeError as error:
-        raise errors.path_refused() from error
+        raise aws_errors.path_refused() from error
     segments = path.split("/")[1:]
     if (
         not path.startswith("/")
@@ -68,7 +74,7 @@ def upstream_path(raw_path: str) -> str:
         or "moto-api" in path
         or path.startswith(REFUSED_PREFIXES)
     ):
-        raise errors.path_refused()
+        raise aws_errors.path_refused()
     return path
 
 
@@ -84,7 +90,7 @@ def parse_request(request, protocol: str) -> ParsedRequest:
             parsed.texts += [name, value, unquote(value)]  # S3 reads some headers decoded
     if protocol in ("query", "ec2"):
         if parsed.upstream_path != "/":
-            raise errors.path_refused()
+            raise aws_errors.path_refused()
         parsed.pairs = _query_parameters(request, protocol)
         for name, value in parsed.pairs:
             parsed.texts += [name, *_value_texts(value, protocol)]
@@ -105,16 +111,16 @@ def _query_parameters(request, protocol: str) -> list[tuple[str, str]]:
     request that has parameters in both places."""
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
-        raise errors.malformed_request(protocol, "Compressed request bodies are not accepted.")
+        raise aws_errors.malformed_request(protocol, "Compressed request bodies are not accepted.")
     if request.headers.get("content-type", "").strip().lower().startswith("multipart/"):
-        raise errors.malformed_request(protocol, "Multipart request bodies are not accepted.")
+        raise aws_errors.malformed_request(protocol, "Multipart request bodies are not accepted.")
     try:
         body = request.body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise errors.malformed_request(protocol, "The request body is not UTF-8.") from error
+        raise aws_errors.malformed_request(protocol, "The request body is not UTF-8.") from error
     in_query, in_body = _pairs(request.query, protocol), _pairs(body, protocol)
     if in_query and in_body:
-        raise errors.malformed_request(
+        raise aws_errors.malformed_request(
             protocol, "Parameters go in the query string or in the body, not in both."
         )
     return in_query or in_body
@@ -124,7 +130,7 @@ def _pairs(text: str, protocol: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(text, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError as error:
-        raise errors.malformed_request(protocol, "Parameters must be UTF-8.") from error
+        raise aws_errors.malformed_request(protocol, "Parameters must be UTF-8.") from error
 
 
 def _value_texts(value: str, protocol: str) -> list[str]:
@@ -150,8 +156,12 @@ def json_strings(text: str, protocol: str) -> list[str]:
     nested deeper than any policy is refused before a parser recurses into it."""
     if not _looks_like_json(text):
         return []
+    if len(text) > MAX_JSON_DOCUMENT:
+        raise aws_errors.malformed_document(
+            protocol, f"This policy is larger than LearnLab reads ({MAX_JSON_DOCUMENT:,} bytes)."
+        )
     if json_depth(text) > MAX_JSON_DEPTH:
-        raise errors.malformed_document(protocol)
+        raise aws_errors.malformed_document(protocol)
     try:
         document = json.loads(text, strict=False)
     except ValueError:
@@ -170,14 +180,27 @@ def json_strings(text: str, protocol: str) -> list[str]:
 
 
 def json_depth(text: str) -> int:
-    """How deep a JSON text nests (brackets inside strings do not count), without recursing."""
-    depth = deepest = 0
-    for bracket in JSON_BRACKET.finditer(JSON_STRING.sub('""', text)):
-        depth += 1 if bracket.group() in "[{" else -1
-        if depth > deepest:
-            deepest = depth
-            if deepest > MAX_JSON_DEPTH:
-                break
+    """How deep a JSON text nests (brackets inside strings do not count), without recursing.
+
+    One pass from left to right: a string is skipped from its opening quote to its closing
+    one, and an unterminated string ends the scan. (Blanking strings with one regex first was
+    quadratic: from every quote of an unterminated run of ``\\"`` it scanned to the end.)"""
+    depth = deepest = position = 0
+    while token := JSON_TOKEN.search(text, position):
+        position = token.end()
+        if token.group() == '"':
+            rest = JSON_STRING_REST.match(text, position)
+            if rest is None:
+                break  # the rest of the text is one unterminated string
+            position = rest.end()
+        elif token.group() in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break
+        else:
+            depth -= 1
     return deepest
 
 
@@ -188,7 +211,9 @@ def _s3_document_texts(body: bytes) -> list[str]:
     text = body.decode("utf-8", "replace")
     texts = [text, *json_strings(text, "rest-xml")]
     if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
-        raise errors.malformed_request("rest-xml", "Document type declarations are not accepted.")
+        raise aws_errors.malformed_request(
+            "rest-xml", "Document type declarations are not accepted."
+        )
     if text.lstrip().startswith("<"):
         try:
             root = ElementTree.fromstring(text)  # noqa: S314 (no DTD, so no entities to expand)
