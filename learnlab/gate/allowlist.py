@@ -8,7 +8,7 @@ what it refuses. Generous within IAM, EC2, STS and S3; never S3 multipart upload
 a replay cannot reproduce).
 """
 
-from learnlab.gate import errors
+from learnlab.lib import aws_errors
 
 SERVICES = ("iam", "ec2", "sts", "s3")
 
@@ -120,27 +120,27 @@ S3_CONTROL_PREFIX = "/v20180820"  # moto routes these to S3 Control, another ser
 
 def check_service(service: str) -> None:
     if service not in SERVICES:
-        raise errors.service_not_offered()
+        raise aws_errors.service_not_offered()
 
 
 def check_query_action(service: str, protocol: str, action: str) -> None:
     if action not in QUERY_ACTIONS[service]:
-        raise errors.invalid_action(protocol, action)
+        raise aws_errors.invalid_action(protocol, action)
 
 
 def check_s3(method: str, path: str, query_keys: list[str]) -> None:
     """S3: the bucket and object operations (and their configuration) the lab needs."""
     if path.startswith(S3_CONTROL_PREFIX):
-        raise errors.invalid_action("rest-xml", "S3 Control API")
+        raise aws_errors.invalid_action("rest-xml", "S3 Control API")
     for key in query_keys:
         if key in S3_MULTIPART:
-            raise errors.AwsError(
+            raise aws_errors.AwsError(
                 "InvalidRequest",
                 "This LearnLab sandbox does not offer multipart uploads: objects up to 5 MiB "
                 "go in a single PutObject.",
                 400,
             )
         if key not in S3_SUBRESOURCES and key not in S3_LIST_PARAMETERS:
-            raise errors.invalid_action("rest-xml", f"?{key} subresource")
+            raise aws_errors.invalid_action("rest-xml", f"?{key} subresource")
     if method == "POST" and "delete" not in query_keys:
-        raise errors.invalid_action("rest-xml", "POST uploads")
+        raise aws_errors.invalid_action("rest-xml", "POST uploads")

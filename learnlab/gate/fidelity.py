@@ -10,8 +10,8 @@ import re
 from moto.iam.exceptions import MalformedPolicyDocument
 from moto.iam.policy_validation import IAMTrustPolicyDocumentValidator
 
-from learnlab.gate import errors
-from learnlab.gate.errors import AwsError
+from learnlab.lib import aws_errors
+from learnlab.lib.aws_errors import AwsError
 from learnlab.lib.iam_policy import parse_policy, trust_allows
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey
@@ -32,7 +32,7 @@ def check_own_account(texts: list[str], *, account_id: str, protocol: str) -> No
     for text in texts:
         for match in ACCOUNT_ID.finditer(text):
             if match.group() != account_id:
-                raise errors.other_account(protocol, account_id=account_id)
+                raise aws_errors.other_account(protocol, account_id=account_id)
 
 
 def check_trust_policy(document: str) -> None:

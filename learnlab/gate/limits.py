@@ -49,7 +49,7 @@ import botocore.session
 from botocore.exceptions import UnknownRegionError
 from django.conf import settings
 
-from learnlab.gate.errors import AwsError
+from learnlab.lib.aws_errors import AwsError
 from learnlab.lib.env import env_int
 
 LAB_REGION = "us-east-1"

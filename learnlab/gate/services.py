@@ -16,8 +16,9 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from learnlab.gate import allowlist, errors, fidelity, limits, parsing, signing
-from learnlab.gate.errors import AwsError, GateResponse, protocol_for
+from learnlab.gate import allowlist, fidelity, limits, parsing, signing
+from learnlab.lib import aws_errors
+from learnlab.lib.aws_errors import AwsError, GateResponse, protocol_for
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
 from learnlab.sandbox.services import (
@@ -86,11 +87,11 @@ def gate_handle(request: GateRequest) -> GateResponse:
         return error.render(protocol)
     except connection.SANDBOX_ERRORS:
         log.warning("sandbox server unavailable", exc_info=True)
-        return errors.sandbox_unavailable().render(protocol)
+        return aws_errors.sandbox_unavailable().render(protocol)
     except OperationalError:
         # The database is locked past its busy timeout: a 503, which AWS SDKs and the CLI retry.
         log.warning("database busy", exc_info=True)
-        return errors.database_busy().render(protocol)
+        return aws_errors.database_busy().render(protocol)
     except Exception:
         # Never a stack trace to an AWS client: AWS's own answer for a server fault.
         log.exception("gate failure")
@@ -105,12 +106,12 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     # Decoded and without dot segments, as the sandbox server will route it.
     parsing.upstream_path(request.raw_path)
     if auth is None:
-        raise errors.missing_authentication(protocol)
+        raise aws_errors.missing_authentication(protocol)
     # [:1] rather than first(): no ORDER BY on the gate's hottest query.
     found = AccessKey.objects.select_related("sandbox").filter(access_key_id=auth.access_key_id)
     key = next(iter(found[:1]), None)
     if key is None:
-        raise errors.invalid_key(protocol)
+        raise aws_errors.invalid_key(protocol)
     _authenticate(request, auth, key, protocol)
     limits.check(auth, key, protocol)  # the lab's region, the key's rate: before any work
 
@@ -201,7 +202,7 @@ def _sandbox_was_lost(response: GateResponse, key: AccessKey) -> bool:
 def _authenticate(request: GateRequest, auth, key: AccessKey, protocol: str) -> None:
     signed_at = signing.request_time(request.headers)
     if signed_at is None or "host" not in auth.signed_headers:
-        raise errors.bad_signature(protocol)
+        raise aws_errors.bad_signature(protocol)
     expected = signing.signature(
         auth=auth,
         method=request.method,
@@ -213,7 +214,7 @@ def _authenticate(request: GateRequest, auth, key: AccessKey, protocol: str) -> 
         session_token=key.session_token,
     )
     if not _constant_time_equal(expected, auth.signature):
-        raise errors.bad_signature(protocol)
+        raise aws_errors.bad_signature(protocol)
     if signing.is_skewed(signed_at, timezone.now()):
         raise AwsError(
             "SignatureDoesNotMatch",
@@ -222,9 +223,9 @@ def _authenticate(request: GateRequest, auth, key: AccessKey, protocol: str) -> 
             403,
         )
     if key.session_token and request.headers.get("x-amz-security-token") != key.session_token:
-        raise errors.invalid_key(protocol)
+        raise aws_errors.invalid_key(protocol)
     if key.is_expired(timezone.now()):
-        raise errors.expired_token(protocol)
+        raise aws_errors.expired_token(protocol)
 
 
 def _constant_time_equal(a: str, b: str) -> bool:
@@ -236,11 +237,11 @@ def _parse(request: GateRequest, auth, protocol: str, *, account_id: str):
     check comes before anything that repeats the request's words in its answer."""
     allowlist.check_service(auth.service)
     if not REGION.match(auth.region):
-        raise errors.invalid_scope()
+        raise aws_errors.invalid_scope()
     parsed = parsing.parse_request(request, protocol)
     fidelity.check_own_account(parsed.texts, account_id=account_id, protocol=protocol)
     if name := parsed.duplicate:
-        raise errors.duplicate_parameter(protocol, name)
+        raise aws_errors.duplicate_parameter(protocol, name)
     if protocol == "rest-xml":
         allowlist.check_s3(request.method, parsed.upstream_path, [n for n, _ in parsed.pairs])
     else:

@@ -6,10 +6,11 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from learnlab.gate import errors, limits
-from learnlab.gate.errors import AwsError, protocol_for
+from learnlab.gate import limits
 from learnlab.gate.services import GateRequest, gate_handle
 from learnlab.gate.signing import parse_authorization
+from learnlab.lib import aws_errors
+from learnlab.lib.aws_errors import AwsError, protocol_for
 
 
 def _raw_path(request) -> str:
@@ -23,7 +24,7 @@ def _refusal(request, protocol: str) -> AwsError | None:
     session tokens must not cross the network in clear), and bodies over the protocol's cap
     (``limits.max_body``; ``gate_handle`` checks the bodies of in-process calls itself)."""
     if settings.SECURE_MODE and not request.is_secure():
-        return errors.insecure_transport()
+        return aws_errors.insecure_transport()
     try:
         limits.check_body_size(int(request.META.get("CONTENT_LENGTH") or 0), protocol)
     except AwsError as refused:

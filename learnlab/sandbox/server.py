@@ -84,7 +84,7 @@ from moto.sts.models import sts_backends
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
-from learnlab.gate.errors import AwsError, protocol_for
+from learnlab.lib.aws_errors import AwsError, protocol_for
 from learnlab.lib.iam_policy import trust_allows
 from learnlab.sandbox import quotas
 
