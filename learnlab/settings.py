@@ -198,7 +198,6 @@ LEARNLAB_SANDBOX_SECRET = (
     env_str("LEARNLAB_SANDBOX_SECRET")
     or hmac.new(SECRET_KEY.encode(), b"learnlab sandbox server", hashlib.sha256).hexdigest()
 )
-LEARNLAB_SANDBOX_REGION = "us-east-1"
 LEARNLAB_SANDBOX_IDLE_HOURS = env_int("LEARNLAB_SANDBOX_IDLE_HOURS", 24)
 LEARNLAB_GATE_MAX_BODY = 5 * 1024 * 1024
 # The lab clock: how many times faster than real AWS credentials rotate (1 to 360).

@@ -78,10 +78,6 @@ class Host:
     def user(self) -> str:
         return "ec2-user" if self.instance_id else "learner"
 
-    @property
-    def prompt(self) -> str:
-        return f"[{self.user}@{self.name} ~]$"
-
 
 @dataclass
 class ShellState:
