@@ -15,10 +15,11 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
+from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.gate.services import GateRequest, gate_handle
 from learnlab.sandbox.models import AccessKey, Sandbox
 
-ENDPOINT = "http://gate.learnlab.internal/aws"
+ENDPOINT = f"http://gate.learnlab.internal{GATE_PREFIX}"
 _session = boto3.session.Session()
 _session_lock = threading.Lock()  # client creation from one botocore session is not thread safe
 

@@ -1,6 +1,5 @@
+from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.gate.views import aws
-
-GATE_PATH = "/aws"
 
 
 class GateMiddleware:
@@ -15,6 +14,6 @@ class GateMiddleware:
 
     def __call__(self, request):
         path = request.path_info
-        if path == GATE_PATH or path.startswith(GATE_PATH + "/"):
+        if path == GATE_PREFIX or path.startswith(GATE_PREFIX + "/"):
             return aws(request)
         return self.get_response(request)

@@ -5,6 +5,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.imds.metadata import respond
 from learnlab.imds.models import MetadataEndpoint
 from learnlab.imds.selectors import cached_credentials_demo, credentials_panel
@@ -44,7 +45,7 @@ def metadata(request, token, path=""):
 def shell_env(request):
     """``export`` lines for a shell: the learner's own terminal pointed at their sandbox, or with
     ``?instance=i-…``, a shell on that instance: no keys, only its metadata service."""
-    gate_url = request.build_absolute_uri("/aws")
+    gate_url = request.build_absolute_uri(GATE_PREFIX)
     try:
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
         instance_id = request.GET.get("instance")

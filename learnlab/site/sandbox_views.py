@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.learners.selectors import learner_from_request
 from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
@@ -20,7 +21,7 @@ from learnlab.site.selectors import sandbox_instances
 
 
 def _gate_url(request) -> str:
-    return request.build_absolute_uri("/aws")
+    return request.build_absolute_uri(GATE_PREFIX)
 
 
 @require_GET

@@ -7,6 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from learnlab.gate.parsing import GATE_PREFIX
+
 pytestmark = pytest.mark.django_db
 
 SERVICES = st.sampled_from(["iam", "sts", "ec2", "s3", "ssm", "nope", ""])
@@ -29,7 +31,7 @@ def authorizations(draw, key_id):
 @given(data=st.data())
 def test_random_requests_never_reach_a_500(client, sandbox, data):
     key_id = sandbox.lab_key().access_key_id
-    path = "/aws" + data.draw(st.sampled_from(["", "/", "/bucket/", "/moto-api/reset/"]))
+    path = GATE_PREFIX + data.draw(st.sampled_from(["", "/", "/bucket/", "/moto-api/reset/"]))
     if path.endswith("/"):
         path += data.draw(st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=20))
     headers = {

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from learnlab.gate.client import aws_client
+from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox.services import role_credentials_mint
 from tests.helpers import json_out
@@ -119,7 +120,7 @@ def test_an_unsigned_request_is_missing_authentication(live_server, sandbox_serv
     import urllib.request
 
     request = urllib.request.Request(
-        live_server.url + "/aws", data=b"Action=ListRoles&Version=2010-05-08"
+        live_server.url + GATE_PREFIX, data=b"Action=ListRoles&Version=2010-05-08"
     )
     with pytest.raises(urllib.error.HTTPError) as denied:
         urllib.request.urlopen(request)

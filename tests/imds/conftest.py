@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from learnlab.gate.client import aws_client
+from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.imds.services import endpoint_for
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 
@@ -78,7 +79,7 @@ def on_instance(imds_url, live_server, tmp_path):
             "AWS_CONFIG_FILE": str(tmp_path / "none"),
             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds_url + "/",
-            "AWS_ENDPOINT_URL": live_server.url + "/aws",
+            "AWS_ENDPOINT_URL": live_server.url + GATE_PREFIX,
             "AWS_DEFAULT_REGION": "us-east-1",
         }
         result = subprocess.run(
