@@ -1,5 +1,7 @@
 """The instance metadata service of one lab instance, with AWS's paths, formats and status codes
-(reference/imds.md). Pure request → response logic; the view and the terminal both call it."""
+(reference/imds.md). One request in, one response out, for the view and the terminal alike; to
+answer, it reads the instance and its profile from the sandbox server and the role's current
+credentials from the database, issuing the first set on demand (``credentials_current``)."""
 
 import base64
 import hashlib

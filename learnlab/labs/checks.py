@@ -1,8 +1,11 @@
-"""Step checks: small functions that read the learner's sandbox through the gate.
+"""Step checks: small functions that read the learner's sandbox.
 
-A check never looks at what the learner typed; it reads the account as AWS would show it and,
-when something is wrong, names the exact problem and what to do about it. Each returns a
-``CheckResult`` whose ``facts`` (what exists) also feed the lab's diagram.
+Steps 1 to 3 read the account through the gate, as AWS would show it. Steps 4 to 6 happen on the
+instance, where AWS keeps no trace a learner could read: they read what LearnLab recorded, the
+instance's credential sets in the database (``InstanceCredentials``: issued, used, renewed).
+A check never looks at what the learner typed and, when something is wrong, names the exact
+problem and what to do about it. Each returns a ``CheckResult`` whose ``facts`` (what exists)
+also feed the lab's diagram.
 """
 
 import functools
