@@ -4,10 +4,12 @@ import ctypes
 import json
 import math
 import signal
-import socket
 import statistics
 import sys
 import traceback
+
+# Processes are started as the tests start them; benchmarks import these from here.
+from learnlab.site.launch import LaunchError, free_port, free_port_run  # noqa: F401
 
 PR_SET_PDEATHSIG = 1
 
@@ -20,26 +22,6 @@ def stop_with_parent() -> None:
 def interrupt(_signum, _frame) -> None:
     """A signal handler that turns SIGTERM into KeyboardInterrupt, so clean-up runs."""
     raise KeyboardInterrupt
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def free_port_run(count: int) -> int:
-    """A port such that it and the next ``count - 1`` are free (sandbox servers' ports)."""
-    for _ in range(100):
-        port = free_port()
-        try:
-            for offset in range(1, count):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port + offset))
-        except OSError:
-            continue
-        return port
-    raise BenchError(f"no {count} consecutive free ports")
 
 
 class BenchError(Exception):
@@ -61,7 +43,7 @@ def run_and_report(run, args, *, stopped: str, errors: tuple = ()) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: {stopped} was stopped", file=sys.stderr)
         return 130
-    except (BenchError, OSError, *errors) as error:
+    except (BenchError, LaunchError, OSError, *errors) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except Exception:  # a bug, or a failure inside learnlab: show where

@@ -56,7 +56,9 @@ from benchlib import (
 )
 from botocore.config import Config
 
+from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+from learnlab.site.launch import stack_env, stack_start, stack_wait
 
 ROOT = Path(__file__).resolve().parent.parent
 AMI = "ami-0453ec754f44f9a4a"
@@ -65,7 +67,6 @@ PAGES_AND_FRAGMENTS = ("lab page", "check", "credentials fragment", "sandbox env
 SETTLE_SECONDS = 30  # after the last arrival, the last lab walks are done
 GOAL_P95_MS = 250.0
 GOAL_KIB_PER_SANDBOX = 256
-NOT_INHERITED = ("DATABASE_URL", "LEARNLAB_REDIS_URL", "SECRET_KEY", "DEBUG", "PORT", "HOST")
 
 
 class Recorder:
@@ -149,7 +150,7 @@ def learner(base: str, recorder: Recorder, start_at: float, stop_at: float, numb
         iam, ec2 = (
             aws_client(
                 service,
-                base + "/aws",
+                base + GATE_PREFIX,
                 values["AWS_ACCESS_KEY_ID"],
                 values["AWS_SECRET_ACCESS_KEY"],
             )
@@ -271,35 +272,22 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
-        env |= {
-            "LEARNLAB_DATA_DIR": str(self.data_dir),
-            "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{self.sandbox_port}",
-            "LEARNLAB_SANDBOX_SECRET": self.secret,
-            "LEARNLAB_SANDBOX_SERVERS": str(self.servers),
-            "PORT": str(self.port),
+        env = stack_env(
+            port=self.port,
+            data_dir=self.data_dir,
+            servers=self.servers,
+            LEARNLAB_SANDBOX_URL=f"http://127.0.0.1:{self.sandbox_port}",
+            LEARNLAB_SANDBOX_SECRET=self.secret,
             # The whole simulated class comes from one address: no new-learner limit for it.
-            "LEARNLAB_NEW_LEARNERS_PER_CLIENT": "0",
-        }
+            LEARNLAB_NEW_LEARNERS_PER_CLIENT="0",
+        )
         if self.scale_out:
             env |= self.scale_out.create()
         python = sys.executable
         subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         self.log = (self.data_dir / "stack.log").open("w")
-        self.process = subprocess.Popen(
-            [python, "manage.py", "runstack"], cwd=ROOT, env=env, start_new_session=True,
-            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=stop_with_parent,
-        )  # fmt: skip
-        http = urllib3.PoolManager(retries=False)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if http.request("GET", self.base + "/healthz", timeout=2).status == 200:
-                    return
-            except urllib3.exceptions.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise BenchError("LearnLab did not become healthy within 60 s")
+        self.process = stack_start(env, stdout=self.log, preexec_fn=stop_with_parent)
+        stack_wait(self.process, self.port, timeout=60)
 
     def sandbox_health(self) -> dict:
         """Accounts and resident memory summed over the sandbox servers."""

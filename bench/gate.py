@@ -50,6 +50,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+from learnlab.site.launch import stack_env, stack_start
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_RATIO = 1.5
@@ -58,8 +59,6 @@ STOP_TIMEOUT = 30.0  # the supervisor gives its children 5 s, then kills them
 ORPHAN_GRACE = 3.0  # for grandchildren still exiting when runstack is gone
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 PATHS = ("gate", "direct")
-# Settings that would point the stack at the developer's own database, broker or debug mode.
-NOT_INHERITED = ("DATABASE_URL", "LEARNLAB_REDIS_URL", "SECRET_KEY", "DEBUG", "PORT", "HOST")
 
 
 # The stack
@@ -79,26 +78,20 @@ class Stack:
         self.known: dict[int, int] = {}  # pid -> start time of the stack's processes
 
     def start(self) -> None:
-        env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
-        env |= {
-            "PORT": str(self.port),
-            "HOST": "127.0.0.1",
-            "LEARNLAB_DATA_DIR": str(self.data_dir),
-            "LEARNLAB_SANDBOX_URL": self.sandbox_url,
-            "LEARNLAB_SANDBOX_SECRET": self.secret,
-            "PYTHONUNBUFFERED": "1",
+        env = stack_env(
+            port=self.port,
+            data_dir=self.data_dir,
+            LEARNLAB_SANDBOX_URL=self.sandbox_url,
+            LEARNLAB_SANDBOX_SECRET=self.secret,
+            PYTHONUNBUFFERED="1",
             # One key calls back to back: measure the gate's path, not its per-key rate limit.
-            "LEARNLAB_GATE_RATE": "0",
-        }
+            LEARNLAB_GATE_RATE="0",
+        )
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "runstack"],
-                cwd=ROOT,
-                env=env,
+            self.process = stack_start(
+                env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
                 preexec_fn=stop_with_parent,  # if this script is killed outright
             )
 

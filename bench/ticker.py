@@ -72,6 +72,7 @@ from benchlib import (
 from botocore.exceptions import BotoCoreError, ClientError
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+from learnlab.site.launch import sandbox_server_start
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_LATENESS_S = 1.0
@@ -107,20 +108,13 @@ class SandboxServer:
 
     def start(self) -> None:
         env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
-        env |= {"LEARNLAB_SANDBOX_SECRET": self.secret, "PYTHONUNBUFFERED": "1"}
+        env |= {"PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "learnlab.sandbox.server",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-                cwd=ROOT,
+            self.process = sandbox_server_start(
+                port=self.port,
+                secret=self.secret,
                 env=env,
+                wait=0,  # wait_until_healthy times the start
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

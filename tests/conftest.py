@@ -6,14 +6,15 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
+from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY as EC2_TRUST  # noqa: F401 (tests/security)
-from tests.helpers import ROOT, free_port, start_task_cluster, stop_task_cluster
+from learnlab.site.launch import free_port, sandbox_server_start
+from tests.helpers import start_task_cluster, stop_task_cluster
 
 # Sync Playwright runs an event loop in the test thread; Django's ORM must still be usable.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -76,24 +77,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 @pytest.fixture(scope="session")
 def sandbox_server_process():
     """A real sandbox server process for the whole run."""
-    port = free_port()
-    secret = secrets.token_hex(16)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "learnlab.sandbox.server", "--port", str(port)],
-        env={**os.environ, "LEARNLAB_SANDBOX_SECRET": secret},
-        cwd=ROOT,
-    )
+    port, secret = free_port(), secrets.token_hex(16)
+    process = sandbox_server_start(port=port, secret=secret)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("the sandbox server did not start")
     yield {"url": url, "secret": secret, "process": process}
     process.terminate()
     process.wait(10)
@@ -127,7 +113,7 @@ def sandbox(make_sandbox):
 
 @pytest.fixture
 def gate_url(live_server, sandbox_server):
-    return live_server.url + "/aws"
+    return live_server.url + GATE_PREFIX
 
 
 @pytest.fixture

@@ -1,39 +1,15 @@
-"""What tests share besides fixtures: ports, the test database's URL, the task cluster, the lab's
-first steps. Fixtures live in ``conftest.py``; tests import these by name."""
+"""What tests share besides fixtures: the test database's URL, the task cluster, the lab's first
+steps, and (from ``learnlab.site.launch``, which benchmarks use too) ports. Fixtures live in
+``conftest.py``; tests import these by name."""
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def free_port_run(count: int) -> int:
-    """A free port followed by ``count - 1`` more free ports (sandbox servers' ports)."""
-    for _ in range(50):
-        port = free_port()
-        try:
-            for offset in range(1, count):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port + offset))
-        except OSError:
-            continue
-        return port
-    pytest.fail(f"no {count} consecutive free ports")
+from learnlab.site.launch import ROOT, free_port, free_port_run  # noqa: F401 (for tests)
 
 
 def database_url() -> str:

@@ -5,8 +5,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
@@ -17,9 +15,10 @@ import pytest
 import urllib3
 from botocore.config import Config
 
+from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
-from tests.helpers import ROOT, free_port, free_port_run
-from tests.test_stack import _cmdline, _descendants, _healthz
+from learnlab.site.launch import free_port, healthz, stack_env, stack_start, stack_stop, stack_wait
+from tests.test_stack import _cmdline, _descendants
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +61,7 @@ class Learner:
         }
         return boto3.client(
             service,
-            endpoint_url=self.base + "/aws",
+            endpoint_url=self.base + GATE_PREFIX,
             region_name="us-east-1",
             config=Config(retries={"max_attempts": 1}),
             **keys,
@@ -110,41 +109,22 @@ class Learner:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "LEARNLAB_DATA_DIR": str(tmp_path_factory.mktemp("faults")),
-        "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{free_port_run(1)}",
-        "LEARNLAB_CLOCK_SPEED": "360",  # credentials live 60 s, renewed every 5-10 s
-        "WEB_CONCURRENCY": "2",
-    }
-    for name in ("DATABASE_URL", "LEARNLAB_REDIS_URL", "LEARNLAB_SANDBOX_SERVERS"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "runstack"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    env = stack_env(
+        port=port,
+        data_dir=tmp_path_factory.mktemp("faults"),
+        LEARNLAB_CLOCK_SPEED="360",  # credentials live 60 s, renewed every 5-10 s
+        WEB_CONCURRENCY="2",
     )
+    process = stack_start(env)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and _healthz(port)[0] != 200:
-            time.sleep(0.5)
-        assert _healthz(port)[0] == 200, _healthz(port)
+        stack_wait(process, port)
         base = f"http://127.0.0.1:{port}"
         learners = [Learner(base, number) for number in range(LEARNERS)]
         for learner in learners:
             learner.do_steps_1_to_3()
         yield {"port": port, "pid": process.pid, "learners": learners}
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stack_stop(process, signal.SIGTERM, timeout=20)
 
 
 def _child_running(stack, marker: bytes) -> int:
@@ -178,7 +158,7 @@ def test_kill_9_of_the_sandbox_server_rebuilds_every_sandbox_and_loses_no_step(s
     while time.monotonic() - killed_at < 30:
         page = learners[0].get("/lab/instance-role/")
         pages.append((page.status, 'data-testid="reconnecting"' in page.data.decode()))
-        _status, health = _healthz(stack["port"])
+        _status, health = healthz(stack["port"])
         sandbox = (health or {}).get("sandbox_server", {})
         if sandbox.get("ok") and sandbox["accounts"] >= LEARNERS and sandbox["rebuilding"] == 0:
             rebuilt_after = time.monotonic() - killed_at
@@ -221,7 +201,7 @@ def test_kill_9_of_the_task_cluster_restarts_it_and_rotation_catches_up(stack):
     back_at = None
     while time.monotonic() - killed_at < 60:
         sample()
-        _status, health = _healthz(stack["port"])
+        _status, health = healthz(stack["port"])
         age = (health or {}).get("task_cluster", {}).get("last_heartbeat_age_s")
         if (
             back_at is None

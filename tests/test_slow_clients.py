@@ -5,11 +5,7 @@ the thread that would run it, so 8 of them (2 workers x 4 threads) stopped every
 """
 
 import contextlib
-import json
-import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 import urllib.error
@@ -17,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from tests.helpers import ROOT, free_port, free_port_run
+from learnlab.site.launch import free_port, stack_env, stack_start, stack_stop, stack_wait
 
 pytestmark = pytest.mark.e2e
 
@@ -37,41 +33,12 @@ def _get(url: str, timeout: float):
 def stack(tmp_path):
     """`make run` on free ports with its own data folder; yields the web port."""
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "LEARNLAB_DATA_DIR": str(tmp_path),
-        "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{free_port_run(1)}",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("LEARNLAB_REDIS_URL", None)
-    make = subprocess.Popen(
-        ["make", "--no-print-directory", "run"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    make = stack_start(stack_env(port=port, data_dir=tmp_path), make=True)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/healthz", 2)
-            except OSError:
-                status = None
-            if status == 200:
-                break
-            time.sleep(0.5)
-        assert status == 200, json.loads(body)
+        stack_wait(make, port)
         yield port
     finally:
-        os.killpg(make.pid, signal.SIGINT)
-        try:
-            make.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(make.pid, signal.SIGKILL)
-            make.wait()
+        stack_stop(make)
 
 
 def _drip(port: int, stop: threading.Event) -> list[socket.socket]:

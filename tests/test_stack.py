@@ -1,6 +1,5 @@
 """`make run` starts the whole stack, serves it, and Ctrl-C leaves no process behind."""
 
-import json
 import os
 import signal
 import sqlite3
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, free_port_run
+from learnlab.site.launch import free_port, healthz, stack_env, stack_start, stack_wait
 
 pytestmark = pytest.mark.e2e
 
@@ -42,46 +41,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _healthz(port: int):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-    except OSError:
-        return None, None
-
-
 @pytest.mark.parametrize(
     ("stop_signal", "servers"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)]
 )
 def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal, servers):
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "LEARNLAB_DATA_DIR": str(tmp_path),
-        "LEARNLAB_SANDBOX_URL": f"http://127.0.0.1:{free_port_run(servers)}",
-        "LEARNLAB_SANDBOX_SERVERS": str(servers),
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("LEARNLAB_REDIS_URL", None)
-    make = subprocess.Popen(
-        ["make", "--no-print-directory", "run"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = stack_env(port=port, data_dir=tmp_path, servers=servers)
+    make = stack_start(env, make=True, stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 90
-        status = body = None
-        while time.monotonic() < deadline and status != 200:
-            status, body = _healthz(port)
-            time.sleep(0.5)
-        assert status == 200, body
+        stack_wait(make, port)
+        _status, body = healthz(port)
         assert body["database"]["vendor"] == "sqlite"
         assert body["sandbox_server"]["servers"] == servers
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as home:

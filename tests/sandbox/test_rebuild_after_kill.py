@@ -2,12 +2,8 @@
 replayed in it): the clock's rebuild brings the sandbox back, and another learner's calls stay
 fast all the while, because the rebuild takes the server's lock one replayed call at a time."""
 
-import os
 import secrets
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -19,30 +15,14 @@ from django.utils import timezone
 from learnlab.gate.client import aws_client
 from learnlab.sandbox.models import Sandbox, SandboxCall
 from learnlab.sandbox.services import sandbox_rebuild_lost, sandbox_servers_watch
-from tests.helpers import ROOT, free_port, launch_with_role
+from learnlab.site.launch import free_port, sandbox_server_start
+from tests.helpers import launch_with_role
 from tests.sandbox.direct import query
 from tests.sandbox.test_replay_poison import poison_call
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 LOG_CALLS = 3000
-
-
-def _start(port: int, secret: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "learnlab.sandbox.server", "--port", str(port)],
-        env={**os.environ, "LEARNLAB_SANDBOX_SECRET": secret},
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail("the sandbox server did not start")
 
 
 @pytest.fixture
@@ -52,7 +32,7 @@ def own_server(settings, sandbox_server):
     settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{port}"
     settings.LEARNLAB_SANDBOX_SECRET = secret
     server = {"url": settings.LEARNLAB_SANDBOX_URL, "secret": secret, "port": port}
-    server["process"] = _start(port, secret)
+    server["process"] = sandbox_server_start(port=port, secret=secret)
     yield server
     server["process"].kill()
     server["process"].wait()
@@ -116,7 +96,9 @@ def test_a_kill_9_with_a_long_poisoned_log_rebuilds_without_stalling_others(
 
     own_server["process"].send_signal(signal.SIGKILL)
     own_server["process"].wait()
-    own_server["process"] = _start(own_server["port"], own_server["secret"])
+    own_server["process"] = sandbox_server_start(
+        port=own_server["port"], secret=own_server["secret"]
+    )
     assert sandbox_servers_watch() == 2
     done = threading.Event()
     rebuild = _rebuild_in_background(done)

@@ -1,11 +1,7 @@
 """Several sandbox servers: each sandbox is pinned to one by its record, and every path (gate,
 internal calls, the ticker, health) reaches the right one."""
 
-import os
 import secrets
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -14,7 +10,8 @@ from learnlab.learners.models import Learner
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
-from tests.helpers import ROOT, free_port_run, launch_with_role
+from learnlab.site.launch import free_port_run, sandbox_server_start
+from tests.helpers import launch_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -22,24 +19,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def two_servers(settings):
     port, secret = free_port_run(2), secrets.token_hex(16)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "learnlab.sandbox.server", "--port", str(port + index)],
-            env={**os.environ, "LEARNLAB_SANDBOX_SECRET": secret},
-            cwd=ROOT,
-        )
-        for index in range(2)
-    ]
+    processes = [sandbox_server_start(port=port + index, secret=secret) for index in range(2)]
     settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{port}"
     settings.LEARNLAB_SANDBOX_SECRET = secret
     settings.LEARNLAB_SANDBOX_SERVERS = 2
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            connection.admin_call_each("GET", "health", timeout=1.0)
-            break
-        except connection.SandboxServerUnavailable:
-            time.sleep(0.2)
     yield port
     for process in processes:
         process.terminate()
