@@ -1,4 +1,4 @@
-"""Sandbox work for the task cluster."""
+"""Sandbox work for the task cluster, on the schedule migrations/0002_reaper_schedule.py creates."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Jobs the task cluster runs on a schedule (see the migrations that create the schedules)."""
+"""Jobs the task cluster runs on a schedule (created by migrations/0002_clock_schedule.py)."""
 
 from learnlab.ticker.services import clock_run
 
