@@ -22,6 +22,11 @@ the gate carry it too, which spares moto re-checking a signature the gate has ch
     GET    /_admin/accounts/<acct>/instance-profiles/<n> a profile's ARN and roles
     POST   /_admin/accounts/<acct>/role-credentials     mint credentials for a role
     DELETE /_admin/accounts/<acct>/role-credentials/<k> forget superseded credentials
+    GET    /_admin/accounts/<acct>/instances/<id>       an instance as its metadata service
+                                                        sees it (state, profile, endpoint)
+    GET    /_admin/attached-instances                   every running instance whose profile
+                                                        holds a role EC2 may assume, all
+                                                        accounts: what the clock keeps supplied
 
 Learners are untrusted, so the server defends itself whatever the gate lets through: during a
 forwarded call moto hands out no backend of any account but the request's own (an AWS
