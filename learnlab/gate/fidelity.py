@@ -17,7 +17,12 @@ from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey
 
 # An account id as moto reads one: 12 digits, not part of a longer word (hex digests are not).
-ACCOUNT_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{12}(?![0-9A-Za-z])")
+# Twelve digits standing alone, except as a UUID's last group (an SDK's random ClientToken ends
+# in twelve digits about once in 300 calls).
+ACCOUNT_ID = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-)"
+    r"[0-9]{12}(?![0-9A-Za-z])"
+)
 PROFILE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
 ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$")

@@ -406,3 +406,20 @@ def test_the_in_process_client_takes_the_same_gate(sandbox):
         iam.create_role(RoleName="x", AssumeRolePolicyDocument="not json")
     iam.create_role(RoleName="x", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["x"]
+
+
+def test_a_client_token_ending_in_twelve_digits_is_not_an_account(sandbox):
+    """An SDK's random ClientToken is a UUID, whose last group is all digits about once in 300
+    calls: that is no account id, and the launch goes ahead."""
+    ec2 = aws_client("ec2", sandbox=sandbox)
+    token = "3f2a9c1e-4b7d-4e21-9a0b-" + "9" * 12
+    launched = ec2.run_instances(
+        ImageId="ami-0453ec754f44f9a4a",
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        ClientToken=token,
+    )
+    assert launched["Instances"][0]["InstanceId"].startswith("i-")
+    with pytest.raises(ec2.exceptions.ClientError, match="UnauthorizedOperation"):
+        ec2.create_vpc_peering_connection(VpcId="vpc-1", PeerOwnerId="9" * 12)
