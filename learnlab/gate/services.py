@@ -113,7 +113,7 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     if key is None:
         raise aws_errors.invalid_key(protocol)
     _authenticate(request, auth, key, protocol)
-    limits.check(auth, key, protocol)  # the lab's region, the key's rate: before any work
+    limits.check(auth, key, protocol)  # the lab's region, the sandbox's rate: before any work
 
     sandbox = key.sandbox
     if sandbox.status != Sandbox.Status.READY:
