@@ -73,7 +73,7 @@ def run(args) -> dict:
         reap_all()
         start_kib = rss_kib(server.pid)
         # moto's own default account (123456789012) appears with its first request: not ours.
-        accounts_at_start = connection.admin_call("GET", "health")["accounts"]
+        accounts_at_start = connection.health()["accounts"]
         print(f"sandbox server after warm-up: {start_kib / 1024:.1f} MiB", flush=True)
         peak_kib, per_sandbox_s, made = start_kib, [], 0
         while made < args.sandboxes:
@@ -95,7 +95,7 @@ def run(args) -> dict:
                 flush=True,
             )
         end_kib = rss_kib(server.pid)
-        accounts = connection.admin_call("GET", "health")["accounts"] - accounts_at_start
+        accounts = connection.health()["accounts"] - accounts_at_start
         report = {
             "sandboxes": args.sandboxes,
             "live_at_once": args.live,

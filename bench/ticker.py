@@ -279,7 +279,7 @@ def build(instances: int, sandboxes: int) -> dict:
                 f"({time.monotonic() - started:.1f} s)",
                 flush=True,
             )
-    attached = len(connection.admin_call("GET", "attached-instances")["instances"])
+    attached = len(connection.attached_instances())
     if attached != instances:
         raise BenchError(f"the sandbox server reports {attached} attached instances, not {made}")
     return {"build_s": time.monotonic() - started, "attached": attached}

@@ -75,7 +75,7 @@ def check_trust_policy(document: str) -> None:
 
 def _instance_profile_exists(account_id: str, name: str) -> bool:
     try:
-        connection.admin_call("GET", f"accounts/{account_id}/instance-profiles/{name}")
+        connection.instance_profile_get(account_id, name)
     except connection.SandboxServerError as error:
         if error.status == 404:
             return False
@@ -121,9 +121,7 @@ def check_assume_role(params: dict, *, key: AccessKey) -> None:
     if not match:
         raise denied
     try:
-        role = connection.admin_call(
-            "GET", f"accounts/{key.sandbox.account_id}/roles/{match.group(2)}"
-        )
+        role = connection.role_get(key.sandbox.account_id, match.group(2))
     except connection.SandboxServerError as error:
         if error.status == 404:
             raise denied from error

@@ -196,11 +196,10 @@ def _attached_instances() -> list:
     attached = []
     for server in range(settings.LEARNLAB_SANDBOX_SERVERS):
         try:  # one server down (restarting) must not stop rotation on the others
-            answer = connection.admin_call("GET", "attached-instances", server=server)
+            attached += connection.attached_instances(server=server)
         except connection.SandboxServerUnavailable:
             log.warning("sandbox server %s did not answer; its instances wait a tick", server)
             continue
-        attached += answer["instances"]
     return attached
 
 
@@ -251,10 +250,8 @@ def credentials_forget_expired(*, now: datetime) -> int:
         with contextlib.suppress(
             connection.SandboxServerError, connection.SandboxServerUnavailable
         ):
-            connection.admin_call(
-                "DELETE",
-                f"accounts/{credentials.sandbox.account_id}/role-credentials/"
-                f"{credentials.access_key.access_key_id}",
+            connection.role_credentials_forget(
+                credentials.sandbox.account_id, credentials.access_key.access_key_id
             )
         forgotten += 1
     return forgotten

@@ -99,9 +99,7 @@ def respond(
 ) -> MetadataResponse:
     """Answer one request to the instance's metadata service. ``headers`` are lower-case."""
     try:
-        instance = connection.admin_call(
-            "GET", f"accounts/{endpoint.sandbox.account_id}/instances/{endpoint.instance_id}"
-        )
+        instance = connection.instance_get(endpoint.sandbox.account_id, endpoint.instance_id)
     except connection.SandboxServerError:
         instance = None
     if instance is None or instance["state"] != "running":

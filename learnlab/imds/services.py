@@ -25,9 +25,7 @@ def instance_facts(*, sandbox: Sandbox, instance_id: str) -> dict:
     if not INSTANCE_ID.match(instance_id):
         raise InstanceNotFound(f"{instance_id!r} is not an instance id (they look like i-0abc…).")
     try:
-        return connection.admin_call(
-            "GET", f"accounts/{sandbox.account_id}/instances/{instance_id}"
-        )
+        return connection.instance_get(sandbox.account_id, instance_id)
     except connection.SandboxServerError as error:
         if error.status == 404:
             raise InstanceNotFound(

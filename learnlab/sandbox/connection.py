@@ -89,7 +89,8 @@ def _request(method: str, path: str, *, headers: dict, body: bytes | None, serve
 def admin_call(
     method: str, path: str, body: dict | None = None, *, server: int | None = None, timeout=None
 ) -> dict:
-    """Call an internal endpoint (``/_admin/...``); raises SandboxServerError on a non-200.
+    """Call an internal endpoint (``/_admin/...``) by path; raises SandboxServerError on a
+    non-200. The named calls below are what the rest of LearnLab uses.
 
     Paths about an account go to the server holding it; others to ``server`` (default 0).
     ``timeout`` (seconds or a urllib3 Timeout) defaults to ADMIN_DEADLINE.
@@ -138,3 +139,96 @@ def forward(method: str, path: str, *, headers: dict, body: bytes, server: int):
 def upstream_host(server: int) -> str:
     """The Host header the sandbox server expects on forwarded requests."""
     return urllib3.util.parse_url(server_url(server)).netloc
+
+
+# The internal endpoints by name (``server.py``'s docstring lists them): callers use these, not
+# paths. Each raises SandboxServerError on a refusal, SandboxServerUnavailable when down.
+
+
+def health(*, server: int = 0, timeout=None) -> dict:
+    """The server's boot id, account count and memory."""
+    return admin_call("GET", "health", server=server, timeout=timeout)
+
+
+def health_each(*, timeout=None) -> list[dict]:
+    """Every server's ``health``, in server order."""
+    return admin_call_each("GET", "health", timeout=timeout)
+
+
+def account_bootstrap(
+    account_id: str,
+    *,
+    user_name: str,
+    server: int | None = None,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    replay: list | None = None,
+    role_sessions: list | None = None,
+) -> dict:
+    """Create the account's lab user with new keys (or, to rebuild, the given ones, replaying
+    ``replay``'s recorded calls and restoring ``role_sessions``); returns the user's keys."""
+    body: dict = {"user_name": user_name}
+    if access_key_id is not None:
+        body |= {"access_key_id": access_key_id, "secret_access_key": secret_access_key}
+    if replay is not None:
+        body |= {"replay": [call.as_replay() for call in replay]}
+    if role_sessions is not None:
+        body |= {"role_sessions": role_sessions}
+    rebuild = replay is not None
+    return admin_call(
+        "PUT",
+        f"accounts/{account_id}",
+        body,
+        server=server,
+        timeout=REBUILD_DEADLINE if rebuild else None,
+    )
+
+
+def account_drop(account_id: str, *, server: int | None = None) -> None:
+    """Drop the account and free its memory."""
+    admin_call("DELETE", f"accounts/{account_id}", server=server)
+
+
+def access_key_rotate(account_id: str, *, user_name: str, retire: str) -> dict:
+    """A new key for the lab user; ``retire`` (the old key id) stops working at once."""
+    body = {"user_name": user_name, "retire": retire}
+    return admin_call("POST", f"accounts/{account_id}/access-keys", body)
+
+
+def role_get(account_id: str, role_name: str) -> dict:
+    """A role's ``arn`` and ``trust_policy``."""
+    return admin_call("GET", f"accounts/{account_id}/roles/{role_name}")
+
+
+def instance_profile_get(account_id: str, name: str) -> dict:
+    """An instance profile's ARN and roles."""
+    return admin_call("GET", f"accounts/{account_id}/instance-profiles/{name}")
+
+
+def role_credentials_mint(
+    account_id: str, *, role_name: str, session_name: str, duration_seconds: int, region: str
+) -> dict:
+    """Temporary credentials for the role, as STS would issue them."""
+    body = {
+        "role_name": role_name,
+        "session_name": session_name,
+        "duration_seconds": duration_seconds,
+        "region": region,
+    }
+    return admin_call("POST", f"accounts/{account_id}/role-credentials", body)
+
+
+def role_credentials_forget(account_id: str, access_key_id: str) -> None:
+    """The sandbox server forgets these temporary credentials."""
+    admin_call("DELETE", f"accounts/{account_id}/role-credentials/{access_key_id}")
+
+
+def instance_get(account_id: str, instance_id: str) -> dict:
+    """An instance as its metadata service sees it (state, profile, role, metadata options)."""
+    return admin_call("GET", f"accounts/{account_id}/instances/{instance_id}")
+
+
+def attached_instances(*, server: int = 0) -> list:
+    """[account, region, instance id, role name] of every running instance on ``server`` whose
+    profile holds a role EC2 may assume."""
+    return admin_call("GET", "attached-instances", server=server)["instances"]

@@ -70,9 +70,7 @@ def sandbox_provision(*, learner: Learner) -> Sandbox:
         account_id = _new_account_id()
         if Sandbox.objects.filter(account_id=account_id).exists():
             continue
-        created = connection.admin_call(
-            "PUT", f"accounts/{account_id}", {"user_name": LAB_USER_NAME}, server=server
-        )
+        created = connection.account_bootstrap(account_id, user_name=LAB_USER_NAME, server=server)
         now = timezone.now()
         try:
             with transaction.atomic():
@@ -92,7 +90,7 @@ def sandbox_provision(*, learner: Learner) -> Sandbox:
                 )
         except IntegrityError:
             # Another request provisioned this learner's sandbox first: use theirs.
-            connection.admin_call("DELETE", f"accounts/{account_id}", server=server)
+            connection.account_drop(account_id, server=server)
             existing = Sandbox.objects.filter(learner=learner).first()
             if existing is not None:
                 return existing
@@ -118,17 +116,13 @@ def sandbox_rebuild(*, sandbox: Sandbox) -> None:
     key = sandbox.lab_key()
     sessions = sandbox.access_keys.filter(kind=AccessKey.Kind.ROLE_SESSION, expires_at__gt=now)
     try:
-        rebuilt = connection.admin_call(
-            "PUT",
-            f"accounts/{sandbox.account_id}",
-            {
-                "user_name": LAB_USER_NAME,
-                "access_key_id": key.access_key_id,
-                "secret_access_key": key.secret_access_key,
-                "replay": [call.as_replay() for call in sandbox.calls.all()],
-                "role_sessions": [_role_session(session) for session in sessions],
-            },
-            timeout=connection.REBUILD_DEADLINE,
+        rebuilt = connection.account_bootstrap(
+            sandbox.account_id,
+            user_name=LAB_USER_NAME,
+            access_key_id=key.access_key_id,
+            secret_access_key=key.secret_access_key,
+            replay=list(sandbox.calls.all()),
+            role_sessions=[_role_session(session) for session in sessions],
         )
     except connection.SANDBOX_ERRORS as error:
         if getattr(error, "status", None) != 503:  # 503: being rebuilt by someone else
@@ -209,7 +203,7 @@ def sandbox_servers_watch() -> int:
     idle_cutoff = timezone.now() - timedelta(hours=settings.LEARNLAB_SANDBOX_IDLE_HOURS)
     for server in range(settings.LEARNLAB_SANDBOX_SERVERS):
         try:
-            boot_id = connection.admin_call("GET", "health", server=server, timeout=1.0)["boot_id"]
+            boot_id = connection.health(server=server, timeout=1.0)["boot_id"]
         except connection.SANDBOX_ERRORS:
             continue  # down or restarting: looked at again on the next tick
         known = ServerBoot.objects.filter(server=server).first()
@@ -247,7 +241,7 @@ def sandbox_rebuild_lost(*, budget_seconds: float) -> int:
 
 def sandbox_drop(*, sandbox: Sandbox) -> None:
     """Free the account on the sandbox server; the record stays for a later rebuild."""
-    connection.admin_call("DELETE", f"accounts/{sandbox.account_id}")
+    connection.account_drop(sandbox.account_id)
     with transaction.atomic():
         sandbox.access_keys.filter(kind=AccessKey.Kind.ROLE_SESSION).delete()
         Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.DROPPED)
@@ -272,20 +266,19 @@ def sandbox_keys_rotate(*, sandbox: Sandbox) -> AccessKey:
     if sandbox.status != Sandbox.Status.READY:
         sandbox_rebuild(sandbox=sandbox)
     old = sandbox.lab_key()
-    path, body = (
-        f"accounts/{sandbox.account_id}/access-keys",
-        {
-            "user_name": LAB_USER_NAME,
-            "retire": old.access_key_id,
-        },
-    )
+
+    def rotate() -> dict:
+        return connection.access_key_rotate(
+            sandbox.account_id, user_name=LAB_USER_NAME, retire=old.access_key_id
+        )
+
     try:
-        new = connection.admin_call("POST", path, body)
+        new = rotate()
     except connection.SandboxServerError as error:
         if error.status != 404:
             raise
         sandbox_rebuild(sandbox=sandbox)  # the server lost the account unnoticed so far
-        new = connection.admin_call("POST", path, body)
+        new = rotate()
     with transaction.atomic():
         old.delete()
         return AccessKey.objects.create(
@@ -353,15 +346,12 @@ def role_credentials_mint(
 ) -> AccessKey:
     """Temporary credentials for a role in the sandbox, as STS issues them, recorded so the
     gate accepts them until they expire."""
-    minted = connection.admin_call(
-        "POST",
-        f"accounts/{sandbox.account_id}/role-credentials",
-        {
-            "role_name": role_name,
-            "session_name": session_name,
-            "duration_seconds": duration_seconds,
-            "region": sandbox.region,
-        },
+    minted = connection.role_credentials_mint(
+        sandbox.account_id,
+        role_name=role_name,
+        session_name=session_name,
+        duration_seconds=duration_seconds,
+        region=sandbox.region,
     )
     return AccessKey.objects.create(
         sandbox=sandbox,
@@ -376,7 +366,5 @@ def role_credentials_mint(
 
 def role_credentials_forget(*, key: AccessKey) -> None:
     """Remove superseded credentials from the sandbox server and the gate."""
-    connection.admin_call(
-        "DELETE", f"accounts/{key.sandbox.account_id}/role-credentials/{key.access_key_id}"
-    )
+    connection.role_credentials_forget(key.sandbox.account_id, key.access_key_id)
     key.delete()

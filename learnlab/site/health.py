@@ -18,7 +18,7 @@ def database_health() -> dict:
 
 def sandbox_server_health() -> dict:
     try:
-        servers = connection.admin_call_each("GET", "health", timeout=2.0)
+        servers = connection.health_each(timeout=2.0)
     except connection.SANDBOX_ERRORS as error:
         return {"ok": False, "error": str(error)}
     return {

@@ -194,7 +194,7 @@ class Supervisor:
 
     def _sandbox_answers(self) -> bool:
         try:
-            connection.admin_call_each("GET", "health", timeout=1.0)
+            connection.health_each(timeout=1.0)
         except connection.SANDBOX_ERRORS:
             return False
         return True

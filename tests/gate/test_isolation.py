@@ -181,10 +181,8 @@ def test_lab_keys_do_not_follow_from_the_account_id(sandbox_server):
 
     keys = []
     for _ in range(2):
-        keys.append(
-            connection.admin_call("PUT", "accounts/300000000099", {"user_name": "learnlab"})
-        )
-        connection.admin_call("DELETE", "accounts/300000000099")
+        keys.append(connection.account_bootstrap("300000000099", user_name="learnlab"))
+        connection.account_drop("300000000099")
     assert keys[0]["access_key_id"] != keys[1]["access_key_id"]
     assert keys[0]["secret_access_key"] != keys[1]["secret_access_key"]
 

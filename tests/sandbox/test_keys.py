@@ -57,7 +57,7 @@ def test_rotation_of_a_dropped_or_lost_sandbox_brings_it_back_with_the_new_key(m
     dropped, lost = make_sandbox(), make_sandbox()
     for sandbox, status in ((dropped, Sandbox.Status.DROPPED), (lost, Sandbox.Status.READY)):
         # Dropped as the reaper does; "lost" as an unnoticed restart leaves it (still READY).
-        connection.admin_call("DELETE", f"accounts/{sandbox.account_id}")
+        connection.account_drop(sandbox.account_id)
         Sandbox.objects.filter(pk=sandbox.pk).update(status=status)
         sandbox.status = status
         old = sandbox.lab_key()

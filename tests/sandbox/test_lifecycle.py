@@ -51,13 +51,13 @@ def test_reset_wipes_the_sandbox_and_rotates_the_keys(sandbox):
 def test_the_reaper_drops_idle_sandboxes_and_the_learner_gets_one_back(sandbox, make_sandbox):
     busy = make_sandbox()
     Sandbox.objects.filter(pk=sandbox.pk).update(last_used_at=timezone.now() - timedelta(hours=25))
-    accounts_before = connection.admin_call("GET", "health")["accounts"]
+    accounts_before = connection.health()["accounts"]
 
     assert sandbox_reap(idle_for=timedelta(hours=24)) == 1
 
     sandbox.refresh_from_db()
     assert sandbox.status == Sandbox.Status.DROPPED
-    assert connection.admin_call("GET", "health")["accounts"] == accounts_before - 1
+    assert connection.health()["accounts"] == accounts_before - 1
     assert _roles(busy) == []  # the busy one is untouched and works
 
     back = sandbox_for_learner(learner=sandbox.learner)
@@ -78,7 +78,7 @@ def test_the_gate_rebuilds_a_reaped_sandbox_on_its_next_call(sandbox):
 
 def test_the_gate_rebuilds_a_sandbox_the_server_lost(sandbox):
     # As after a sandbox server restart: the account is gone, the record is not.
-    connection.admin_call("DELETE", f"accounts/{sandbox.account_id}")
+    connection.account_drop(sandbox.account_id)
     sts = aws_client("sts", sandbox=sandbox)
     assert sts.get_caller_identity()["Account"] == sandbox.account_id
 

@@ -118,5 +118,5 @@ def test_internal_calls_give_up_at_their_deadline(settings, silent_peer, monkeyp
     monkeypatch.setattr(connection, "ADMIN_DEADLINE", 0.5, raising=False)
     started = time.monotonic()
     with pytest.raises(connection.SandboxServerUnavailable):
-        connection.admin_call("GET", "health", server=0)
+        connection.health(server=0)
     assert time.monotonic() - started < 2

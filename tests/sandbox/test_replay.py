@@ -86,7 +86,7 @@ def test_only_successful_changes_are_recorded(sandbox):
 def test_a_lost_sandbox_comes_back_with_the_same_resources_and_ids(sandbox):
     _build(sandbox)
     before = _what_the_learner_sees(sandbox)
-    connection.admin_call("DELETE", f"accounts/{sandbox.account_id}")  # as a restart loses it
+    connection.account_drop(sandbox.account_id)  # as a restart loses it
 
     sandbox_rebuild(sandbox=sandbox)
 
@@ -100,7 +100,7 @@ def test_instance_credentials_work_again_after_a_rebuild(sandbox):
     key = role_credentials_mint(
         sandbox=sandbox, role_name="app", session_name="i-0abc", duration_seconds=900
     )
-    connection.admin_call("DELETE", f"accounts/{sandbox.account_id}")
+    connection.account_drop(sandbox.account_id)
     sandbox_rebuild(sandbox=sandbox)
     identity = aws_client("sts", sandbox=sandbox, key=key).get_caller_identity()
     assert identity["Arn"].endswith(":assumed-role/app/i-0abc")
@@ -130,7 +130,7 @@ def test_reset_forgets_the_calls_as_well(sandbox):
     launch_with_role(sandbox)
     sandbox_reset(sandbox=sandbox)
     assert not SandboxCall.objects.filter(sandbox=sandbox).exists()
-    connection.admin_call("DELETE", f"accounts/{sandbox.account_id}")
+    connection.account_drop(sandbox.account_id)
     sandbox_rebuild(sandbox=sandbox)
     assert aws_client("iam", sandbox=sandbox).list_roles()["Roles"] == []
 
@@ -148,7 +148,7 @@ def test_a_new_boot_id_marks_the_servers_sandboxes_lost_and_the_clock_rebuilds_t
     assert len(aws_client("ec2", sandbox=active).describe_instances()["Reservations"]) == 1
     Sandbox.objects.filter(pk=idle.pk).update(last_used_at=timezone.now() - timedelta(days=2))
     for sandbox in (active, idle):  # as a restart loses them
-        connection.admin_call("DELETE", f"accounts/{sandbox.account_id}")
+        connection.account_drop(sandbox.account_id)
     ServerBoot.objects.update(boot_id="an-earlier-boot")
 
     assert sandbox_servers_watch() == 1

@@ -61,7 +61,7 @@ def _build(sandbox) -> str:
 
 
 def _as_after_a_restart(sandbox) -> None:
-    connection.admin_call("DELETE", f"accounts/{sandbox.account_id}")
+    connection.account_drop(sandbox.account_id)
 
 
 def test_s3_multipart_calls_are_not_recorded_for_replay(sandbox):
@@ -101,7 +101,7 @@ def test_a_replayed_call_that_fails_is_one_failed_call_not_a_dropped_sandbox(san
     sandbox_rebuild(sandbox=sandbox)
 
     assert sorted(_roles(sandbox)) == ["after", "app"]
-    health = connection.admin_call("GET", "health")
+    health = connection.health()
     assert health["accounts"] >= 1
 
 

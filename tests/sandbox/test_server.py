@@ -42,12 +42,12 @@ def test_aws_requests_must_name_their_account(sandbox_server):
 
 def test_dropping_an_account_forgets_it_and_spares_the_others(sandbox_server):
     created = [
-        connection.admin_call("PUT", f"accounts/{acct}", {"user_name": "learnlab"})
+        connection.account_bootstrap(acct, user_name="learnlab")
         for acct in ("300000000001", "300000000002")
     ]
-    before = connection.admin_call("GET", "health")["accounts"]
-    connection.admin_call("DELETE", "accounts/300000000001")
-    assert connection.admin_call("GET", "health")["accounts"] == before - 1
+    before = connection.health()["accounts"]
+    connection.account_drop("300000000001")
+    assert connection.health()["accounts"] == before - 1
     # The survivor still answers with its keys; a re-created first account starts empty.
     again = connection.admin_call(
         "PUT",
@@ -56,19 +56,16 @@ def test_dropping_an_account_forgets_it_and_spares_the_others(sandbox_server):
     )
     assert again["access_key_id"] == created[1]["access_key_id"]
     with pytest.raises(connection.SandboxServerError) as missing:
-        connection.admin_call("GET", "accounts/300000000001/roles/anything")
+        connection.role_get("300000000001", "anything")
     assert missing.value.status == 404
 
 
 def test_bootstrap_restores_given_keys(sandbox_server):
-    restored = connection.admin_call(
-        "PUT",
-        "accounts/300000000003",
-        {
-            "user_name": "learnlab",
-            "access_key_id": "AKIAQXEXAMPLE0000003",
-            "secret_access_key": "s" * 40,
-        },
+    restored = connection.account_bootstrap(
+        "300000000003",
+        user_name="learnlab",
+        access_key_id="AKIAQXEXAMPLE0000003",
+        secret_access_key="s" * 40,
     )
     assert restored["access_key_id"] == "AKIAQXEXAMPLE0000003"
     assert restored["secret_access_key"] == "s" * 40

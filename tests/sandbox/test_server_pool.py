@@ -32,7 +32,7 @@ def two_servers(settings):
 def test_sandboxes_spread_over_the_servers_and_stay_on_theirs(two_servers):
     sandboxes = [sandbox_for_learner(learner=Learner.objects.create()) for _ in range(4)]
     assert sorted(s.server for s in sandboxes) == [0, 0, 1, 1]
-    assert [h["accounts"] for h in connection.admin_call_each("GET", "health")] == [2, 2]
+    assert [h["accounts"] for h in connection.health_each()] == [2, 2]
     for sandbox in sandboxes:
         iam = aws_client("iam", sandbox=sandbox)
         iam.create_role(
