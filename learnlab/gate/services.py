@@ -20,6 +20,7 @@ from learnlab.gate import allowlist, fidelity, limits, parsing, signing
 from learnlab.lib import aws_errors
 from learnlab.lib.aws_errors import AwsError, GateResponse, protocol_for
 from learnlab.sandbox import connection
+from learnlab.sandbox.calls import RecordedCall
 from learnlab.sandbox.models import AccessKey, Sandbox
 from learnlab.sandbox.services import (
     access_key_mark_used,
@@ -174,16 +175,16 @@ def _record(request: GateRequest, auth, key: AccessKey, action: str, seed: int) 
         if name in REPLAYED_HEADERS
         or (name.startswith("x-amz-") and name not in NOT_REPLAYED_HEADERS)
     }
-    sandbox_call_record(
-        sandbox=key.sandbox,
-        action=action,
+    call = RecordedCall(
         method=request.method,
         path=_upstream_path(request),
         headers=headers,
         body=request.body,
         scope=f"{auth.region}/{auth.service}",
         seed=seed,
+        action=action,
     )
+    sandbox_call_record(sandbox=key.sandbox, call=call)
 
 
 def _upstream_path(request: GateRequest) -> str:

@@ -10,6 +10,8 @@ import re
 import urllib3
 from django.conf import settings
 
+from learnlab.sandbox.calls import RecordedCall
+
 SECRET_HEADER = "X-LearnLab-Secret"  # noqa: S105 - a header name, not a secret
 SEED_HEADER = "X-LearnLab-Seed"  # moto's random ids for this call come from it
 # Deadlines, enforced on every call (urllib3 takes ``timeout=None`` as "wait for ever"). An AWS
@@ -162,7 +164,7 @@ def account_bootstrap(
     server: int | None = None,
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
-    replay: list | None = None,
+    replay: list[RecordedCall] | None = None,
     role_sessions: list | None = None,
 ) -> dict:
     """Create the account's lab user with new keys (or, to rebuild, the given ones, replaying
@@ -171,7 +173,7 @@ def account_bootstrap(
     if access_key_id is not None:
         body |= {"access_key_id": access_key_id, "secret_access_key": secret_access_key}
     if replay is not None:
-        body |= {"replay": [call.as_replay() for call in replay]}
+        body |= {"replay": [call.as_json() for call in replay]}
     if role_sessions is not None:
         body |= {"role_sessions": role_sessions}
     rebuild = replay is not None

@@ -1,10 +1,10 @@
-import base64
 from datetime import datetime
 
 from django.db import models
 
 from learnlab.learners.models import Learner
 from learnlab.lib import clock
+from learnlab.sandbox.calls import RecordedCall
 
 
 class Sandbox(models.Model):
@@ -80,7 +80,8 @@ class AccessKey(models.Model):
 
 
 class SandboxCall(models.Model):
-    """A successful AWS call that changed the sandbox, as the gate forwarded it.
+    """A successful AWS call that changed the sandbox, as the gate forwarded it: a stored
+    ``RecordedCall``.
 
     Replayed in order, with the seed moto drew its random ids from, they rebuild the sandbox
     with the same roles, profiles and instance ids after its server restarted or it was reaped.
@@ -102,15 +103,16 @@ class SandboxCall(models.Model):
     def __str__(self) -> str:
         return f"{self.action} in {self.sandbox_id}"
 
-    def as_replay(self) -> dict:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "headers": self.headers,
-            "body": base64.b64encode(bytes(self.body)).decode(),
-            "seed": self.seed,
-            "scope": self.scope,
-        }
+    def recorded(self) -> RecordedCall:
+        return RecordedCall(
+            method=self.method,
+            path=self.path,
+            headers=self.headers,
+            body=bytes(self.body),
+            scope=self.scope,
+            seed=self.seed,
+            action=self.action,
+        )
 
 
 class ServerBoot(models.Model):

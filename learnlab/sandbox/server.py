@@ -40,7 +40,6 @@ tests/sandbox/test_server.py exercises every one of them.
 """
 
 import argparse
-import base64
 import contextlib
 import errno
 import gc
@@ -92,6 +91,7 @@ from werkzeug.test import EnvironBuilder
 from learnlab.lib.aws_errors import AwsError, protocol_for
 from learnlab.lib.iam_policy import trust_allows
 from learnlab.sandbox import quotas
+from learnlab.sandbox.calls import RecordedCall
 
 SECRET_HEADER = "HTTP_X_LEARNLAB_SECRET"  # noqa: S105 - a header name
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
@@ -430,10 +430,11 @@ class SandboxServer:
                 self.rebuilding.add(account_id)
         replayed = failed = 0
         try:
-            for call in replay if restoring else ():
+            for document in replay if restoring else ():
+                call = RecordedCall.from_json(document)
                 # The lock is taken per call, so a long log never stalls the other learners.
                 with self.lock:
-                    failed += not self._replay(account_id, key.access_key_id, **call)
+                    failed += not self._replay(account_id, key.access_key_id, call)
                 replayed += 1
                 time.sleep(0)  # hand the lock to whoever waits for it
             for session in role_sessions if restoring else ():
@@ -451,20 +452,20 @@ class SandboxServer:
             "replay_failed": failed,
         }
 
-    def _replay(self, account_id, access_key_id, *, method, path, headers, body, seed, scope):
-        """Make a recorded call again, as the lab user, with the seed it was first made with.
-        ``scope`` is the signature's ``region/service``, which moto routes by."""
+    def _replay(self, account_id, access_key_id, call: RecordedCall):
+        """Make a recorded call again, as the lab user, with the seed it was first made with,
+        signed for its scope (``region/service``), which moto routes by."""
         today = time.strftime("%Y%m%d", time.gmtime())
         headers = {
-            **headers,
-            "Authorization": f"AWS4-HMAC-SHA256 Credential={access_key_id}/{today}/{scope}/"
+            **call.headers,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={access_key_id}/{today}/{call.scope}/"
             "aws4_request, "
             f"SignedHeaders=host, Signature={'0' * 64}",
             "X-Moto-Account-Id": account_id,
-            "X-LearnLab-Seed": str(seed),
+            "X-LearnLab-Seed": str(call.seed),
         }
         environ = EnvironBuilder(
-            path=path, method=method, headers=headers, data=base64.b64decode(body)
+            path=call.path, method=call.method, headers=headers, data=call.body
         ).get_environ()
         status = []
         try:

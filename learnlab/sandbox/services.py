@@ -7,6 +7,7 @@ SQLite's write lock.
 import logging
 import secrets
 import time
+from dataclasses import asdict
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 from learnlab.learners.models import Learner
 from learnlab.lib.clock import SPEEDS
 from learnlab.sandbox import connection
+from learnlab.sandbox.calls import RecordedCall
 from learnlab.sandbox.models import LAB_USER_NAME, AccessKey, Sandbox, SandboxCall, ServerBoot
 
 log = logging.getLogger(__name__)
@@ -121,7 +123,7 @@ def sandbox_rebuild(*, sandbox: Sandbox) -> None:
             user_name=LAB_USER_NAME,
             access_key_id=key.access_key_id,
             secret_access_key=key.secret_access_key,
-            replay=list(sandbox.calls.all()),
+            replay=[call.recorded() for call in sandbox.calls.all()],
             role_sessions=[_role_session(session) for session in sessions],
         )
     except connection.SANDBOX_ERRORS as error:
@@ -164,17 +166,17 @@ def _role_session(key: AccessKey) -> dict:
     }
 
 
-def sandbox_call_record(*, sandbox: Sandbox, body: bytes, **call) -> None:
+def sandbox_call_record(*, sandbox: Sandbox, call: RecordedCall) -> None:
     """Keep a successful call that changed the sandbox, for a rebuild to replay; not one whose
     effect moto does not draw from the seed (a replay of it would fail or differ)."""
-    if len(body) > RECORD_MAX_BYTES:
-        log.warning("not recording a %s-byte %s for replay", len(body), call.get("action"))
+    if len(call.body) > RECORD_MAX_BYTES:
+        log.warning("not recording a %s-byte %s for replay", len(call.body), call.action)
         return
-    if not _replays_faithfully(call["method"], call["path"]):
+    if not _replays_faithfully(call.method, call.path):
         return
-    SandboxCall.objects.create(sandbox=sandbox, body=body, **call)
+    SandboxCall.objects.create(sandbox=sandbox, **asdict(call))
     Sandbox.objects.filter(pk=sandbox.pk).update(
-        log_calls=F("log_calls") + 1, log_bytes=F("log_bytes") + _log_size(body, call["path"])
+        log_calls=F("log_calls") + 1, log_bytes=F("log_bytes") + _log_size(call.body, call.path)
     )
 
 

@@ -1,5 +1,6 @@
 """Rebuilding a sandbox by replaying the calls that built it: same resources, same ids."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from django.utils import timezone
 from learnlab.gate.client import aws_client
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox import connection
+from learnlab.sandbox.calls import RecordedCall
 from learnlab.sandbox.models import Sandbox, SandboxCall, ServerBoot
 from learnlab.sandbox.services import (
     role_credentials_mint,
@@ -162,3 +164,18 @@ def test_a_new_boot_id_marks_the_servers_sandboxes_lost_and_the_clock_rebuilds_t
     assert reservations[0]["Instances"][0]["InstanceId"] == instance_id
     idle.refresh_from_db()
     assert idle.status == Sandbox.Status.DROPPED  # rebuilt when its learner comes back
+
+
+def test_a_recorded_call_reaches_the_sandbox_server_as_the_gate_recorded_it():
+    call = RecordedCall(
+        method="POST",
+        path="/?Action=CreateRole",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        body=b"\x00\xffAction=CreateRole",
+        scope="us-east-1/iam",
+        seed=2**61 + 7,
+        action="CreateRole",
+    )
+    assert RecordedCall.from_json(json.loads(json.dumps(call.as_json()))) == call
+    with pytest.raises(TypeError):
+        RecordedCall.from_json(call.as_json() | {"unexpected": 1})

@@ -11,6 +11,7 @@ from django.utils import timezone
 from learnlab.gate.client import aws_client
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox import connection
+from learnlab.sandbox.calls import RecordedCall
 from learnlab.sandbox.models import Sandbox, SandboxCall
 from learnlab.sandbox.services import (
     sandbox_call_record,
@@ -78,13 +79,9 @@ def test_s3_multipart_calls_are_not_recorded_for_replay(sandbox):
     for method, path in calls:
         sandbox_call_record(
             sandbox=sandbox,
-            body=b"kept",
-            action=method,
-            method=method,
-            path=path,
-            headers={},
-            scope="us-east-1/s3",
-            seed=1,
+            call=RecordedCall(
+                method=method, path=path, headers={}, body=b"kept", scope="us-east-1/s3", seed=1
+            ),
         )
     recorded = SandboxCall.objects.filter(sandbox=sandbox).values_list("path", flat=True)
     assert list(recorded) == [f"/{bucket}/a.txt"]
