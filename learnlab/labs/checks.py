@@ -16,10 +16,9 @@ from urllib.parse import unquote
 from learnlab.gate.client import aws_client
 from learnlab.imds.models import InstanceCredentials
 from learnlab.lib import clock
-from learnlab.lib.iam_policy import action_matches, parse_policy, trust_allows
+from learnlab.lib.iam_policy import EC2_SERVICE, action_matches, parse_policy, trust_allows
 from learnlab.sandbox.models import Sandbox
 
-EC2_SERVICE = "ec2.amazonaws.com"
 TRUST_FIX = (
     'Set its Principal to {"Service": "ec2.amazonaws.com"} with "Action": "sts:AssumeRole": '
     "use Edit trust policy below, or "

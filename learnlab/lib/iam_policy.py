@@ -88,13 +88,14 @@ def trust_allows(
     return allowed
 
 
+EC2_SERVICE = "ec2.amazonaws.com"  # the principal EC2 assumes instance roles as
 EC2_TRUST_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Principal": {"Service": EC2_SERVICE},
                 "Action": "sts:AssumeRole",
             }
         ],

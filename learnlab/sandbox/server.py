@@ -89,7 +89,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
 from learnlab.lib.aws_errors import AwsError, protocol_for
-from learnlab.lib.iam_policy import trust_allows
+from learnlab.lib.iam_policy import EC2_SERVICE, trust_allows
 from learnlab.sandbox import quotas
 from learnlab.sandbox.calls import RecordedCall
 
@@ -641,9 +641,7 @@ def _profile_state(account_id: str, association) -> dict:
         state["role"] = {
             "name": role.name,
             "arn": role.arn,
-            "trusts_ec2": trust_allows(
-                role.assume_role_policy_document, service="ec2.amazonaws.com"
-            ),
+            "trusts_ec2": trust_allows(role.assume_role_policy_document, service=EC2_SERVICE),
         }
     return state
 

@@ -6,12 +6,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TRUST = (
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
-    '"Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
-)
+TRUST = EC2_TRUST_POLICY  # typed inside single quotes
 
 
 @pytest.fixture

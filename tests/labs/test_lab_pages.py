@@ -8,6 +8,7 @@ from learnlab.gate.client import aws_client
 from learnlab.labs.catalog import lab_get
 from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox.models import Sandbox
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -28,10 +29,7 @@ def _create_role(client, **overrides):
     data = {
         "role_for_ec2-role_name": "S3ReadForEC2",
         "role_for_ec2-description": "read S3",
-        "role_for_ec2-trust_policy": (
-            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
-            '"Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
-        ),
+        "role_for_ec2-trust_policy": EC2_TRUST_POLICY,
         "role_for_ec2-managed_policies": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
     } | overrides
     return client.post(f"{LAB}console/role_for_ec2", data, **HTMX)
@@ -97,8 +95,6 @@ def test_a_bad_role_name_is_refused_before_any_call(lab_client):
 def test_the_launch_form_offers_profiles_not_roles(lab_client):
     iam = aws_client("iam", sandbox=_sandbox(lab_client))
     iam.create_instance_profile(InstanceProfileName="only-a-profile")
-    from learnlab.lib.iam_policy import EC2_TRUST_POLICY
-
     iam.create_role(RoleName="only-a-role", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
     fields = lab_client.get(f"{LAB}console/launch_instance", **HTMX).content.decode()
     assert "only-a-profile (role: no role)" in fields

@@ -6,13 +6,11 @@ import json
 import pytest
 
 from learnlab.gate.client import aws_client
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 
 pytestmark = pytest.mark.django_db
 
-TRUST = (
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
-    '{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
-)
+TRUST = EC2_TRUST_POLICY  # typed inside single quotes
 
 
 def test_the_documented_instance_role_commands_build_the_lab(run, sandbox):

@@ -11,10 +11,7 @@ from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 
 pytestmark = pytest.mark.django_db
 
-TRUST = (
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
-    '{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
-)
+TRUST = EC2_TRUST_POLICY  # typed inside single quotes
 
 
 @pytest.fixture
