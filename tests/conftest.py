@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from learnlab.gate.parsing import GATE_PREFIX
-from learnlab.lib.iam_policy import EC2_TRUST_POLICY as EC2_TRUST  # noqa: F401 (tests/security)
 from learnlab.site.launch import free_port, sandbox_server_start
 from tests.helpers import start_task_cluster, stop_task_cluster
 
