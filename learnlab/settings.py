@@ -240,6 +240,9 @@ CACHES = {
 LEARNLAB_LOGIN_FAILURES_PER_ACCOUNT = env_int("LEARNLAB_LOGIN_FAILURES_PER_ACCOUNT", 10)
 LEARNLAB_LOGIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_LOGIN_FAILURES_PER_CLIENT", 30)
 LEARNLAB_JOIN_FAILURES_PER_CLIENT = env_int("LEARNLAB_JOIN_FAILURES_PER_CLIENT", 10)
+# Accounts created per client address in a window (each costs a password hash and may carry a
+# sandbox), learners' and instructors' alike.
+LEARNLAB_SIGNUPS_PER_CLIENT = env_int("LEARNLAB_SIGNUPS_PER_CLIENT", 10)
 LEARNLAB_THROTTLE_WINDOW_SECONDS = 15 * 60
 # New anonymous learners (each may hold a sandbox) per client address in 10 minutes (0: no
 # limit).

@@ -16,21 +16,45 @@ from learnlab.lib.throttle import (
 from learnlab.lib.urls import safe_next
 
 LOGIN_ACCOUNT, LOGIN_CLIENT = "login-account", "login-client"
+SIGNUP_CLIENT = "signup-client"
+SIGNUPS_REFUSED = "Too many accounts were created from this address. Try again in {wait}."
 
 
 def _next(request) -> str:
     return safe_next(request, "/quiz/")
 
 
+def _signup_wait(request) -> int:
+    """Seconds before this client may create another account (0: now)."""
+    limit = settings.LEARNLAB_SIGNUPS_PER_CLIENT
+    return throttle_wait(SIGNUP_CLIENT, client_address(request), limit=limit)
+
+
+def _signup_form(request) -> tuple[UserCreationForm, str]:
+    """The sign-up form, and why it is refused unread ("" if it is not): past the client's
+    limit, nothing is validated or hashed."""
+    if request.method == "POST" and (wait := _signup_wait(request)):
+        initial = {"username": request.POST.get("username", "")}
+        return UserCreationForm(initial=initial), SIGNUPS_REFUSED.format(wait=minutes(wait))
+    return UserCreationForm(request.POST or None), ""
+
+
+def _signed_up(request, form: UserCreationForm):
+    user = form.save()
+    throttle_count(SIGNUP_CLIENT, client_address(request))
+    login(request, user)  # keeps the session's data, so the anonymous learner is known
+    learner_sign_in(request=request, user=user)
+    return user
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request):
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)  # keeps the session's data, so the anonymous learner is known
-        learner_sign_in(request=request, user=user)
+    form, refused = _signup_form(request)
+    if not refused and request.method == "POST" and form.is_valid():
+        _signed_up(request, form)
         return redirect(_next(request))
-    return render(request, "accounts/signup.html", {"form": form, "next": _next(request)})
+    context = {"form": form, "next": _next(request), "refused": refused}
+    return render(request, "accounts/signup.html", context, status=429 if refused else 200)
 
 
 def _account_key(form: AuthenticationForm, username: str) -> str:
@@ -90,13 +114,11 @@ def signout(request):
 def instructor_signup(request):
     if not settings.LEARNLAB_INSTRUCTOR_SIGNUP:
         return render(request, "accounts/instructor_signup_closed.html", {"section": "classroom"})
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        instructor_grant(user=user)
-        login(request, user)
-        learner_sign_in(request=request, user=user)
+    form, refused = _signup_form(request)
+    if not refused and request.method == "POST" and form.is_valid():
+        instructor_grant(user=_signed_up(request, form))
         return redirect("classroom:teach")
+    context = {"section": "classroom", "form": form, "refused": refused}
     return render(
-        request, "accounts/instructor_signup.html", {"section": "classroom", "form": form}
+        request, "accounts/instructor_signup.html", context, status=429 if refused else 200
     )

@@ -114,15 +114,17 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     if key is None:
         raise aws_errors.invalid_key(protocol)
     _authenticate(request, auth, key, protocol)
+    allowlist.check_service(auth.service)
     limits.check(auth, key, protocol)  # the lab's region, the sandbox's rate: before any work
-
     sandbox = key.sandbox
+    # Refused before it costs a rebuild: what moto must never see, whatever state the sandbox.
+    parsed = _parse(request, auth, protocol, account_id=sandbox.account_id)
+    params = parsed.params
+
     if sandbox.status != Sandbox.Status.READY:
         sandbox_rebuild(sandbox=sandbox)
     sandbox_touch(sandbox=sandbox)
 
-    parsed = _parse(request, auth, protocol, account_id=sandbox.account_id)
-    params = parsed.params
     fidelity.check(auth.service, params.get("Action", ""), params, key=key)
 
     if not sandbox_log_has_room(sandbox=sandbox) and _changes_sandbox(
@@ -236,7 +238,6 @@ def _constant_time_equal(a: str, b: str) -> bool:
 def _parse(request: GateRequest, auth, protocol: str, *, account_id: str):
     """Read the request as moto will, then refuse what the lab does not offer. The account
     check comes before anything that repeats the request's words in its answer."""
-    allowlist.check_service(auth.service)
     if not REGION.match(auth.region):
         raise aws_errors.invalid_scope()
     parsed = parsing.parse_request(request, protocol)

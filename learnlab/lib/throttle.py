@@ -49,25 +49,37 @@ def _key(scope: str, subject: str) -> str:
 
 
 def throttle_wait(scope: str, subject: str, *, limit: int) -> int:
-    """Seconds until ``subject`` may try again in ``scope``: 0 below the limit."""
-    count, ends = cache.get(_key(scope, subject)) or (0, 0.0)
-    wait = ends - time.time()
-    return math.ceil(wait) if count >= limit and wait > 0 else 0
+    """Seconds until ``subject`` may try again in ``scope``: 0 below the limit, or with no
+    limit (``limit`` 0 or less)."""
+    if limit <= 0:
+        return 0
+    key = _key(scope, subject)
+    found = cache.get_many([key, f"{key}:ends"])
+    wait = found.get(f"{key}:ends", 0.0) - time.time()
+    return math.ceil(wait) if found.get(key, 0) >= limit and wait > 0 else 0
 
 
 def throttle_count(scope: str, subject: str, *, window: int | None = None) -> int:
-    """One more in ``subject``'s window (a new window if none is running); the count so far."""
+    """One more in ``subject``'s window (a new window if none is running); the count so far.
+
+    ``add`` then ``incr``: two threads or workers counting at once both count (atomic on
+    Redis; the database cache's ``incr`` is a read and a write, so a race there can lose one
+    of two simultaneous counts, never a window's worth)."""
     window = window or settings.LEARNLAB_THROTTLE_WINDOW_SECONDS
-    key, now = _key(scope, subject), time.time()
-    count, ends = cache.get(key) or (0, 0.0)
-    if ends <= now:
-        count, ends = 0, now + window
-    cache.set(key, (count + 1, ends), math.ceil(ends - now))
-    return count + 1
+    key = _key(scope, subject)
+    if cache.add(key, 0, window):
+        cache.set(f"{key}:ends", time.time() + window, window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window ended between add and incr: start the next one
+        cache.add(key, 0, window)
+        cache.set(f"{key}:ends", time.time() + window, window)
+        return cache.incr(key)
 
 
 def throttle_clear(scope: str, subject: str) -> None:
-    cache.delete(_key(scope, subject))
+    key = _key(scope, subject)
+    cache.delete_many([key, f"{key}:ends"])
 
 
 def minutes(seconds: int) -> str:

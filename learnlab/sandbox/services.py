@@ -169,14 +169,15 @@ def _role_session(key: AccessKey) -> dict:
 def sandbox_call_record(*, sandbox: Sandbox, call: RecordedCall) -> None:
     """Keep a successful call that changed the sandbox, for a rebuild to replay; not one whose
     effect moto does not draw from the seed (a replay of it would fail or differ)."""
-    if len(call.body) > RECORD_MAX_BYTES:
-        log.warning("not recording a %s-byte %s for replay", len(call.body), call.action)
+    size = _log_size(call)
+    if size > RECORD_MAX_BYTES:
+        log.warning("not recording a %s-byte %s for replay", size, call.action)
         return
     if not _replays_faithfully(call.method, call.path):
         return
     SandboxCall.objects.create(sandbox=sandbox, **asdict(call))
     Sandbox.objects.filter(pk=sandbox.pk).update(
-        log_calls=F("log_calls") + 1, log_bytes=F("log_bytes") + _log_size(call.body, call.path)
+        log_calls=F("log_calls") + 1, log_bytes=F("log_bytes") + size
     )
 
 
@@ -187,8 +188,10 @@ def _replays_faithfully(method: str, path: str) -> bool:
     return not NOT_REPLAYABLE_QUERY.intersection(query)
 
 
-def _log_size(body: bytes, path: str) -> int:
-    return len(body) + len(path)
+def _log_size(call: RecordedCall) -> int:
+    """What a call adds to the replay log: its body, path and recorded headers."""
+    headers = sum(len(name) + len(value) for name, value in call.headers.items())
+    return len(call.body) + len(call.path) + headers
 
 
 def sandbox_log_has_room(*, sandbox: Sandbox) -> bool:

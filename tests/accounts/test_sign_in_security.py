@@ -202,3 +202,35 @@ def test_a_metadata_url_noted_before_the_victim_signs_in_serves_nothing_after(sa
     fresh = json.loads(victim.get(fresh_url + CREDENTIALS).content)["AccessKeyId"]
     assert fresh != stolen
     assert _caller(sandbox, fresh).endswith(f"/app/{instance_id}")
+
+
+def test_a_limit_of_zero_turns_the_log_in_throttle_off(settings):
+    """0 means no limit, as for every throttle setting: one wrong password must not lock the
+    account out (found in review: ``count >= 0`` refused every attempt)."""
+    settings.LEARNLAB_LOGIN_FAILURES_PER_ACCOUNT = 0
+    settings.LEARNLAB_LOGIN_FAILURES_PER_CLIENT = 0
+    User.objects.create_user("ada", password=PASSWORD)
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    assert _sign_in(client, "ada", "wrong-guess").status_code == 200
+    assert _sign_in(client, "ada", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/accounts/signup/", "/class/teach/signup"])
+def test_accounts_created_from_one_address_are_limited(settings, path):
+    """Each account costs a password hash and may carry a sandbox: a client creates at most
+    LEARNLAB_SIGNUPS_PER_CLIENT in a window, learners' and instructors' alike."""
+    settings.LEARNLAB_SIGNUPS_PER_CLIENT = 2
+    client = Client(REMOTE_ADDR="203.0.113.10")
+    for number in range(2):
+        answer = client.post(
+            path, {"username": f"new{number}", "password1": PASSWORD, "password2": PASSWORD}
+        )
+        assert answer.status_code == 302
+        client.post("/accounts/logout/")
+    refused = client.post(path, {"username": "new2", "password1": PASSWORD, "password2": PASSWORD})
+    assert refused.status_code == 429
+    assert "Too many accounts were created from this address" in refused.content.decode()
+    assert not User.objects.filter(username="new2").exists()
+    other = Client(REMOTE_ADDR="198.51.100.20")
+    answer = other.post(path, {"username": "new3", "password1": PASSWORD, "password2": PASSWORD})
+    assert answer.status_code == 302

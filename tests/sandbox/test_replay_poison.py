@@ -170,3 +170,22 @@ def test_reset_works_on_a_lost_sandbox_backing_off(sandbox):
     sandbox.refresh_from_db()
     assert sandbox.status == Sandbox.Status.READY and sandbox.rebuild_after is None
     assert _roles(sandbox) == []
+
+
+def test_recorded_headers_count_towards_the_log_size(sandbox):
+    """Every x-amz-* header is kept for replay, so padding a call with headers must cost its
+    share of the log's bytes (found in review: only the body and path counted)."""
+    iam = aws_client("iam", sandbox=sandbox)
+
+    def pad(request, **_):
+        for number in range(8):
+            request.headers[f"x-amz-meta-pad-{number}"] = "x" * 4000
+
+    iam.meta.events.register("before-sign.iam.CreateRole", pad)
+    try:
+        iam.create_role(RoleName="padded", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
+    finally:
+        iam.meta.events.unregister("before-sign.iam.CreateRole", pad)
+    sandbox.refresh_from_db()
+    assert sandbox.log_calls == 1
+    assert sandbox.log_bytes > 8 * 4000
