@@ -40,6 +40,7 @@ def _sign_in(client, username, password):
     return client.post("/accounts/login/", {"username": username, "password": password})
 
 
+@pytest.mark.services  # the counters on Redis too (make test-scale)
 def test_ten_wrong_passwords_then_the_right_one_is_refused_with_a_message():
     User.objects.create_user("ada", password=PASSWORD)
     User.objects.create_user("bob", password=PASSWORD)
@@ -204,6 +205,7 @@ def test_a_metadata_url_noted_before_the_victim_signs_in_serves_nothing_after(sa
     assert _caller(sandbox, fresh).endswith(f"/app/{instance_id}")
 
 
+@pytest.mark.services  # the counters on Redis too (make test-scale)
 def test_a_limit_of_zero_turns_the_log_in_throttle_off(settings):
     """0 means no limit, as for every throttle setting: one wrong password must not lock the
     account out (found in review: ``count >= 0`` refused every attempt)."""
@@ -215,6 +217,7 @@ def test_a_limit_of_zero_turns_the_log_in_throttle_off(settings):
     assert _sign_in(client, "ada", PASSWORD).status_code == 302
 
 
+@pytest.mark.services
 @pytest.mark.parametrize("path", ["/accounts/signup/", "/class/teach/signup"])
 def test_accounts_created_from_one_address_are_limited(settings, path):
     """Each account costs a password hash and may carry a sandbox: a client creates at most
