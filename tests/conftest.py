@@ -170,3 +170,15 @@ def task_cluster(sandbox_server):
     process = start_task_cluster(sandbox_server)
     yield process
     stop_task_cluster(process)
+
+
+@pytest.fixture
+def fresh_cache(db):
+    """The throttles' counters live in the cache (a database table, or Redis), which
+    transactional tests do not empty: none from another test counts in this one, and none from
+    this one counts in another."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

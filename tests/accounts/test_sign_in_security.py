@@ -8,7 +8,6 @@ import unicodedata
 import pytest
 from botocore.exceptions import ClientError
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 
 from learnlab.gate.client import aws_client
@@ -16,19 +15,10 @@ from learnlab.imds.models import InstanceCredentials
 from learnlab.sandbox.models import AccessKey, Sandbox
 from tests.helpers import launch_with_role
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
 PASSWORD = "a-long-enough-password-42"
 CREDENTIALS = "latest/meta-data/iam/security-credentials/app"
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    """The throttles' counters live in the cache table, which transactional tests do not empty:
-    none from another test counts here, and none from here counts in another."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture(autouse=True)

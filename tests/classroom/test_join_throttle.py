@@ -3,21 +3,11 @@ the class and their address: the review found no limit at all (issue 12), then o
 used up a whole class's joins (its second round)."""
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from learnlab.classroom.models import CODE_ALPHABET, Membership
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    """The throttles' counters live in the cache table, which transactional tests do not empty:
-    none from another test counts here, and none from here counts in another."""
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
 
 def test_ten_wrong_codes_then_the_right_one_is_refused_with_a_message(classroom, sandbox_server):

@@ -4,7 +4,6 @@ read (issue 12, second round)."""
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client, RequestFactory
 
 from learnlab.lib.throttle import client_address
@@ -42,12 +41,9 @@ def test_behind_n_proxies_the_client_is_the_nth_address_from_the_right(
 
 
 @pytest.fixture
-def fresh_throttles(settings):
+def fresh_throttles(settings, fresh_cache):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LEARNLAB_LOGIN_FAILURES_PER_CLIENT = 3
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def _guess(forwarded_for: str, username: str, password: str) -> int:
