@@ -41,13 +41,16 @@ def lease_release(*, holder: str) -> None:
 
 
 def clock_tick() -> None:
-    """One tick of the lab clock: rebuild the sandboxes of a restarted sandbox server, then
-    renew instance credentials that are due."""
+    """One tick of the lab clock: renew instance credentials that are due, then rebuild the
+    sandboxes of a restarted sandbox server.
+
+    Renewals come first: a rebuild replays up to a sandbox's whole log (2,000 calls), and
+    every other learner's credentials must not wait behind it. A rebuilt sandbox's instances
+    are renewed on the next tick."""
     try:
         sandbox_servers_watch()
-        # Rebuilding comes first: a lost sandbox's instances cannot be renewed until it is back.
-        sandbox_rebuild_lost(budget_seconds=REBUILD_BUDGET_SECONDS)
         credentials_tick()
+        sandbox_rebuild_lost(budget_seconds=REBUILD_BUDGET_SECONDS)
     except connection.SandboxServerUnavailable:
         pass  # restarting: the next tick catches up
     except Exception:
