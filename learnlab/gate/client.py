@@ -42,7 +42,12 @@ def _send_through_gate(request, **_kwargs):
     headers.setdefault("host", url.netloc)  # signed from the URL; HTTP would send it
     response = gate_handle(
         GateRequest(
-            method=request.method, raw_path=url.path, query=url.query, headers=headers, body=body
+            method=request.method,
+            raw_path=url.path,
+            query=url.query,
+            headers=headers,
+            body=body,
+            in_process=True,
         )
     )
     response_headers = HTTPHeaders()

@@ -59,6 +59,7 @@ RATE = env_int("LEARNLAB_GATE_RATE", 20)
 BURST = 2 * RATE
 TRACKED_SANDBOXES = 10_000  # past it, sandboxes whose buckets are full again are forgotten
 MAX_QUERY_BODY = 256 * 1024  # IAM, STS (the query protocol) and EC2
+IN_PROCESS_WAIT = 2.0  # seconds LearnLab's own calls may wait for their sandbox's next token
 
 THROTTLED = {  # protocol: (code, message, status)
     "query": ("Throttling", "Rate exceeded", 400),
@@ -69,14 +70,16 @@ THROTTLED = {  # protocol: (code, message, status)
 }
 
 
-def check(auth, key, protocol: str) -> None:
+def check(auth, key, protocol: str, *, in_process: bool = False) -> None:
     """Refuse a call outside the lab's region (IAM, STS: its partition) or over its sandbox's
-    rate."""
+    rate. LearnLab's own calls (``in_process``: a check, a console form, the terminal) take
+    from the same bucket but wait up to IN_PROCESS_WAIT for a token, as an SDK backs off and
+    retries, rather than fail a learner's click."""
     if auth.service in GLOBAL_SERVICES:
         check_partition(auth.region, protocol)
     else:
         check_region(auth.region, protocol)
-    if not buckets.take(key.sandbox_id):
+    if not buckets.take(key.sandbox_id, wait=IN_PROCESS_WAIT if in_process else 0.0):
         raise AwsError(*THROTTLED[protocol])
 
 
@@ -155,18 +158,26 @@ class TokenBuckets:
         self.lock = threading.Lock()
         self.buckets: dict[object, tuple[float, float]] = {}  # name: (tokens, at)
 
-    def take(self, name) -> bool:
+    def take(self, name, *, wait: float = 0.0) -> bool:
+        """Take a token; with ``wait``, sleep for one for up to that many seconds."""
         if self.rate <= 0:
             return True
-        now = self.clock()
-        with self.lock:
-            tokens, at = self.buckets.get(name, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * self.rate)
-            allowed = tokens >= 1
-            self.buckets[name] = (tokens - allowed, now)
-            if len(self.buckets) > TRACKED_SANDBOXES:
-                self._forget_idle(now)
-        return allowed
+        deadline = self.clock() + wait
+        while True:
+            now = self.clock()
+            with self.lock:
+                tokens, at = self.buckets.get(name, (self.burst, now))
+                tokens = min(self.burst, tokens + (now - at) * self.rate)
+                allowed = tokens >= 1
+                self.buckets[name] = (tokens - allowed, now)
+                if len(self.buckets) > TRACKED_SANDBOXES:
+                    self._forget_idle(now)
+            if allowed:
+                return True
+            until_next = (1 - tokens) / self.rate
+            if now + until_next > deadline:
+                return False
+            time.sleep(until_next)
 
     def _forget_idle(self, now: float) -> None:
         refill = self.burst / self.rate

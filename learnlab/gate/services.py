@@ -77,6 +77,7 @@ class GateRequest:
     query: str
     headers: dict
     body: bytes
+    in_process: bool = False  # LearnLab's own call (gate/client.py), not a learner's tool
 
 
 def gate_handle(request: GateRequest) -> GateResponse:
@@ -115,7 +116,8 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
         raise aws_errors.invalid_key(protocol)
     _authenticate(request, auth, key, protocol)
     allowlist.check_service(auth.service)
-    limits.check(auth, key, protocol)  # the lab's region, the sandbox's rate: before any work
+    # The lab's region, the sandbox's rate: before any work.
+    limits.check(auth, key, protocol, in_process=request.in_process)
     sandbox = key.sandbox
     # Refused before it costs a rebuild: what moto must never see, whatever state the sandbox.
     parsed = _parse(request, auth, protocol, account_id=sandbox.account_id)

@@ -7,6 +7,7 @@ that a test machine's calls exceed however busy it is; the default numbers are t
 buckets themselves, on a clock the test moves.
 """
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -277,3 +278,19 @@ def test_the_default_is_a_burst_of_40_then_20_a_second():
     assert sum(buckets.take("A") for _ in range(30)) == 20
     clock.now += 60.0
     assert sum(buckets.take("A") for _ in range(100)) == 40  # never more than a burst saved up
+
+
+def test_learnlabs_own_calls_wait_their_turn_while_a_learners_tool_is_throttled(
+    slow_gate, gate_url, sandbox
+):
+    """A check or a console form shares its sandbox's bucket but waits for a token (as an SDK
+    backs off and retries) rather than fail the learner's click; the learner's own tools over
+    HTTP are told to slow down. (Found when the lab's checks failed with Throttling under the
+    per-sandbox bucket on a fast run.)"""
+    own = aws_client("sts", sandbox=sandbox)
+    started = time.monotonic()
+    for _ in range(BURST + 2):  # two more than a burst: each waits about 1/RATE s
+        assert own.get_caller_identity()["Account"] == sandbox.account_id
+    assert time.monotonic() - started >= 1.5
+    _through, refused = _until_throttled(_client(gate_url, sandbox, "sts").get_caller_identity)
+    assert _code(refused) == ("Throttling", "Rate exceeded", 400)
