@@ -30,6 +30,7 @@ from learnlab.lib.throttle import (
     Throttled,
     client_address,
     minutes,
+    refuse_if_window_full,
     throttle_count,
     throttle_wait,
 )
@@ -114,28 +115,22 @@ def _joining_learner(request, classroom: Classroom):
     joined = Membership.objects.filter(classroom=classroom, joined_at__gte=since)
     address = client_address(request) or None
     from_address = joined.filter(learner__created_from=address) if address else joined.none()
-    _refuse_if_full(
+    refuse_if_window_full(
         from_address,
-        settings.LEARNLAB_NEW_LEARNERS_PER_CLASS_CLIENT,
-        "Many people from your address have just joined this class. Try again in {wait}; if "
-        "your whole class shares one address, tell your instructor.",
+        field="joined_at",
+        limit=settings.LEARNLAB_NEW_LEARNERS_PER_CLASS_CLIENT,
+        window=NEW_LEARNERS_WINDOW,
+        message="Many people from your address have just joined this class. Try again in "
+        "{wait}; if your whole class shares one address, tell your instructor.",
     )
-    _refuse_if_full(
+    refuse_if_window_full(
         joined,
-        settings.LEARNLAB_NEW_LEARNERS_PER_CLASS,
-        "Many people have just joined this class. Try again in {wait}.",
+        field="joined_at",
+        limit=settings.LEARNLAB_NEW_LEARNERS_PER_CLASS,
+        window=NEW_LEARNERS_WINDOW,
+        message="Many people have just joined this class. Try again in {wait}.",
     )
     return learner_from_request(request, create=True, per_client_limit=False)
-
-
-def _refuse_if_full(memberships, limit: int, message: str) -> None:
-    """``Throttled`` when ``limit`` (0: none) of these joins are in the window, with the wait
-    until the oldest leaves it."""
-    if limit <= 0 or memberships.count() < limit:
-        return
-    oldest = memberships.order_by("joined_at").values_list("joined_at", flat=True).first()
-    wait = max(1, int((oldest + NEW_LEARNERS_WINDOW - timezone.now()).total_seconds()) + 1)
-    raise Throttled(message.format(wait=minutes(wait)), retry_after=wait)
 
 
 @require_http_methods(["GET", "POST"])

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from learnlab.learners.models import Learner
-from learnlab.lib.throttle import Throttled, client_address, minutes
+from learnlab.lib.throttle import client_address, refuse_if_window_full
 
 SESSION_KEY = "learner_id"
 NEW_LEARNERS_WINDOW = timedelta(minutes=10)
@@ -33,17 +33,14 @@ def learner_from_request(request, *, create: bool, per_client_limit: bool = True
 
 
 def _refuse_if_too_many_new(address: str | None) -> None:
-    limit = settings.LEARNLAB_NEW_LEARNERS_PER_CLIENT
-    if address is None or limit <= 0:
+    if address is None:
         return
     since = timezone.now() - NEW_LEARNERS_WINDOW
-    recent = Learner.objects.filter(created_from=address, created_at__gte=since)
-    if recent.count() < limit:
-        return
-    oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
-    wait = int((oldest + NEW_LEARNERS_WINDOW - timezone.now()).total_seconds()) + 1
-    raise Throttled(
-        f"Too many new lab sandboxes from your address. Try again in {minutes(wait)}, "
+    refuse_if_window_full(
+        Learner.objects.filter(created_from=address, created_at__gte=since),
+        field="created_at",
+        limit=settings.LEARNLAB_NEW_LEARNERS_PER_CLIENT,
+        window=NEW_LEARNERS_WINDOW,
+        message="Too many new lab sandboxes from your address. Try again in {wait}, "
         "or keep using the browser you started in (its cookie keeps your sandbox).",
-        retry_after=wait,
     )

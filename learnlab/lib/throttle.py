@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 
 @dataclass
@@ -80,6 +81,17 @@ def throttle_count(scope: str, subject: str, *, window: int | None = None) -> in
 def throttle_clear(scope: str, subject: str) -> None:
     key = _key(scope, subject)
     cache.delete_many([key, f"{key}:ends"])
+
+
+def refuse_if_window_full(recent, *, field: str, limit: int, window, message: str) -> None:
+    """Raise ``Throttled`` when ``recent`` (rows created in the last ``window``, a timedelta)
+    holds ``limit`` or more (0: no limit), with the wait until the oldest of them leaves the
+    window. ``message`` names the wait as ``{wait}``."""
+    if limit <= 0 or recent.count() < limit:
+        return
+    oldest = recent.order_by(field).values_list(field, flat=True).first()
+    wait = max(1, int((oldest + window - timezone.now()).total_seconds()) + 1)
+    raise Throttled(message.format(wait=minutes(wait)), retry_after=wait)
 
 
 def minutes(seconds: int) -> str:

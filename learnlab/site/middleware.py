@@ -16,6 +16,16 @@ BUSY = (
 )
 
 
+def notice(request, template: str, message: str, *, status: int, retry_after: int):
+    """A page saying why a request was refused and when to try again; for htmx, only the
+    template's ``notice`` fragment, swapped in where the request came from."""
+    if request.headers.get("HX-Request"):
+        template += "#notice"
+    response = render(request, template, {"message": message}, status=status)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 class DatabaseBusyMiddleware:
     """SQLite's busy timeout (20 s) and PostgreSQL's lock waits retry first; what outlasts them
     gets a 503 that says what happened, with ``Retry-After``."""
@@ -30,12 +40,7 @@ class DatabaseBusyMiddleware:
         if not isinstance(exception, OperationalError):
             return None
         log.warning("database busy on %s %s: %s", request.method, request.path, exception)
-        template = (
-            "site/busy.html#notice" if request.headers.get("HX-Request") else "site/busy.html"
-        )
-        response = render(request, template, {"message": BUSY}, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return notice(request, "site/busy.html", BUSY, status=503, retry_after=RETRY_AFTER_SECONDS)
 
 
 class ThrottledMiddleware:
@@ -51,11 +56,10 @@ class ThrottledMiddleware:
         if not isinstance(exception, Throttled):
             return None
         log.warning("throttled %s %s: %s", request.method, request.path, exception.message)
-        template = (
-            "site/throttled.html#notice"
-            if request.headers.get("HX-Request")
-            else "site/throttled.html"
+        return notice(
+            request,
+            "site/throttled.html",
+            exception.message,
+            status=429,
+            retry_after=exception.retry_after,
         )
-        response = render(request, template, {"message": exception.message}, status=429)
-        response["Retry-After"] = str(exception.retry_after)
-        return response
