@@ -71,3 +71,25 @@ def launch_with_role(sandbox, name: str = "app") -> str:
         MaxCount=1,
         IamInstanceProfile={"Name": name},
     )["Instances"][0]["InstanceId"]
+
+
+def gate_client(gate_url: str, sandbox, service: str, *, attempts=1, mode="legacy", **options):
+    """A real boto3 client for ``service`` over HTTP at ``gate_url`` as ``sandbox``'s lab
+    user: path-style S3, ``attempts`` tries; ``options`` go to botocore's Config (a region
+    other than the lab's as ``region_name``)."""
+    import boto3
+    from botocore.config import Config
+
+    key = sandbox.lab_key()
+    region = options.pop("region_name", "us-east-1")
+    config = Config(
+        retries={"max_attempts": attempts, "mode": mode}, s3={"addressing_style": "path"}, **options
+    )
+    return boto3.client(
+        service,
+        endpoint_url=gate_url,
+        region_name=region,
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
+        config=config,
+    )

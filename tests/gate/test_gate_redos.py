@@ -10,11 +10,10 @@ import subprocess
 import sys
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from learnlab.gate.parsing import MAX_JSON_DEPTH, json_depth
+from tests.helpers import gate_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,15 +21,7 @@ CRAFTED = '{"' + '\\"' * 20_000  # 40 KB: an unterminated string of escaped quot
 
 
 def _client(service, gate_url, sandbox):
-    key = sandbox.lab_key()
-    return boto3.client(
-        service,
-        endpoint_url=gate_url,
-        region_name="us-east-1",
-        aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret_access_key,
-        config=Config(retries={"max_attempts": 1}, read_timeout=120),
-    )
+    return gate_client(gate_url, sandbox, service, read_timeout=120)
 
 
 @pytest.mark.parametrize(

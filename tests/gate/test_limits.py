@@ -19,6 +19,7 @@ from learnlab.gate import limits, services
 from learnlab.gate.client import aws_client
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.sandbox.services import role_credentials_mint
+from tests.helpers import gate_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,17 +32,7 @@ def slow_gate(monkeypatch):
 
 
 def _client(gate_url, sandbox, service, *, attempts=1, region="us-east-1", mode="legacy"):
-    key = sandbox.lab_key()
-    return boto3.client(
-        service,
-        endpoint_url=gate_url,
-        region_name=region,
-        aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret_access_key,
-        config=Config(
-            retries={"max_attempts": attempts, "mode": mode}, s3={"addressing_style": "path"}
-        ),
-    )
+    return gate_client(gate_url, sandbox, service, attempts=attempts, mode=mode, region_name=region)
 
 
 # Region

@@ -7,11 +7,10 @@ import contextlib
 import threading
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.helpers import gate_client
 from tests.sandbox.direct import query
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,15 +20,7 @@ AMI = "ami-0453ec754f44f9a4a"
 
 
 def _ec2(gate_url, sandbox):
-    key = sandbox.lab_key()
-    return boto3.client(
-        "ec2",
-        endpoint_url=gate_url,
-        region_name="us-east-1",
-        aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret_access_key,
-        config=Config(retries={"max_attempts": 1}, read_timeout=60),
-    )
+    return gate_client(gate_url, sandbox, "ec2", read_timeout=60)
 
 
 def _refusal(call, *args, **kwargs) -> tuple[str, str]:

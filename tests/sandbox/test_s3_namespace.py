@@ -9,13 +9,12 @@ rather than NoSuchBucket)."""
 
 import json
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from learnlab.sandbox.models import Sandbox
 from learnlab.sandbox.services import sandbox_drop, sandbox_for_learner
+from tests.helpers import gate_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,15 +22,7 @@ BUCKET = "lab-reports"
 
 
 def _s3(gate_url, sandbox):
-    key = sandbox.lab_key()
-    return boto3.client(
-        "s3",
-        endpoint_url=gate_url,
-        region_name="us-east-1",
-        aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret_access_key,
-        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
-    )
+    return gate_client(gate_url, sandbox, "s3")
 
 
 def _json(result) -> dict:
