@@ -116,6 +116,7 @@ def _botocore_session():
     return botocore.session.get_session()
 
 
+@functools.lru_cache(maxsize=128)  # every IAM and STS call asks; a learner names few regions
 def partition_for_region(region: str) -> str | None:
     """The AWS partition a region belongs to, from botocore's endpoint data; None if none."""
     try:
