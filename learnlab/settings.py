@@ -200,6 +200,8 @@ LEARNLAB_SANDBOX_SECRET = (
 )
 LEARNLAB_SANDBOX_IDLE_HOURS = env_int("LEARNLAB_SANDBOX_IDLE_HOURS", 24)
 LEARNLAB_GATE_MAX_BODY = 5 * 1024 * 1024
+# AWS requests a second per sandbox at the gate, bursts of twice that (gate/limits.py); 0: none.
+LEARNLAB_GATE_RATE = env_int("LEARNLAB_GATE_RATE", 20)
 # The lab clock: how many times faster than real AWS credentials rotate (1 to 360).
 LEARNLAB_CLOCK_SPEED = min(360, max(1, env_int("LEARNLAB_CLOCK_SPEED", 60)))
 # Anyone may sign up as an instructor unless this is off (then: manage.py createinstructor).

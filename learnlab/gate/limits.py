@@ -50,12 +50,11 @@ from botocore.exceptions import UnknownRegionError
 from django.conf import settings
 
 from learnlab.lib.aws_errors import AwsError
-from learnlab.lib.env import env_int
 
 LAB_REGION = "us-east-1"
 LAB_PARTITION = "aws"
 GLOBAL_SERVICES = {"iam", "sts"}
-RATE = env_int("LEARNLAB_GATE_RATE", 20)
+RATE = settings.LEARNLAB_GATE_RATE
 BURST = 2 * RATE
 TRACKED_SANDBOXES = 10_000  # past it, sandboxes whose buckets are full again are forgotten
 MAX_QUERY_BODY = 256 * 1024  # IAM, STS (the query protocol) and EC2
