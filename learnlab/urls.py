@@ -10,7 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("sandbox/", include("learnlab.site.sandbox_urls")),
-    path("sandbox/", include("learnlab.imds.urls")),  # env, and an instance's credentials page
+    path("sandbox/", include("learnlab.imds.urls")),  # an instance's credentials page
     path("lab/", include("learnlab.labs.urls")),
     path("quiz/", include("learnlab.quiz.urls")),
     path("terminal/", include("learnlab.terminal.urls")),

@@ -4,7 +4,6 @@ from learnlab.imds import views
 
 app_name = "imds"
 urlpatterns = [
-    path("env", views.shell_env, name="env"),
     path("instances/<str:instance_id>/", views.instance_detail, name="instance"),
     path("instances/<str:instance_id>/credentials", views.instance_credentials, name="credentials"),
     path("instances/<str:instance_id>/demo", views.instance_demo, name="demo"),

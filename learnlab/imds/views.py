@@ -5,14 +5,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.imds.metadata import respond
 from learnlab.imds.models import MetadataEndpoint
 from learnlab.imds.selectors import cached_credentials_demo, credentials_panel
-from learnlab.imds.services import InstanceNotFound, endpoint_for, instance_env_lines
+from learnlab.imds.services import InstanceNotFound, endpoint_for
 from learnlab.learners.selectors import learner_from_request
-from learnlab.sandbox import connection
-from learnlab.sandbox.selectors import sandbox_env_lines
 from learnlab.sandbox.services import sandbox_for_learner
 
 DEMO_SESSION_KEY = "cached-credentials-demo"
@@ -38,31 +35,6 @@ def metadata(request, token, path=""):
     for name, value in answer.headers.items():
         response[name] = value
     return response
-
-
-@require_GET
-@never_cache  # shows the learner's keys: no cache may keep a copy
-def shell_env(request):
-    """``export`` lines for a shell: the learner's own terminal pointed at their sandbox, or with
-    ``?instance=i-…``, a shell on that instance: no keys, only its metadata service."""
-    gate_url = request.build_absolute_uri(GATE_PREFIX)
-    try:
-        sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
-        instance_id = request.GET.get("instance")
-        if instance_id is None:
-            lines = sandbox_env_lines(sandbox=sandbox, gate_url=gate_url)
-        else:
-            lines = instance_env_lines(
-                sandbox=sandbox,
-                instance_id=instance_id,
-                gate_url=gate_url,
-                imds_base=request.build_absolute_uri("/imds/"),
-            )
-    except InstanceNotFound as error:
-        return HttpResponse(f"# {error}\n", status=404, content_type="text/plain")
-    except connection.SANDBOX_ERRORS:
-        return HttpResponse(f"# {connection.RECONNECTING}\n", status=503, content_type="text/plain")
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
 
 
 def _instance_context(request, instance_id: str) -> dict:

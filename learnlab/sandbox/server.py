@@ -89,8 +89,8 @@ from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
 from learnlab.lib.aws_errors import AwsError, protocol_for
-from learnlab.lib.iam_policy import EC2_SERVICE, trust_allows
-from learnlab.sandbox import quotas
+from learnlab.lib.iam_policy import trust_allows
+from learnlab.sandbox import authorization, aws_ids, instances, quotas, strictness
 from learnlab.sandbox.calls import RecordedCall
 
 SECRET_HEADER = "HTTP_X_LEARNLAB_SECRET"  # noqa: S105 - a header name
@@ -240,6 +240,9 @@ IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = 
     _replace_association_everywhere
 )
 quotas.install()  # per-sandbox quotas at AWS's limits (learnlab/sandbox/quotas.py)
+aws_ids.install()  # ids shaped as AWS shapes them (learnlab/sandbox/aws_ids.py)
+authorization.install()  # denials worded as AWS words them, iam:PassRole
+strictness.install()  # AWS's validation where moto is lax (learnlab/sandbox/strictness.py)
 s3_backends.bucket_accounts = BucketNamespaces()
 
 
@@ -558,7 +561,7 @@ class SandboxServer:
         instance = next((i for i in ec2.all_instances() if i.id == instance_id), None)
         if instance is None:
             raise AdminError(404, "InvalidInstanceID.NotFound", f"No instance {instance_id}")
-        return 200, _instance_facts(account_id, region, instance)
+        return 200, instances.instance_facts(account_id, region, instance)
 
     def attached_instances(self):
         """Every running instance whose profile holds a role EC2 may assume: what the
@@ -569,7 +572,7 @@ class SandboxServer:
                 for instance_id, association in ec2.iam_instance_profile_associations.items():
                     if association.instance.state != "running":
                         continue
-                    profile = _profile_state(account_id, association)
+                    profile = instances.profile_state(account_id, association)
                     role = profile["role"]
                     if role and role["trusts_ec2"]:
                         attached.append([account_id, region, instance_id, role["name"]])
@@ -627,46 +630,6 @@ def _prepare_backend(account_id: str, authorization: str) -> None:
     except (KeyError, ValueError, ImportError):
         return  # a service moto lacks: it answers for itself
     backends[region if region in backends.regions else PARTITION]
-
-
-def _profile_state(account_id: str, association) -> dict:
-    """What the metadata service's ``iam/`` tree needs to know about an instance's profile."""
-    profile = association.iam_instance_profile
-    iam = iam_backends[account_id][PARTITION]
-    # Deleted, or deleted and recreated under the same name, is "not found" for the instance.
-    current = next((p for p in iam.instance_profiles.values() if p.id == profile.id), None)
-    state = {"arn": profile.arn, "id": profile.id, "exists": current is not None, "role": None}
-    if current is not None and current.roles:
-        role = current.roles[0]
-        state["role"] = {
-            "name": role.name,
-            "arn": role.arn,
-            "trusts_ec2": trust_allows(role.assume_role_policy_document, service=EC2_SERVICE),
-        }
-    return state
-
-
-def _instance_facts(account_id: str, region: str, instance) -> dict:
-    ec2 = ec2_backends[account_id][region]
-    association = ec2.iam_instance_profile_associations.get(instance.id)
-    nic = next(iter(instance.nics.values()), None) if getattr(instance, "nics", None) else None
-    return {
-        "instance_id": instance.id,
-        "state": instance.state,
-        "image_id": instance.image_id,
-        "instance_type": instance.instance_type,
-        "private_ip": instance.private_ip,
-        "private_dns": instance.private_dns_name,
-        "availability_zone": instance.availability_zone,
-        "region": region,
-        "mac": getattr(nic, "mac_address", None) or "0e:00:00:00:00:01",
-        "architecture": instance.architecture,
-        "launch_time": instance.launch_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "user_data": instance.user_data.decode() if instance.user_data else None,
-        "http_tokens": instance.metadata_options.http_tokens,
-        "http_endpoint": instance.metadata_options.http_endpoint,
-        "profile": _profile_state(account_id, association) if association else None,
-    }
 
 
 def _role(account_id, role_name):

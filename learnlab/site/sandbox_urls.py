@@ -8,4 +8,5 @@ urlpatterns = [
     path("panel", views.panel, name="panel"),
     path("reset", views.reset, name="reset"),
     path("clock", views.clock, name="clock"),
+    path("env", views.env, name="env"),
 ]

@@ -1,12 +1,14 @@
 """The "Your sandbox" page: keys, instances and the clock, from several apps, so above them."""
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from learnlab.gate.parsing import GATE_PREFIX
+from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.learners.selectors import learner_from_request
 from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
@@ -34,7 +36,7 @@ def detail(request):
 @require_GET
 @never_cache  # shows the learner's keys: no cache may keep a copy
 def panel(request):
-    context = {"section": "sandbox", "env_url": request.build_absolute_uri(reverse("imds:env"))}
+    context = {"section": "sandbox", "env_url": request.build_absolute_uri(reverse("sandbox:env"))}
     try:
         sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
     except connection.SANDBOX_ERRORS:
@@ -77,3 +79,28 @@ def clock(request):
     else:
         messages.success(request, f"The lab clock now runs at {speed}x real time.")
     return redirect(target)
+
+
+@require_GET
+@never_cache  # shows the learner's keys: no cache may keep a copy
+def env(request):
+    """``export`` lines for a shell: the learner's own terminal pointed at their sandbox, or with
+    ``?instance=i-…``, a shell on that instance: no keys, only its metadata service."""
+    gate_url = request.build_absolute_uri(GATE_PREFIX)
+    try:
+        sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+        instance_id = request.GET.get("instance")
+        if instance_id is None:
+            lines = sandbox_env_lines(sandbox=sandbox, gate_url=gate_url)
+        else:
+            lines = instance_env_lines(
+                sandbox=sandbox,
+                instance_id=instance_id,
+                gate_url=gate_url,
+                imds_base=request.build_absolute_uri("/imds/"),
+            )
+    except InstanceNotFound as error:
+        return HttpResponse(f"# {error}\n", status=404, content_type="text/plain")
+    except connection.SANDBOX_ERRORS:
+        return HttpResponse(f"# {connection.RECONNECTING}\n", status=503, content_type="text/plain")
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
