@@ -111,6 +111,18 @@ def credentials_current(
     return credentials_issue(sandbox=sandbox, instance_id=instance_id, role_name=role_name, now=now)
 
 
+def credentials_fetch(*, sandbox: Sandbox, instance_id: str, role_name: str) -> InstanceCredentials:
+    """The set the instance's metadata service hands out now (``credentials_current``), marked
+    as fetched the first time: the learner's own act that the lab's checks look for."""
+    credentials = credentials_current(sandbox=sandbox, instance_id=instance_id, role_name=role_name)
+    if credentials.fetched_at is None:
+        credentials.fetched_at = timezone.now()
+        InstanceCredentials.objects.filter(pk=credentials.pk, fetched_at=None).update(
+            fetched_at=credentials.fetched_at
+        )
+    return credentials
+
+
 def credentials_tick(*, now: datetime | None = None) -> dict:
     """Renew the due credentials of every supplied instance, sandbox by sandbox in turns;
     forget expired sets; prune long-expired rows.

@@ -1,7 +1,7 @@
 """The instance metadata service of one lab instance, with AWS's paths, formats and status codes
 (reference/imds.md). One request in, one response out, for the view and the terminal alike; to
 answer, it reads the instance and its profile from the sandbox server and the role's current
-credentials from the database, issuing the first set on demand (``credentials_current``)."""
+credentials from the database, issuing the first set on demand (``credentials_fetch``)."""
 
 import base64
 import hashlib
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from learnlab.imds.credentials import InstanceLimitReached, credentials_current
+from learnlab.imds.credentials import InstanceLimitReached, credentials_fetch
 from learnlab.imds.models import MetadataEndpoint
 from learnlab.sandbox import connection
 
@@ -216,7 +216,7 @@ def _iam(endpoint: MetadataEndpoint, profile: dict, key: str, meta: str) -> Meta
             ),
         )
     try:
-        credentials = credentials_current(
+        credentials = credentials_fetch(
             sandbox=endpoint.sandbox, instance_id=endpoint.instance_id, role_name=name
         )
     except InstanceLimitReached as limit:  # the lab clock supplies its cap of instances

@@ -42,6 +42,11 @@ class InstanceCredentials(models.Model):
     renew_at = models.DateTimeField(db_index=True)
     superseded_at = models.DateTimeField(null=True, blank=True)
     forgotten_at = models.DateTimeField(null=True, blank=True)
+    # The learner's own acts, which the lab's checks look for: the first time the instance's
+    # metadata service handed this set out (curl, an SDK, the in-page terminal), and the first
+    # time the credentials page showed it.
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    shown_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["sandbox", "instance_id", "-issued_at"])]
