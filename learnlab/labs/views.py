@@ -145,7 +145,7 @@ def check(request, slug, step):
     context = {"lab": lab, "step": found, "result": result}
     if result is None:
         context["check_error"] = CHECK_UNAVAILABLE  # nothing stored: the step keeps its state
-    return _changed(render(request, "labs/lab.html#check-result", context), "check", "progress")
+    return _changed(render(request, "labs/_check_result.html", context), "check", "progress")
 
 
 @require_http_methods(["GET", "POST"])
