@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from learnlab.imds import metadata_identity as identity
 from learnlab.imds.credentials import InstanceLimitReached, credentials_fetch
 from learnlab.imds.models import MetadataEndpoint
 from learnlab.sandbox import connection
@@ -36,6 +37,8 @@ class MetadataResponse:
     body: str = ""
     headers: dict = field(default_factory=dict)
     content_type: str = "text/plain"
+    # The exact bytes when ``body`` (text, for the terminal) cannot hold them: raw user data.
+    raw: bytes | None = None
 
 
 def _error(status: int) -> MetadataResponse:
@@ -139,54 +142,212 @@ def _token(endpoint, method: str, headers: dict) -> MetadataResponse:
     )
 
 
-def _tree(endpoint: MetadataEndpoint, instance: dict, path: str) -> MetadataResponse:
-    profile = instance["profile"]
-    zone = instance["availability_zone"]
-    leaves = {
+# The versions AWS's metadata service lists at "/": each serves the tree "latest" serves here.
+VERSIONS = (
+    "1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "2007-12-15", "2008-02-01",
+    "2008-09-01", "2009-04-04", "2011-01-01", "2011-05-01", "2012-01-12", "2014-02-25",
+    "2014-11-05", "2015-10-20", "2016-04-19", "2016-06-30", "2016-09-02", "2018-03-28",
+    "2018-08-17", "2018-09-24", "2019-10-01", "2020-10-27", "2021-01-03", "2021-03-23",
+    "2021-07-15", "2022-09-24", "2024-04-11", "latest",
+)  # fmt: skip
+# Instance families on the Xen hypervisor; every newer family is built on the Nitro System.
+XEN_FAMILIES = frozenset(
+    ["c1", "c3", "c4", "d2", "g2", "g3", "h1", "i2", "i3", "m1", "m2", "m3", "m4", "p2", "p3",
+     "r3", "r4", "t1", "t2", "x1", "x1e"]
+)  # fmt: skip
+# "metrics/vhostmd" is "no longer available" (AWS's categories page): an empty XML document.
+VHOSTMD = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+@dataclass
+class _Dir:
+    """A directory of the tree: its entries in AWS's order, listed one per line, sub-directories
+    with a trailing slash, unless ``listing`` says otherwise (``public-keys/``: ``0=name``)."""
+
+    entries: dict
+    listing: str | None = None
+
+    def render(self) -> str:
+        if self.listing is not None:
+            return self.listing
+        return "\n".join(
+            name + "/" if isinstance(node, _Dir) else name for name, node in self.entries.items()
+        )
+
+
+def _hostname(ip: str, region: str) -> str:
+    dashed = ip.replace(".", "-")
+    return (
+        f"ip-{dashed}.ec2.internal"
+        if region == "us-east-1"
+        else (f"ip-{dashed}.{region}.compute.internal")
+    )
+
+
+def _interface_dir(interface: dict) -> _Dir:
+    """``network/interfaces/macs/<mac>/``: the entries AWS's categories page lists for one
+    network interface, in its alphabetical order; the public ones only with a public address."""
+    public_ip = interface["public_ip"]
+    entries = {
+        "device-number": str(interface["device_number"]),
+        "interface-id": interface["interface_id"],
+    }
+    if public_ip:
+        first_private = interface["private_ips"][0]
+        entries["ipv4-associations"] = _Dir({public_ip: first_private})
+    entries |= {
+        "local-hostname": interface["local_hostname"],
+        "local-ipv4s": "\n".join(interface["private_ips"]),
+        "mac": interface["mac"],
+        "network-card-index": "0",
+        "owner-id": interface["owner_id"],
+    }
+    if public_ip:
+        entries["public-hostname"] = interface["public_dns"]
+        entries["public-ipv4s"] = public_ip
+    entries |= {
+        "security-group-ids": "\n".join(g["id"] for g in interface["security_groups"]),
+        "security-groups": "\n".join(g["name"] for g in interface["security_groups"]),
+        "subnet-id": interface["subnet_id"] or "",
+        "subnet-ipv4-cidr-block": interface["subnet_cidr"] or "",
+        "vpc-id": interface["vpc_id"] or "",
+        "vpc-ipv4-cidr-block": interface["vpc_cidr"] or "",
+        "vpc-ipv4-cidr-blocks": "\n".join(interface["vpc_cidrs"]),
+    }
+    return _Dir(entries)
+
+
+def _meta_data(endpoint: MetadataEndpoint, instance: dict) -> _Dir:
+    """``/latest/meta-data/``: every category AWS's "Instance metadata categories" page lists
+    for an instance like this one, each present exactly when AWS says it is."""
+    region = instance["region"]
+    family = instance["instance_type"].split(".")[0]
+    entries = {
         "ami-id": instance["image_id"],
-        "ami-launch-index": "0",
+        "ami-launch-index": str(instance["ami_launch_index"]),
+        "ami-manifest-path": "(unknown)",  # EBS-backed AMIs have no manifest in S3
+        "block-device-mapping": _Dir(
+            {"ami": instance["root_device_name"], "root": instance["root_device_name"]}
+        ),
+        "events": _Dir({"maintenance": _Dir({"history": "[]", "scheduled": "[]"})}),
         "hostname": instance["private_dns"],
+    }
+    if instance["profile"]:
+        entries["iam"] = _Dir({"info": None, "security-credentials": _Dir({})})  # see _iam
+    entries |= {
+        "identity-credentials": _Dir(
+            {"ec2": _Dir({"info": None, "security-credentials": _Dir({"ec2-instance": None})})}
+        ),
+        "instance-action": "none",
         "instance-id": instance["instance_id"],
+        "instance-life-cycle": instance["lifecycle"],
         "instance-type": instance["instance_type"],
         "local-hostname": instance["private_dns"],
         "local-ipv4": instance["private_ip"],
         "mac": instance["mac"],
-        "placement/availability-zone": zone,
-        "placement/region": instance["region"],
-        "security-groups": "default",
+        "metrics": _Dir({"vhostmd": VHOSTMD}),
+        "network": _Dir(
+            {
+                "interfaces": _Dir(
+                    {"macs": _Dir({i["mac"]: _interface_dir(i) for i in instance["interfaces"]})}
+                )
+            }
+        ),
+        "placement": _Dir(
+            {
+                "availability-zone": instance["availability_zone"],
+                "availability-zone-id": instance["availability_zone_id"] or "",
+                "region": region,
+            }
+        ),
+        "profile": "default-hvm",
     }
-    listing = [
-        "ami-id", "ami-launch-index", "hostname", "instance-id", "instance-type",
-        "local-hostname", "local-ipv4", "mac", "placement/", "security-groups",
-    ]  # fmt: skip
-    if profile:
-        listing.insert(3, "iam/")
-    meta = path.removeprefix("/latest/meta-data")
-    if path in ("/latest", "/latest/"):
-        return MetadataResponse(
-            200, "dynamic\nmeta-data" + ("\nuser-data" if instance["user_data"] else "")
+    if instance["public_ip"]:
+        entries["public-hostname"] = instance["public_dns"]
+        entries["public-ipv4"] = instance["public_ip"]
+    if key := instance["public_key"]:
+        entries["public-keys"] = _Dir(
+            {"0": _Dir({"openssh-key": key["openssh_key"]})}, listing=f"0={key['name']}"
         )
-    if path == "/latest/meta-data/" or path == "/latest/meta-data":
-        return MetadataResponse(200, "\n".join(listing))
-    if path == "/latest/user-data":
-        if not instance["user_data"]:
-            return _error(404)
-        return MetadataResponse(200, instance["user_data"], content_type="application/octet-stream")
-    if path.rstrip("/") == "/latest/dynamic":
-        return MetadataResponse(200, "instance-identity/")
-    if path.rstrip("/") == "/latest/dynamic/instance-identity":
-        return MetadataResponse(200, "document")
-    if path == "/latest/dynamic/instance-identity/document":
-        return MetadataResponse(200, _identity_document(endpoint, instance))
-    if not path.startswith("/latest/meta-data/"):
+    entries |= {
+        "reservation-id": instance["reservation_id"] or "",
+        "security-groups": "\n".join(g["name"] for g in instance["security_groups"]),
+        "services": _Dir({"domain": "amazonaws.com", "partition": "aws"}),
+        "system": "xen" if family in XEN_FAMILIES else "nitro",
+    }
+    if instance["instance_metadata_tags"] == "enabled":
+        entries["tags"] = _Dir({"instance": _Dir(dict(instance["tags"]))})
+    return _Dir(entries)
+
+
+def _user_data(instance: dict) -> bytes | None:
+    encoded = instance.get("user_data_base64")
+    return base64.b64decode(encoded) if encoded else None
+
+
+def _tree(endpoint: MetadataEndpoint, instance: dict, path: str) -> MetadataResponse:
+    if path.strip("/") == "":
+        return MetadataResponse(200, "\n".join(VERSIONS))
+    version, _, rest = path.lstrip("/").partition("/")
+    if version not in VERSIONS:
         return _error(404)
-    key = meta.strip("/")
-    if key in leaves and (not meta.endswith("/") or key.startswith("placement/")):
-        return MetadataResponse(200, leaves[key])
-    if key == "placement":
-        return MetadataResponse(200, "availability-zone\nregion")
-    if key.startswith("iam") and profile:
-        return _iam(endpoint, profile, key, meta)
+    user_data = _user_data(instance)
+    if rest.strip("/") == "":
+        return MetadataResponse(200, "dynamic\nmeta-data" + ("\nuser-data" if user_data else ""))
+    if rest.rstrip("/") == "user-data":
+        if not user_data:
+            return _error(404)
+        return MetadataResponse(
+            200,
+            user_data.decode("utf-8", errors="replace"),
+            content_type="application/octet-stream",
+            raw=user_data,
+        )
+    category, _, key = rest.partition("/")
+    if category == "dynamic":
+        return _dynamic(endpoint, instance, key.strip("/"))
+    if category != "meta-data":
+        return _error(404)
+    meta = "/" + key
+    if key.startswith("iam") and (key == "iam" or key.startswith("iam/")):
+        if not instance["profile"]:
+            return _error(404)
+        return _iam(endpoint, instance["profile"], key.strip("/"), meta)
+    if key.startswith("identity-credentials/ec2/"):
+        leaf = key.removeprefix("identity-credentials/ec2/").strip("/")
+        if leaf == "info":
+            return MetadataResponse(200, _identity_info(endpoint))
+        if leaf == "security-credentials/ec2-instance":
+            return MetadataResponse(200, _identity_credentials(endpoint, instance))
+    node = _meta_data(endpoint, instance)
+    for segment in [part for part in key.split("/") if part]:
+        if not isinstance(node, _Dir) or segment not in node.entries:
+            return _error(404)
+        node = node.entries[segment]
+    if isinstance(node, _Dir):
+        return MetadataResponse(200, node.render())
+    return MetadataResponse(200, node) if node is not None else _error(404)
+
+
+def _dynamic(endpoint: MetadataEndpoint, instance: dict, key: str) -> MetadataResponse:
+    """``/latest/dynamic/``: AWS's "Dynamic data categories"."""
+    if key == "":
+        return MetadataResponse(200, "fws/\ninstance-identity/")
+    if key == "fws":
+        return MetadataResponse(200, "instance-monitoring")
+    if key == "fws/instance-monitoring":
+        return MetadataResponse(200, instance.get("monitoring", "disabled"))
+    if key == "instance-identity":
+        return MetadataResponse(200, "document\npkcs7\nrsa2048\nsignature")
+    document = _identity_document(endpoint, instance)
+    if key == "instance-identity/document":
+        return MetadataResponse(200, document)
+    if key == "instance-identity/signature":
+        return MetadataResponse(200, identity.signature(document.encode()))
+    if key == "instance-identity/pkcs7":
+        return MetadataResponse(200, identity.pkcs7(document.encode()))
+    if key == "instance-identity/rsa2048":
+        return MetadataResponse(200, identity.pkcs7(document.encode()))
     return _error(404)
 
 
@@ -241,6 +402,11 @@ def _iam(endpoint: MetadataEndpoint, profile: dict, key: str, meta: str) -> Meta
     )
 
 
+def _profile_id(profile: dict) -> str:
+    """The profile's id as IAM shows it; moto's own lowercase ids dressed as AWS's."""
+    return profile["id"] if profile["id"].startswith("AIPA") else _aws_id("AIPA", profile["id"])
+
+
 def _info_document(profile: dict) -> str:
     now = _stamp(timezone.now())
     if not profile["exists"]:
@@ -248,7 +414,7 @@ def _info_document(profile: dict) -> str:
             {
                 "Code": "InstanceProfileNotFound",
                 "Message": "Instance Profile with id "
-                f"{_aws_id('AIPA', profile['id'])} cannot be found. Please see documentation at "
+                f"{_profile_id(profile)} cannot be found. Please see documentation at "
                 "https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_iam-ec2.html. "
                 "EC2 can no longer provide credentials to your instance.",
                 "LastUpdated": now,
@@ -258,7 +424,7 @@ def _info_document(profile: dict) -> str:
         "Code": "Success",
         "LastUpdated": now,
         "InstanceProfileArn": profile["arn"],
-        "InstanceProfileId": _aws_id("AIPA", profile["id"]),
+        "InstanceProfileId": _profile_id(profile),
     }
     if profile["role"] is None:
         info["Message"] = (
@@ -269,24 +435,55 @@ def _info_document(profile: dict) -> str:
 
 
 def _identity_document(endpoint: MetadataEndpoint, instance: dict) -> str:
+    """The instance identity document in the layout of AWS's "Instance identity documents"
+    page: its keys in that page's order, four-space indent, ' : ' separators, nulls kept."""
     return json.dumps(
         {
-            "accountId": endpoint.sandbox.account_id,
-            "architecture": instance["architecture"],
-            "availabilityZone": instance["availability_zone"],
-            "billingProducts": None,
             "devpayProductCodes": None,
             "marketplaceProductCodes": None,
-            "imageId": instance["image_id"],
-            "instanceId": instance["instance_id"],
-            "instanceType": instance["instance_type"],
-            "kernelId": None,
-            "pendingTime": instance["launch_time"],
+            "availabilityZone": instance["availability_zone"],
             "privateIp": instance["private_ip"],
+            "version": "2017-09-30",
+            "instanceId": instance["instance_id"],
+            "billingProducts": None,
+            "instanceType": instance["instance_type"],
+            "accountId": endpoint.sandbox.account_id,
+            "imageId": instance["image_id"],
+            "pendingTime": instance["launch_time"],
+            "architecture": instance["architecture"],
+            "kernelId": None,
             "ramdiskId": None,
             "region": instance["region"],
-            "version": "2017-09-30",
         },
-        indent=2,
+        indent=4,
         separators=(",", " : "),
+    )
+
+
+def _identity_info(endpoint: MetadataEndpoint) -> str:
+    """``identity-credentials/ec2/info``: which account the instance's identity belongs to."""
+    now = identity.credentials_window(timezone.now())[0]
+    return _document(
+        {"Code": "Success", "LastUpdated": _stamp(now), "AccountId": endpoint.sandbox.account_id}
+    )
+
+
+def _identity_credentials(endpoint: MetadataEndpoint, instance: dict) -> str:
+    """``identity-credentials/ec2/security-credentials/ec2-instance`` in the credentials
+    document's format. AWS reserves these for its own use; the lab's authorize nothing (see
+    ``metadata_identity.identity_credentials``)."""
+    issued, expires = identity.credentials_window(timezone.now())
+    key_id, secret, token = identity.identity_credentials(
+        account_id=endpoint.sandbox.account_id, instance_id=instance["instance_id"], issued=issued
+    )
+    return _document(
+        {
+            "Code": "Success",
+            "LastUpdated": _stamp(issued),
+            "Type": "AWS-HMAC",
+            "AccessKeyId": key_id,
+            "SecretAccessKey": secret,
+            "Token": token,
+            "Expiration": _stamp(expires),
+        }
     )
