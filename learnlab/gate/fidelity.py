@@ -1,12 +1,16 @@
 """Where moto is laxer than AWS, answer as AWS does, before the request reaches moto.
 
 Each rule takes the request's parameters and the caller's access key, and raises an AwsError
-worded as AWS words it (sources in reference/moto.md §3.2, §3.3, §5).
+worded as AWS words it (sources in reference/moto.md §3.2, §3.3, §5, and each rule's
+docstring). The rules that need the account's state (principals that exist, AMIs, instance
+states) run in the sandbox server, ``learnlab/sandbox/strictness.py``.
 """
 
+import functools
 import json
 import re
 
+import botocore.session
 from moto.iam.exceptions import MalformedPolicyDocument
 from moto.iam.policy_validation import IAMTrustPolicyDocumentValidator
 
@@ -29,6 +33,29 @@ SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$")
 AWS_PRINCIPAL = re.compile(
     r"^(\*|\d{12}|arn:aws:iam::\d{12}:(root|user/.+|role/.+)|arn:aws:sts::\d{12}:assumed-role/.+)$"
 )
+# IAM's names and paths, as its API model (botocore's service-2.json) constrains them.
+NAME_PATTERN = r"[\w+=,.@-]+"
+NAME_INVALID = (
+    "The specified value for {member} is invalid. It must contain only alphanumeric "
+    "characters and/or the following: +=,.@_-"
+)
+PATH_INVALID = {
+    "pathType": "The specified value for {member} is invalid. It must begin and end with / "
+    "and contain only alphanumeric characters and/or / characters.",
+    "pathPrefixType": "The specified value for {member} is invalid. It must begin with the / "
+    "character and contain only alphanumeric characters and/or / characters.",
+}
+# EC2's ids: a prefix and 8 or 17 lower-case hex digits.
+INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+IMAGE_ID = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+EC2_ID_PARAMETER = re.compile(r"^(InstanceId|ImageId)(?:\.\d+)?$")
+IDENTITY_POLICY_ACTIONS = {
+    "PutRolePolicy",
+    "PutUserPolicy",
+    "PutGroupPolicy",
+    "CreatePolicy",
+    "CreatePolicyVersion",
+}
 
 
 def check_own_account(texts: list[str], *, account_id: str, protocol: str) -> None:
@@ -132,8 +159,104 @@ def check_assume_role(params: dict, *, key: AccessKey) -> None:
         raise denied
 
 
+@functools.cache
+def _iam_constraints(action: str) -> tuple:
+    """(parameter, member as AWS names it, max length, compiled pattern, wording) for each of
+    the action's names and paths, read from IAM's API model as botocore ships it."""
+    model = botocore.session.get_session().get_service_model("iam")
+    if action not in model.operation_names:
+        return ()
+    shape = model.operation_model(action).input_shape
+    found = []
+    for parameter, member in (shape.members if shape else {}).items():
+        pattern = member.metadata.get("pattern")
+        if member.type_name != "string" or not pattern:
+            continue
+        if pattern == NAME_PATTERN:
+            wording = NAME_INVALID
+        elif member.name in PATH_INVALID:
+            wording = PATH_INVALID[member.name]
+        else:
+            continue
+        found.append(
+            (
+                parameter,
+                parameter[0].lower() + parameter[1:],
+                member.metadata.get("max"),
+                re.compile(pattern, re.ASCII),
+                wording,
+            )
+        )
+    return tuple(found)
+
+
+def check_iam_names(action: str, params: dict) -> None:
+    """IAM validates names and paths as its API model says: first every length (its request
+    validation, which reports all that fail), then the characters, in IAM's own words.
+    moto takes ``<b>x</b>``, 80 characters or ``rôle`` as a role name.
+
+    Wording: "1 validation error detected: Value '...' at 'roleName' failed to satisfy
+    constraint: Member must have length less than or equal to 64" and "The specified value for
+    roleName is invalid. It must contain only alphanumeric characters and/or the following:
+    +=,.@_-", ValidationError, 400 (real IAM output quoted in public issues)."""
+    constraints = _iam_constraints(action)
+    too_long = [
+        f"Value '{params[parameter]}' at '{member}' failed to satisfy constraint: "
+        f"Member must have length less than or equal to {limit}"
+        for parameter, member, limit, _pattern, _wording in constraints
+        if isinstance(params.get(parameter), str) and limit and len(params[parameter]) > limit
+    ]
+    if too_long:
+        count = f"{len(too_long)} validation error{'s' if len(too_long) > 1 else ''}"
+        raise AwsError("ValidationError", f"{count} detected: " + "; ".join(too_long), 400)
+    for parameter, member, _limit, pattern, wording in constraints:
+        value = params.get(parameter)
+        if isinstance(value, str) and value and not pattern.fullmatch(value):
+            raise AwsError("ValidationError", wording.format(member=member), 400)
+
+
+def check_identity_policy(document) -> None:
+    """An identity policy (inline or managed) names no principal: the principal is whoever
+    it is attached to. IAM: MalformedPolicyDocument "Policy document should not specify a
+    principal." moto accepts one."""
+    try:
+        policy = json.loads(document) if isinstance(document, str) else None
+    except (ValueError, RecursionError):
+        return  # not JSON: moto answers that in IAM's words
+    statements = policy.get("Statement") if isinstance(policy, dict) else None
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if isinstance(statement, dict) and (
+            "Principal" in statement or "NotPrincipal" in statement
+        ):
+            raise AwsError(
+                "MalformedPolicyDocument", "Policy document should not specify a principal.", 400
+            )
+
+
+def check_ec2_ids(params: dict) -> None:
+    """EC2 refuses an id that is not shaped as its ids are before looking it up:
+    ``InvalidInstanceID.Malformed`` 'Invalid id: "i-zzz"', ``InvalidAMIID.Malformed``
+    'Invalid id: "x" (expecting "ami-...")' ("(expecting ...)" only when the prefix is not
+    there). moto answers NotFound, or launches the image id whatever it is."""
+    for name, value in params.items():
+        kind = EC2_ID_PARAMETER.match(name)
+        if not kind or not isinstance(value, str):
+            continue
+        if kind.group(1) == "InstanceId" and not INSTANCE_ID.match(value):
+            raise AwsError("InvalidInstanceID.Malformed", f'Invalid id: "{value}"', 400)
+        if kind.group(1) == "ImageId" and not IMAGE_ID.match(value):
+            expecting = "" if value.startswith("ami-") else ' (expecting "ami-...")'
+            raise AwsError("InvalidAMIID.Malformed", f'Invalid id: "{value}"{expecting}', 400)
+
+
 def check(service: str, action: str, params: dict, *, key: AccessKey) -> None:
     """Apply the rules for this operation, if any."""
+    if service == "iam":
+        check_iam_names(action, params)
+        if action in IDENTITY_POLICY_ACTIONS:
+            check_identity_policy(params.get("PolicyDocument"))
+    elif service == "ec2":
+        check_ec2_ids(params)
     match (service, action):
         case ("iam", "CreateRole"):
             check_trust_policy(params.get("AssumeRolePolicyDocument", ""))

@@ -123,8 +123,14 @@ def bad_signature(protocol: str) -> AwsError:
 
 
 def expired_token(protocol: str) -> AwsError:
+    """Temporary credentials past their expiry, as each service answers them: S3
+    ``ExpiredToken`` (400), EC2 ``RequestExpired`` "Request has expired." (400: the SDKs'
+    issue threads quote it for expired instance-role and STS credentials, e.g.
+    aws/aws-sdk-ruby#143, aws/aws-sdk-java#1443), IAM and STS ``ExpiredToken`` (403)."""
     if protocol == "rest-xml":
         return AwsError("ExpiredToken", "The provided token has expired.", 400)
+    if protocol == "ec2":
+        return AwsError("RequestExpired", "Request has expired.", 400)
     return AwsError("ExpiredToken", "The security token included in the request is expired", 403)
 
 
