@@ -7,7 +7,15 @@ One learner cannot starve another's instances: the clock keeps at most ATTACHED_
 instances of a sandbox supplied (the rest get no credentials, and the metadata service says
 why), and it renews in turns across sandboxes (each sandbox's longest-due set, then each one's
 second...), so a sandbox with many due sets cannot use up a tick's budget before another's one
-set. Rows of long-expired sets are pruned, so the table stays bounded however fast the clock.
+set.
+
+A set lives ``clock.lifetime`` (never under its renewal interval plus 30 real minutes, so the
+SDKs' refresh windows fit), so at high speeds many sets of one instance are valid at once
+(about 180 at 360x). Only the ones somebody may hold need to be: a set that was never handed out
+(not fetched from the metadata service, not shown on the credentials page) is withdrawn as soon
+as it is superseded, a bounded batch a tick; handed-out sets stay valid until their own
+Expiration, as AWS's do. Rows of long-expired and withdrawn sets are pruned, so the table stays
+bounded however fast the clock.
 """
 
 import contextlib
@@ -20,7 +28,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from learnlab.imds.models import InstanceCredentials
@@ -41,9 +50,10 @@ DUE_AHEAD = timedelta(seconds=1)  # one tick of the lab clock's loop
 # of the clock (at 360x each renews every 5-10 s).
 ATTACHED_PER_SANDBOX = 10
 # A forgotten set's row (and its key, which answers ExpiredToken meanwhile) is kept this long
-# after it expired, then pruned, a bounded batch a tick.
+# after it expired or was withdrawn, then pruned, a bounded batch a tick.
 PRUNE_AFTER = timedelta(minutes=10)
 PRUNE_BATCH = 500
+FORGET_BATCH = 200  # expired sets forgotten a tick, and as many superseded unhanded ones withdrawn
 CHAIN = ("sandbox_id", "instance_id", "role_name")  # one instance's sets for one role
 
 
@@ -60,12 +70,21 @@ class InstanceLimitReached(Exception):
 
 
 def credentials_issue(
-    *, sandbox: Sandbox, instance_id: str, role_name: str, now: datetime | None = None
+    *,
+    sandbox: Sandbox,
+    instance_id: str,
+    role_name: str,
+    now: datetime | None = None,
+    lifetime: timedelta | None = None,
 ) -> InstanceCredentials:
-    """A new set for the instance's role: session name = instance id, as EC2 does."""
+    """A new set for the instance's role: session name = instance id, as EC2 does.
+
+    ``lifetime`` (real time) is for tests that need a set to expire soon; the clock's own sets
+    live ``clock.lifetime``."""
     now = now or timezone.now()
     speed = sandbox.lab_clock_speed
-    lifetime = clock.real(clock.CREDENTIAL_LIFETIME, at_speed=speed)
+    lifetime = lifetime or clock.lifetime(at_speed=speed)
+    renew_in = clock.renew_after(at_speed=speed) * random.uniform(*RENEW_SPREAD)  # noqa: S311
     key = role_credentials_mint(
         sandbox=sandbox,
         role_name=role_name,
@@ -81,7 +100,7 @@ def credentials_issue(
         access_key=key,
         issued_at=now,
         expires_at=key.expires_at,
-        renew_at=now + clock.renew_after(at_speed=speed) * random.uniform(*RENEW_SPREAD),  # noqa: S311
+        renew_at=now + min(renew_in, lifetime),
     )
 
 
@@ -94,6 +113,7 @@ def credentials_current(
     current = (
         InstanceCredentials.objects.select_related("access_key")
         .filter(sandbox=sandbox, instance_id=instance_id, role_name=role_name, expires_at__gt=now)
+        .filter(forgotten_at=None)  # a withdrawn set is never served again
         .order_by("-issued_at")
         .first()
     )
@@ -113,14 +133,37 @@ def credentials_current(
 
 def credentials_fetch(*, sandbox: Sandbox, instance_id: str, role_name: str) -> InstanceCredentials:
     """The set the instance's metadata service hands out now (``credentials_current``), marked
-    as fetched the first time: the learner's own act that the lab's checks look for."""
-    credentials = credentials_current(sandbox=sandbox, instance_id=instance_id, role_name=role_name)
-    if credentials.fetched_at is None:
-        credentials.fetched_at = timezone.now()
-        InstanceCredentials.objects.filter(pk=credentials.pk, fetched_at=None).update(
-            fetched_at=credentials.fetched_at
+    as fetched the first time: the learner's own act that the lab's checks look for, and what
+    keeps the set valid until its Expiration once it is superseded."""
+    for _attempt in range(3):
+        credentials = credentials_current(
+            sandbox=sandbox, instance_id=instance_id, role_name=role_name
         )
-    return credentials
+        if credentials.fetched_at is not None or _mark(credentials, "fetched_at"):
+            return credentials
+        # The ticker withdrew it (superseded, never handed out) between the read and the mark:
+        # the next read finds its successor.
+    raise connection.SandboxServerError(
+        503, "ServiceUnavailable", "the instance's credentials were renewed under every read"
+    )
+
+
+def credentials_show(*, credentials: InstanceCredentials) -> bool:
+    """Record that the credentials page showed this set (first time only). False when the set
+    was withdrawn meanwhile: the page must not show it."""
+    return credentials.shown_at is not None or _mark(credentials, "shown_at")
+
+
+def _mark(credentials: InstanceCredentials, field: str) -> bool:
+    """Set ``field`` (fetched_at or shown_at) now unless the set was withdrawn: a compare-and-set
+    against ``credentials_withdraw_unhanded``'s, so a set is either handed out or withdrawn."""
+    moment = timezone.now()
+    marked = InstanceCredentials.objects.filter(pk=credentials.pk, forgotten_at=None).update(
+        **{field: Coalesce(F(field), Value(moment))}
+    )
+    if marked:
+        setattr(credentials, field, getattr(credentials, field) or moment)
+    return marked == 1
 
 
 def credentials_tick(*, now: datetime | None = None) -> dict:
@@ -169,7 +212,9 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
             continue  # another ticker got there first
         renewed += current is not None
         issued += current is None
-    forgotten = pruned = 0
+    withdrawn = forgotten = pruned = 0
+    if time.monotonic() - started <= TICK_BUDGET_SECONDS:
+        withdrawn = credentials_withdraw_unhanded(now=now)
     if time.monotonic() - started <= TICK_BUDGET_SECONDS:
         forgotten = credentials_forget_expired(now=now)
     if time.monotonic() - started <= TICK_BUDGET_SECONDS:
@@ -180,6 +225,7 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
         "due": len(due),
         "renewed": renewed,
         "issued": issued,
+        "withdrawn": withdrawn,
         "forgotten": forgotten,
         "pruned": pruned,
     }
@@ -251,7 +297,7 @@ def credentials_forget_expired(*, now: datetime) -> int:
     expired = InstanceCredentials.objects.select_related("sandbox", "access_key").filter(
         expires_at__lte=now, forgotten_at=None
     )
-    for credentials in expired[:200]:  # a bounded batch a tick; the rest next tick
+    for credentials in expired[:FORGET_BATCH]:  # a bounded batch a tick; the rest next tick
         with transaction.atomic():
             claimed = InstanceCredentials.objects.filter(
                 pk=credentials.pk, forgotten_at=None
@@ -269,8 +315,39 @@ def credentials_forget_expired(*, now: datetime) -> int:
     return forgotten
 
 
+def credentials_withdraw_unhanded(*, now: datetime) -> int:
+    """Superseded sets nobody was handed (never fetched, never shown) leave the sandbox server
+    and answer ExpiredToken from now on: no client can hold them, so they need not stay valid
+    until their Expiration. A bounded batch a tick, claimed by compare-and-set against
+    ``_mark``."""
+    withdrawn = 0
+    unhanded = InstanceCredentials.objects.select_related("sandbox", "access_key").filter(
+        superseded_at__isnull=False,
+        fetched_at=None,
+        shown_at=None,
+        forgotten_at=None,
+        expires_at__gt=now,
+    )
+    for credentials in unhanded.order_by("superseded_at")[:FORGET_BATCH]:
+        claimed = InstanceCredentials.objects.filter(
+            pk=credentials.pk, fetched_at=None, shown_at=None, forgotten_at=None
+        ).update(forgotten_at=now)
+        if claimed != 1:
+            continue  # handed out meanwhile: it stays valid until its Expiration
+        AccessKey.objects.filter(pk=credentials.access_key_id).update(expires_at=now)
+        with contextlib.suppress(
+            connection.SandboxServerError, connection.SandboxServerUnavailable
+        ):
+            connection.role_credentials_forget(
+                credentials.sandbox.account_id, credentials.access_key.access_key_id
+            )
+        withdrawn += 1
+    return withdrawn
+
+
 def credentials_prune(*, now: datetime) -> int:
-    """Delete the rows (and keys) of sets forgotten and expired over PRUNE_AFTER ago, except
+    """Delete the rows (and keys) of sets forgotten over PRUNE_AFTER ago, expired by then or
+    withdrawn (never handed out), except
     each instance's first set, its latest and its latest used one: what the lab's checks look
     for (``labs/checks.py``: credentials read, used, rotated)."""
     chains = InstanceCredentials.objects.values(*CHAIN)
@@ -281,10 +358,10 @@ def credentials_prune(*, now: datetime) -> int:
         .annotate(last=Max("pk"))
         .values("last")
     )
+    cutoff = now - PRUNE_AFTER
     keys = list(
-        InstanceCredentials.objects.filter(
-            forgotten_at__isnull=False, expires_at__lt=now - PRUNE_AFTER
-        )
+        InstanceCredentials.objects.filter(forgotten_at__lt=cutoff)
+        .filter(Q(expires_at__lt=cutoff) | Q(fetched_at=None, shown_at=None))
         .exclude(pk__in=kept_first)
         .exclude(pk__in=kept_latest)
         .exclude(pk__in=kept_used)

@@ -1,15 +1,23 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
 from learnlab.gate.client import aws_client
 from learnlab.imds.models import InstanceCredentials
 from learnlab.lib import clock
+from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
 
 TIMELINE_WIDTH = 600
 TIMELINE_ROWS = 6
+ROW_HEIGHT = 22
+AXIS_HEIGHT = 18
+# The timeline shows the renewal cadence: the last six renewal intervals and two ahead. Sets
+# that outlive the window (every handed-out set at high speeds, whose floor is 30 real
+# minutes) run off its right edge with their expiry time written on them.
+TIMELINE_PAST_RENEWALS = 6
+TIMELINE_AHEAD_RENEWALS = 2
 
 
 @dataclass
@@ -18,69 +26,164 @@ class TimelineBar:
     x: float
     width: float
     y: int
-    current: bool
-    expired: bool
+    kind: str  # current, valid (handed out, superseded), withdrawn, expired
+    runs_on: bool  # expires after the window's right edge
+    expires: str  # HH:MM:SS UTC
+
+
+@dataclass
+class Renewal:
+    """Whether the lab clock renews this instance's credentials, and if not, why not."""
+
+    active: bool
+    reason: str = ""  # a sentence for the page when renewal has stopped
+    # Whether the metadata service still hands out the current set (only while renewing, or
+    # while an instructor's pause holds renewal).
+    served: bool = True
+
+
+def renewal_state(*, sandbox: Sandbox, instance_id: str) -> Renewal:
+    """What the ticker does for this instance, from the instance as the sandbox server sees it
+    (state and profile) and the sandbox (an instructor's pause)."""
+    try:
+        instance = connection.instance_get(sandbox.account_id, instance_id)
+    except connection.SandboxServerError:
+        instance = None
+    except connection.SandboxServerUnavailable:
+        return Renewal(True)  # restarting: say nothing false; the next poll knows
+    if instance is None or instance["state"] in ("terminated", "shutting-down"):
+        return Renewal(False, f"{instance_id} is terminated: renewal has stopped.", False)
+    if instance["state"] != "running":
+        return Renewal(
+            False, f"{instance_id} is {instance['state']}: nothing on it runs, and renewal "
+            "has stopped.", False,
+        )  # fmt: skip
+    profile = instance["profile"]
+    if profile is None:
+        return Renewal(
+            False, f"No instance profile is attached to {instance_id}: renewal has stopped, "
+            "and its metadata service serves no credentials (no iam/ tree).", False,
+        )  # fmt: skip
+    if not profile["exists"]:
+        return Renewal(False, "The instance profile was deleted: renewal has stopped.", False)
+    if profile["role"] is None:
+        return Renewal(False, "The instance profile holds no role: renewal has stopped.", False)
+    if not profile["role"]["trusts_ec2"]:
+        return Renewal(False, "The role no longer trusts EC2: renewal has stopped.", False)
+    if sandbox.rotation_paused:
+        return Renewal(False, "Your instructor paused rotation for a demo: renewal has stopped.")
+    return Renewal(True)
+
+
+def _hms(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M:%S")
+
+
+def _span(delta: timedelta) -> str:
+    """A short duration for the axis: 40 s, 5 min, 2 h."""
+    seconds = abs(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
 
 
 def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> dict:
-    """What the live credentials panel shows: the current set, a countdown computed from stored
-    deadlines and the history as a timeline (whether the clock ticks: ticker's ``clock_ticking``
-    tag)."""
+    """What the live credentials panel shows: the current (or, once renewal has stopped, the
+    last) set and its countdown from stored deadlines, why renewal stopped if it did, what the
+    clock compresses, and the history as a timeline (whether the clock ticks: ticker's
+    ``clock_ticking`` tag)."""
+    speed = sandbox.lab_clock_speed
+    renewal = renewal_state(sandbox=sandbox, instance_id=instance_id)
     sets = list(
         InstanceCredentials.objects.select_related("access_key")
         .filter(sandbox=sandbox, instance_id=instance_id)
         .order_by("-issued_at")[:TIMELINE_ROWS]
     )
-    current = next((s for s in sets if s.expires_at > now and s.superseded_at is None), None)
-    current = current or next((s for s in sets if s.expires_at > now), None)
-    lifetime = clock.real(clock.CREDENTIAL_LIFETIME, at_speed=sandbox.lab_clock_speed)
-    start, end = now - lifetime, now + lifetime
+    handed = [s for s in sets if not _withdrawn(s)]
+    # The newest set never withdrawn: the one served now, or the last one served.
+    latest = handed[0] if handed else None
+    current = latest if latest is not None and latest.expires_at > now else None
+    every = clock.renew_after(at_speed=speed)
+    start = now - every * TIMELINE_PAST_RENEWALS
+    end = now + every * TIMELINE_AHEAD_RENEWALS
     span = (end - start).total_seconds()
 
     def x_of(moment):
         seconds = (min(max(moment, start), end) - start).total_seconds()
         return round(seconds / span * TIMELINE_WIDTH, 1)
 
-    bars = [
-        TimelineBar(
-            key_id=s.access_key.access_key_id,
-            x=x_of(s.issued_at),
-            width=max(2.0, x_of(s.expires_at) - x_of(s.issued_at)),
-            y=row * 22,
-            current=s is current,
-            expired=s.expires_at <= now,
+    def kind(s):
+        if s.expires_at <= now or (_withdrawn(s) and s.forgotten_at <= now):
+            return "withdrawn" if _withdrawn(s) else "expired"
+        return "current" if s is current else "valid"
+
+    bars = []
+    for row, s in enumerate(sets):
+        ends = s.forgotten_at if _withdrawn(s) else s.expires_at
+        bars.append(
+            TimelineBar(
+                key_id=s.access_key.access_key_id,
+                x=x_of(s.issued_at),
+                width=max(2.0, x_of(ends) - x_of(s.issued_at)),
+                y=AXIS_HEIGHT + row * ROW_HEIGHT,
+                kind=kind(s),
+                runs_on=ends > end,
+                expires=_hms(s.expires_at),
+            )
         )
-        for row, s in enumerate(sets)
-    ]
+    height = AXIS_HEIGHT + max(1, len(bars)) * ROW_HEIGHT + 4
     return {
         "current": current,
+        "last": latest,
+        "renewal": renewal,
         "seconds_left": int((current.expires_at - now).total_seconds()) if current else None,
-        "renews_in": max(0, int((current.renew_at - now).total_seconds())) if current else None,
+        "expired_ago": (
+            int((now - latest.expires_at).total_seconds())
+            if latest is not None and current is None
+            else None
+        ),
+        "renews_in": (
+            max(0, int((current.renew_at - now).total_seconds()))
+            if current and renewal.active
+            else None
+        ),
+        "renew_every_seconds": round(every.total_seconds()),
+        "lifetime_minutes": round(clock.lifetime(at_speed=speed).total_seconds() / 60),
+        "served_floor_minutes": round(clock.SERVED_FLOOR.total_seconds() / 60),
+        "at_floor": clock.at_floor(at_speed=speed),
         "bars": bars,
         "now_x": x_of(now),
-        "timeline_height": max(1, len(bars)) * 22 + 24,
+        "axis_past": _span(now - start),
+        "axis_ahead": _span(end - now),
+        "timeline_height": height,
         "timeline_width": TIMELINE_WIDTH,
-        "speed": sandbox.lab_clock_speed,
+        "speed": speed,
         "speeds": clock.SPEED_CHOICES,
     }
 
 
-def cached_credentials_demo(*, sandbox: Sandbox, instance_id: str, cached_key_id: str | None):
+def _withdrawn(s: InstanceCredentials) -> bool:
+    """Superseded before anybody was handed it, and withdrawn by the ticker then."""
+    return s.forgotten_at is not None and s.forgotten_at < s.expires_at
+
+
+def cached_credentials_demo(
+    *,
+    sandbox: Sandbox,
+    cached_key_id: str | None,
+    current: InstanceCredentials | None,
+    renewal: Renewal,
+):
     """Two apps on the instance make the same call: one with the set it cached when the demo
-    started, one with the set the metadata service serves now (EP10, EP11)."""
+    started, one with what the metadata service serves now (``current``, which the page shows),
+    none once no profile is attached or the instance is not running (EP10, EP11)."""
     if not cached_key_id:
         return None
     cached = AccessKey.objects.filter(sandbox=sandbox, access_key_id=cached_key_id).first()
-    current = (
-        InstanceCredentials.objects.select_related("access_key")
-        .filter(sandbox=sandbox, instance_id=instance_id, superseded_at=None)
-        .order_by("-issued_at")
-        .first()
-    )
 
     def call(key):
-        if key is None:
-            return {"ok": False, "text": "no credentials"}
         try:
             arn = aws_client("sts", sandbox=sandbox, key=key).get_caller_identity()["Arn"]
         except ClientError as error:
@@ -88,9 +191,24 @@ def cached_credentials_demo(*, sandbox: Sandbox, instance_id: str, cached_key_id
                     f"{error.response['Error']['Message']}"}  # fmt: skip
         return {"ok": True, "text": f"works as {arn}"}
 
+    if cached is None:
+        cached_result = {"ok": False, "text": "InvalidClientTokenId: the cached key is gone"}
+    else:
+        cached_result = call(cached)
+    if not renewal.served or current is None:
+        fresh_key = None
+        fresh_result = {
+            "ok": False,
+            "text": "NoCredentialsError: Unable to locate credentials (the metadata service "
+            "serves none: " + (renewal.reason or "the last set expired") + ")",
+        }
+    else:
+        fresh_key = current.access_key.access_key_id
+        fresh_result = call(current.access_key)
     return {
         "cached_key": cached_key_id,
-        "cached": call(cached),
-        "fresh_key": current.access_key.access_key_id if current else None,
-        "fresh": call(current.access_key if current else None),
+        "cached_expires": cached.expires_at if cached is not None else None,
+        "cached": cached_result,
+        "fresh_key": fresh_key,
+        "fresh": fresh_result,
     }

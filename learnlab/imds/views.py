@@ -5,6 +5,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from learnlab.imds.credentials import credentials_show
 from learnlab.imds.metadata import respond
 from learnlab.imds.models import MetadataEndpoint
 from learnlab.imds.selectors import cached_credentials_demo, credentials_panel
@@ -43,6 +44,12 @@ def _instance_context(request, instance_id: str) -> dict:
         endpoint = endpoint_for(sandbox=sandbox, instance_id=instance_id)
     except InstanceNotFound as error:
         raise Http404(str(error)) from error
+    panel = credentials_panel(sandbox=sandbox, instance_id=instance_id, now=timezone.now())
+    if panel["current"] is not None and not credentials_show(credentials=panel["current"]):
+        # Withdrawn by the ticker as we read it (superseded, never handed out): its successor.
+        panel = credentials_panel(sandbox=sandbox, instance_id=instance_id, now=timezone.now())
+        if panel["current"] is not None:
+            credentials_show(credentials=panel["current"])
     return {
         "section": "sandbox",
         "sandbox": sandbox,
@@ -51,10 +58,11 @@ def _instance_context(request, instance_id: str) -> dict:
         "paused": request.GET.get("paused") == "1",
         "demo": cached_credentials_demo(
             sandbox=sandbox,
-            instance_id=instance_id,
             cached_key_id=request.session.get(f"{DEMO_SESSION_KEY}:{instance_id}"),
+            current=panel["current"],
+            renewal=panel["renewal"],
         ),
-        **credentials_panel(sandbox=sandbox, instance_id=instance_id, now=timezone.now()),
+        **panel,
     }
 
 
@@ -70,7 +78,8 @@ def instance_demo(request, instance_id):
     """Start (or stop) the cached-credentials demo: remember the set served right now."""
     context = _instance_context(request, instance_id)
     key = f"{DEMO_SESSION_KEY}:{instance_id}"
-    if request.POST.get("action") == "stop" or context["current"] is None:
+    servable = context["current"] is not None and context["renewal"].served
+    if request.POST.get("action") == "stop" or not servable:
         request.session.pop(key, None)
     else:
         request.session[key] = context["current"].access_key.access_key_id

@@ -1,11 +1,13 @@
-"""Credentials rotate on the lab clock: at speed 360 they live 60 s and renew every 10 s."""
+"""Credentials rotate on the lab clock: at speed 360 they renew every 5-10 s and live 30 min 10 s
+(the SDKs' floor); a test set made to live 20 s shows expiry."""
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 
-from learnlab.imds.credentials import credentials_renew, credentials_tick
+from learnlab.imds.credentials import credentials_issue, credentials_renew, credentials_tick
 from learnlab.imds.models import InstanceCredentials
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -22,6 +24,11 @@ def _identity(aws, document):
 
 def test_a_rotation_end_to_end_at_speed_360(settings, curl, aws, lab):
     settings.LEARNLAB_CLOCK_SPEED = 360
+    short = timedelta(seconds=20)  # test data: a first set that expires within the test
+    credentials_issue(
+        sandbox=lab["sandbox"], instance_id=lab["instance_id"], role_name="s3-reader",
+        lifetime=short,
+    )  # fmt: skip
     first = json.loads(curl(CREDENTIALS)[1])
     assert _identity(aws, first).returncode == 0
 
