@@ -54,12 +54,23 @@ def _check_before(cls, method: str, check) -> None:
 
     @functools.wraps(original)
     def checked(self, *args, **kwargs):
-        call = signature.bind(self, *args, **kwargs)
-        call.apply_defaults()
-        check(self, **{k: v for k, v in call.arguments.items() if k != "self"})
+        check(self, **_arguments(signature, self, args, kwargs))
         return original(self, *args, **kwargs)
 
     setattr(cls, method, checked)
+
+
+def _arguments(signature, self, args, kwargs) -> dict:
+    """The call's arguments by name, defaults included and ``**kwargs`` spread out."""
+    call = signature.bind(self, *args, **kwargs)
+    call.apply_defaults()
+    named = {}
+    for name, value in call.arguments.items():
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            named.update(value)
+        elif name != "self":
+            named[name] = value
+    return named
 
 
 def _reworded(cls, method: str, reword) -> None:
@@ -73,8 +84,7 @@ def _reworded(cls, method: str, reword) -> None:
         try:
             return original(self, *args, **kwargs)
         except NotFoundException as error:
-            call = signature.bind(self, *args, **kwargs)
-            message = reword(**{k: v for k, v in call.arguments.items() if k != "self"})
+            message = reword(**_arguments(signature, self, args, kwargs))
             if message is None:
                 raise
             raise NotFoundException(message) from error
