@@ -4,7 +4,9 @@ A lab names its steps' checks (``checks.CHECKS``), console forms (``console.FORM
 (``diagrams.DIAGRAMS``) by name; this engine knows nothing about any particular lab.
 """
 
+import dataclasses
 import functools
+import html
 import re
 import tomllib
 from dataclasses import dataclass
@@ -17,6 +19,14 @@ from learnlab.quiz.bank import EXAM_POINTS
 LAB_DIR = Path(__file__).parent / "content"
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 WAYS = ("console", "cli")
+# What a lab's text may say of the learner's own sandbox, filled in when the page is shown:
+# ``{clock_speed}`` (the lab clock's speed, 60) and ``{lab_hour}`` (a lab-hour in real time).
+PLACEHOLDERS = ("clock_speed", "lab_hour")
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+# What a lab's snippets may show as an example the learner's own replaces (``[examples]``):
+# the diagram's facts, as checks report them.
+EXAMPLE_FACTS = ("instance",)
+SNIPPET = re.compile(r"<pre><code( class=\"[^\"]*\")?>(.*?)</code></pre>", re.DOTALL)
 
 
 class LabError(ValueError):
@@ -40,6 +50,18 @@ class Step:
     def anchor(self) -> str:
         return f"step-{self.number}"
 
+    def text(self, values: dict) -> dict:
+        """Instructions, hint and solutions with PLACEHOLDERS filled in from ``values``."""
+
+        def fill(text: str) -> str:
+            return PLACEHOLDER.sub(lambda m: html.escape(str(values.get(m[1], m[0]))), text)
+
+        return {
+            "instructions": fill(self.instructions),
+            "hint": fill(self.hint),
+            "solutions": {way: fill(text) for way, text in self.solutions.items()},
+        }
+
 
 @dataclass(frozen=True)
 class Lab:
@@ -48,13 +70,47 @@ class Lab:
     summary: str
     diagram: str
     steps: tuple[Step, ...]
+    # Each fact (EXAMPLE_FACTS) -> the example value its snippets show for it.
+    examples: dict = dataclasses.field(default_factory=dict)
 
     def step(self, slug: str) -> Step | None:
         return next((s for s in self.steps if s.slug == slug), None)
 
+    def step_after(self, step: Step) -> Step | None:
+        return self.steps[step.number] if step.number < len(self.steps) else None
 
-def _html(text: str) -> str:
-    return markdown.markdown(text.strip(), extensions=["fenced_code", "tables"])
+    @property
+    def points(self) -> tuple[str, ...]:
+        """Every exam point the lab's steps teach, in order of first appearance."""
+        return tuple(dict.fromkeys(p for step in self.steps for p in step.points))
+
+
+def _html(text: str, snippet_id: str = "") -> str:
+    """Markdown to HTML; each code block gets Copy and Run in terminal buttons (ids from
+    ``snippet_id``, unique on the lab page)."""
+    rendered = markdown.markdown(text.strip(), extensions=["fenced_code", "tables"])
+    count = 0
+
+    def snippet(match: re.Match) -> str:
+        nonlocal count
+        count += 1
+        source = f"{snippet_id}-{count}"
+        return (
+            f'<div class="snippet"><pre id="{source}"><code{match[1] or ""}>{match[2]}</code>'
+            f'</pre><p class="snippet-actions">'
+            f'<button type="button" class="button button-small" data-snippet-copy="{source}">'
+            f"Copy</button> "
+            f'<button type="button" class="button button-small" data-snippet-run="{source}">'
+            f"Run in terminal</button></p></div>"
+        )
+
+    return SNIPPET.sub(snippet, rendered) if snippet_id else rendered
+
+
+def _placeholders_unknown(*texts: str) -> list[str]:
+    return sorted(
+        {name for text in texts for name in PLACEHOLDER.findall(text)} - set(PLACEHOLDERS)
+    )
 
 
 def _step(raw: dict, number: int, where: str, registries: dict) -> Step:
@@ -93,8 +149,13 @@ def _step(raw: dict, number: int, where: str, registries: dict) -> Step:
     )
     if unknown:
         problems.append(f"unknown fields {sorted(unknown)}")
+    texts = [raw["instructions"], raw["hint"]]
+    texts += [solution[way] for way in WAYS if isinstance(solution, dict) and solution.get(way)]
+    if names := _placeholders_unknown(*texts):
+        problems.append(f"unknown placeholders {names} (known: {', '.join(PLACEHOLDERS)})")
     if problems:
         raise LabError(f"{where}: " + "; ".join(problems))
+    anchor = f"step-{number}"
     return Step(
         number=number,
         slug=raw["slug"],
@@ -103,9 +164,9 @@ def _step(raw: dict, number: int, where: str, registries: dict) -> Step:
         check=raw["check"],
         forms=tuple(raw.get("forms", ())),
         host=host,
-        instructions=_html(raw["instructions"]),
-        hint=_html(raw["hint"]),
-        solutions={way: _html(solution[way]) for way in WAYS},
+        instructions=_html(raw["instructions"], f"{anchor}-snippet"),
+        hint=_html(raw["hint"], f"{anchor}-hint-snippet"),
+        solutions={way: _html(solution[way], f"{anchor}-{way}-snippet") for way in WAYS},
     )
 
 
@@ -123,11 +184,19 @@ def lab_parse(text: str, *, where: str, registries: dict) -> Lab:
     diagram = data.get("diagram", "")
     if diagram and diagram not in registries["diagrams"]:
         raise LabError(f"{where}: unknown diagram {diagram!r}")
+    examples = data.get("examples", {})
+    if not isinstance(examples, dict) or set(examples) - set(EXAMPLE_FACTS):
+        raise LabError(
+            f"{where}: examples must be a table of {', '.join(EXAMPLE_FACTS)} to example values"
+        )
+    unknown = set(data) - {"slug", "title", "summary", "diagram", "steps", "examples"}
+    if unknown:
+        raise LabError(f"{where}: unknown fields {sorted(unknown)}")
     steps = tuple(_step(raw, n, where, registries) for n, raw in enumerate(data["steps"], 1))
     slugs = [s.slug for s in steps]
     if len(set(slugs)) != len(slugs):
         raise LabError(f"{where}: step slugs must be unique")
-    return Lab(data["slug"], data["title"], data["summary"].strip(), diagram, steps)
+    return Lab(data["slug"], data["title"], data["summary"].strip(), diagram, steps, examples)
 
 
 def registries() -> dict:

@@ -12,14 +12,20 @@ from dataclasses import dataclass
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 from django import forms
+from moto.iam.exceptions import MalformedPolicyDocument
+from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
+from learnlab.gate import fidelity
 from learnlab.labs.checks import SandboxView
+from learnlab.lib.aws_errors import AwsError
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY as EC2_TRUST
 
 EC2_TRUST_POLICY = json.dumps(json.loads(EC2_TRUST), indent=2)  # as the console shows it
-INSTANCE_TYPES = ("t3.micro", "t3.small", "t2.micro", "m7i.large")
+INSTANCE_TYPES = ("t3.micro", "t3.small", "t2.micro", "t4g.micro", "m7i.large")
+DEFAULT_INSTANCE_TYPE = INSTANCE_TYPES[0]
 NO_PROFILE = ""
 CLI_SERVICE = {"s3": "s3api"}
+NOTHING_CREATED = "Nothing was created in your sandbox."
 
 
 @dataclass
@@ -36,9 +42,39 @@ class ApiCall:
 
 
 class CallFailed(Exception):
-    def __init__(self, call: ApiCall, field: str | None):
+    """A call AWS refused. ``outcome`` says what exists after it (set by multi-call forms)."""
+
+    def __init__(self, call: ApiCall, field: str | None, outcome: str = ""):
         super().__init__(call.error)
-        self.call, self.field = call, field
+        self.call, self.field, self.outcome = call, field, outcome
+
+
+def aws_refusal(operation: str, code: str, message: str) -> str:
+    """A refusal worded as the AWS CLI prints it."""
+    return f"An error occurred ({code}) when calling the {operation} operation: {message}"
+
+
+def trust_policy_problem(document: str, operation: str) -> str | None:
+    """What IAM would answer to this trust policy (the gate's own rules), None if it is fine."""
+    try:
+        fidelity.check_trust_policy(document)
+    except AwsError as error:
+        return "IAM would refuse it: " + aws_refusal(operation, error.code, error.message)
+    return None
+
+
+def permissions_policy_problem(document: str, operation: str) -> str | None:
+    """What IAM would answer to this permissions policy (moto's validator, IAM's grammar and
+    wording), None if it is fine."""
+    try:
+        IAMPolicyDocumentValidator(document).validate()
+    except MalformedPolicyDocument as error:
+        message = error.message
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+        message = "Syntax errors in policy."
+    else:
+        return None
+    return "IAM would refuse it: " + aws_refusal(operation, "MalformedPolicyDocument", message)
 
 
 def _cli_value(shape, value) -> list[str]:
@@ -77,7 +113,20 @@ class Recorder:
         self.view = view
         self.calls: list[ApiCall] = []
 
-    def call(self, service: str, operation: str, *, field: str | None = None, **params):
+    def undo(self, undos: list[tuple[str, str, dict]]) -> list[str]:
+        """Make each undo call (service, operation, params), last made first; returns the
+        operations that failed (what they would have removed still exists)."""
+        failed = []
+        for service, operation, params in reversed(undos):
+            try:
+                self.call(service, operation, **params)
+            except CallFailed:
+                failed.append(operation)
+        return failed
+
+    def call(self, service: str, operation: str, *, field: str | dict | None = None, **params):
+        """Make one call; CallFailed names the form field to blame: ``field``, or
+        ``field[code]`` (``field["*"]`` for any other code) for the AWS error code."""
         client = getattr(self.view, service)
         record = ApiCall(service, operation, params, cli_command(client, operation, params))
         self.calls.append(record)
@@ -89,22 +138,34 @@ class Recorder:
                 f"An error occurred ({details.get('Code', 'Unknown')}) when calling the "
                 f"{operation} operation: {details.get('Message', '')}"
             )
+            if isinstance(field, dict):
+                field = field.get(details.get("Code", ""), field.get("*"))
         except BotoCoreError as error:
             record.error = str(error)
+            if isinstance(field, dict):
+                field = field.get("*")
         raise CallFailed(record, field)
 
 
 class ConsoleForm(forms.Form):
-    """A console page: fields, then ``apply`` makes the calls and returns what happened."""
+    """A console page: fields, then ``apply`` makes the calls and returns what happened.
+
+    ``selected`` holds the choices the learner made before the fields were fetched (a role
+    picked in a select that the rest of the form follows), by unprefixed field name.
+    """
 
     name = ""
     title = ""
     submit = ""
     intro = ""
+    current: list[str] = []  # what the selected resource has now, shown above the fields
+    current_title = ""
 
-    def __init__(self, *args, view: SandboxView, **kwargs):
+    def __init__(self, *args, view: SandboxView, selected: dict | None = None, **kwargs):
         super().__init__(*args, prefix=self.name, **kwargs)
         self.view = view
+        self.selected = selected or {}
+        self.current = []
 
     def apply(self, recorder: Recorder) -> str:
         raise NotImplementedError
@@ -141,13 +202,33 @@ def _profile_choices(view: SandboxView) -> list[tuple[str, str]]:
     return choices
 
 
+def _role_select(view: SandboxView, selected: dict) -> tuple[forms.ChoiceField, str]:
+    """The role select of a form that follows it (its other fields show that role), and the
+    role it starts on: the one the learner picked, else the newest."""
+    choices = _role_choices(view)
+    names = [value for value, _ in choices if value]
+    chosen = selected.get("role_name") if selected.get("role_name") in names else ""
+    chosen = chosen or (names[0] if names else "")
+    field = forms.ChoiceField(
+        label="Role",
+        choices=choices,
+        initial=chosen,
+        widget=forms.Select(attrs={"data-follow": "role_name"}),
+        help_text="The fields below show this role as it is now.",
+    )
+    return field, chosen
+
+
 class _Permissions(ConsoleForm):
     """Managed policies to attach and an optional inline policy."""
 
-    def _init_permissions(self):
+    def _init_permissions(self, attached: tuple[str, ...] = ()):
+        choices = _managed_policy_choices(self.view)
         self.fields["managed_policies"] = forms.MultipleChoiceField(
             label="AWS managed policies",
-            choices=_managed_policy_choices(self.view),
+            choices=[
+                (arn, f"{name} (attached)" if arn in attached else name) for arn, name in choices
+            ],
             required=False,
             widget=forms.CheckboxSelectMultiple,
             help_text="Policies AWS maintains. Choose the least the application needs.",
@@ -158,18 +239,45 @@ class _Permissions(ConsoleForm):
             required=False,
         )
 
-    def _apply_permissions(self, recorder: Recorder, role_name: str) -> None:
+    def _clean_inline_policy(self, data: dict) -> None:
+        document = data.get("inline_policy", "")
+        if document.strip():
+            problem = permissions_policy_problem(document, "PutRolePolicy")
+            if problem:
+                self.add_error("inline_policy", problem)
+
+    def _apply_permissions(
+        self, recorder: Recorder, role_name: str, undos: list, added: list[str]
+    ) -> None:
+        """Attach and put; each success goes on ``undos`` (its undo) and ``added`` (its name)."""
         for arn in self.cleaned_data["managed_policies"]:
-            recorder.call("iam", "AttachRolePolicy", RoleName=role_name, PolicyArn=arn)
+            recorder.call(
+                "iam",
+                "AttachRolePolicy",
+                field="managed_policies",
+                RoleName=role_name,
+                PolicyArn=arn,
+            )
+            undos.append(("iam", "DetachRolePolicy", {"RoleName": role_name, "PolicyArn": arn}))
+            added.append(f"managed policy {arn.rsplit('/', 1)[-1]}")
         if self.cleaned_data["inline_policy"].strip():
+            policy_name = f"{role_name}-inline"
             recorder.call(
                 "iam",
                 "PutRolePolicy",
                 field="inline_policy",
                 RoleName=role_name,
-                PolicyName=f"{role_name}-inline",
+                PolicyName=policy_name,
                 PolicyDocument=self.cleaned_data["inline_policy"],
             )
+            undos.append(
+                ("iam", "DeleteRolePolicy", {"RoleName": role_name, "PolicyName": policy_name})
+            )
+            added.append(f"inline policy {policy_name}")
+
+
+def _said(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + items[-1]
 
 
 class RoleForEc2(_Permissions):
@@ -202,24 +310,62 @@ class RoleForEc2(_Permissions):
         super().__init__(*args, **kwargs)
         self._init_permissions()
 
+    def clean(self):
+        """Every document is checked as IAM would before any call: a refused one leaves
+        nothing half-made (a role without its policy or profile)."""
+        data = super().clean()
+        if data.get("trust_policy"):
+            problem = trust_policy_problem(data["trust_policy"], "CreateRole")
+            if problem:
+                self.add_error("trust_policy", problem)
+        self._clean_inline_policy(data)
+        return data
+
     def apply(self, recorder: Recorder) -> str:
         data = self.cleaned_data
         name = data["role_name"]
-        recorder.call(
-            "iam",
-            "CreateRole",
-            field="trust_policy",
-            RoleName=name,
-            AssumeRolePolicyDocument=data["trust_policy"],
-            Description=data["description"],
-        )
-        self._apply_permissions(recorder, name)
-        recorder.call("iam", "CreateInstanceProfile", InstanceProfileName=name)
-        recorder.call("iam", "AddRoleToInstanceProfile", InstanceProfileName=name, RoleName=name)
+        undos: list[tuple[str, str, dict]] = []
+        try:
+            recorder.call(
+                "iam",
+                "CreateRole",
+                field={"EntityAlreadyExists": "role_name", "*": "trust_policy"},
+                RoleName=name,
+                AssumeRolePolicyDocument=data["trust_policy"],
+                Description=data["description"],
+            )
+            undos.append(("iam", "DeleteRole", {"RoleName": name}))
+            self._apply_permissions(recorder, name, undos, [])
+            recorder.call(
+                "iam", "CreateInstanceProfile", field="role_name", InstanceProfileName=name
+            )
+            undos.append(("iam", "DeleteInstanceProfile", {"InstanceProfileName": name}))
+            recorder.call(
+                "iam", "AddRoleToInstanceProfile", InstanceProfileName=name, RoleName=name
+            )
+        except CallFailed as failure:
+            failure.outcome = self._undo(recorder, undos, name, failure)
+            raise
         return (
             f"Role {name} created. The console also created instance profile {name}, with the "
             f"same name, and added the role to it: when you pick a role for an instance in the "
             f"console, it is really this profile you attach (EP05, EP06)."
+        )
+
+    def _undo(self, recorder: Recorder, undos: list, name: str, failure: CallFailed) -> str:
+        """Take back what this attempt made, so a retry starts clean; say what is left."""
+        if not undos:
+            return f"{NOTHING_CREATED} Fix what is marked and press {self.submit} again."
+        failed = recorder.undo(undos)
+        if not failed:
+            return (
+                f"{failure.call.operation} failed, so the calls before it were undone (see "
+                f"below): {NOTHING_CREATED} Fix what is marked and press {self.submit} again."
+            )
+        return (
+            f"The role {name} still exists: {failure.call.operation} failed and undoing "
+            f"{_said(failed)} failed too. Delete it in the terminal (aws iam delete-role "
+            f"--role-name {name}, after removing its policies) or choose another name."
         )
 
 
@@ -227,14 +373,33 @@ class RoleTrust(ConsoleForm):
     name = "role_trust"
     title = "Edit trust policy"
     submit = "Update policy"
-    intro = "Replace a role's trust policy: who may assume the role."
+    intro = (
+        "Replace a role's trust policy: who may assume the role. The editor shows the chosen "
+        "role's current policy."
+    )
 
-    role_name = forms.ChoiceField(label="Role")
     trust_policy = _json_field("Trust policy", "", required=True, initial=EC2_TRUST_POLICY)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role_name"].choices = _role_choices(self.view)
+        self.fields["role_name"], chosen = _role_select(self.view, self.selected)
+        self.order_fields(["role_name", "trust_policy"])
+        role = next((r for r in self.view.roles if r["RoleName"] == chosen), None)
+        if role is not None:
+            document = role.get("AssumeRolePolicyDocument")
+            if document:
+                if isinstance(document, str):
+                    document = json.loads(document)
+                self.initial["trust_policy"] = json.dumps(document, indent=2)
+            self.fields["trust_policy"].help_text = f"The trust policy of {chosen} now."
+
+    def clean(self):
+        data = super().clean()
+        if data.get("trust_policy"):
+            problem = trust_policy_problem(data["trust_policy"], "UpdateAssumeRolePolicy")
+            if problem:
+                self.add_error("trust_policy", problem)
+        return data
 
     def apply(self, recorder: Recorder) -> str:
         name = self.cleaned_data["role_name"]
@@ -254,22 +419,46 @@ class RolePermissions(_Permissions):
     submit = "Add permissions"
     intro = "Attach managed policies to a role, or add an inline policy."
 
-    role_name = forms.ChoiceField(label="Role")
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role_name"].choices = _role_choices(self.view)
-        self._init_permissions()
+        self.fields["role_name"], chosen = _role_select(self.view, self.selected)
+        attached: tuple[str, ...] = ()
+        if chosen:
+            try:
+                managed = self.view.iam.list_attached_role_policies(RoleName=chosen)
+                inline = self.view.iam.list_role_policies(RoleName=chosen)["PolicyNames"]
+            except ClientError:
+                managed, inline = {"AttachedPolicies": []}, []  # deleted meanwhile
+            attached = tuple(p["PolicyArn"] for p in managed["AttachedPolicies"])
+            self.current = [
+                *(f"Managed policy {p['PolicyName']}" for p in managed["AttachedPolicies"]),
+                *(f"Inline policy {name}" for name in inline),
+            ] or [f"{chosen} has no permissions policy yet."]
+            self.current_title = f"Attached to {chosen} now"
+        self._init_permissions(attached)
+        self.order_fields(["role_name", "managed_policies", "inline_policy"])
 
     def clean(self):
         data = super().clean()
         if not data.get("managed_policies") and not data.get("inline_policy", "").strip():
             raise forms.ValidationError("Choose a managed policy or write an inline policy.")
+        self._clean_inline_policy(data)
         return data
 
     def apply(self, recorder: Recorder) -> str:
-        self._apply_permissions(recorder, self.cleaned_data["role_name"])
-        return f"Permissions added to {self.cleaned_data['role_name']}."
+        name = self.cleaned_data["role_name"]
+        added: list[str] = []
+        try:
+            self._apply_permissions(recorder, name, [], added)
+        except CallFailed as failure:
+            failure.outcome = (
+                f"{_said(added)} {'was' if len(added) == 1 else 'were'} added to {name}; "
+                f"{failure.call.operation} failed, so nothing after it was added."
+                if added
+                else f"Nothing was added to {name}."
+            )
+            raise
+        return f"Added to {name}: {_said(added)}."
 
 
 class LaunchInstance(ConsoleForm):
@@ -279,9 +468,10 @@ class LaunchInstance(ConsoleForm):
     intro = "Advanced details → IAM instance profile lists instance profiles, not roles."
 
     instance_name = forms.CharField(label="Name", required=False, initial="web")
-    image_id = forms.ChoiceField(label="Amazon Machine Image (AMI)")
-    instance_type = forms.ChoiceField(
-        label="Instance type", choices=[(t, t) for t in INSTANCE_TYPES]
+    instance_type = forms.ChoiceField(label="Instance type", initial=DEFAULT_INSTANCE_TYPE)
+    image_id = forms.ChoiceField(
+        label="Amazon Machine Image (AMI)",
+        help_text="The AMI's architecture must be one the instance type runs.",
     )
     profile = forms.ChoiceField(label="IAM instance profile", required=False)
 
@@ -289,8 +479,18 @@ class LaunchInstance(ConsoleForm):
         super().__init__(*args, **kwargs)
         try:
             images = self.view.ec2.describe_images(Owners=["amazon"])["Images"]
+            types = self.view.ec2.describe_instance_types(InstanceTypes=list(INSTANCE_TYPES))
         except (ClientError, BotoCoreError):
-            images = []
+            images, types = [], {"InstanceTypes": []}
+        self.architectures = {
+            t["InstanceType"]: tuple(t["ProcessorInfo"]["SupportedArchitectures"])
+            for t in types["InstanceTypes"]
+        }
+        self.image_architecture = {i["ImageId"]: i.get("Architecture", "") for i in images}
+        self.fields["instance_type"].choices = [
+            (t, f"{t} ({', '.join(self.architectures[t])})" if t in self.architectures else t)
+            for t in INSTANCE_TYPES
+        ]
         self.fields["image_id"].choices = sorted(
             (
                 (i["ImageId"], f"{i.get('Description') or i['Name']} ({i['ImageId']})")
@@ -298,10 +498,29 @@ class LaunchInstance(ConsoleForm):
             ),
             key=lambda c: c[1],
         )
+        # The default AMI is one the default type runs (the first such in the list).
+        fits = self.architectures.get(DEFAULT_INSTANCE_TYPE, ("x86_64",))
+        self.initial["image_id"] = next(
+            (i for i, _ in self.fields["image_id"].choices if self.image_architecture[i] in fits),
+            None,
+        )
         self.fields["profile"].choices = [
             (NO_PROFILE, "No IAM instance profile"),
             *_profile_choices(self.view),
         ]
+
+    def clean(self):
+        data = super().clean()
+        image, kind = data.get("image_id"), data.get("instance_type")
+        architecture = self.image_architecture.get(image)
+        runs = self.architectures.get(kind)
+        if image and kind and architecture and runs and architecture not in runs:
+            self.add_error(
+                "image_id",
+                f"{image} is an {architecture} image and {kind} runs {' or '.join(runs)} only. "
+                f"Choose an {' or '.join(runs)} AMI, or an instance type that runs {architecture}.",
+            )
+        return data
 
     def apply(self, recorder: Recorder) -> str:
         data = self.cleaned_data
@@ -320,7 +539,8 @@ class LaunchInstance(ConsoleForm):
                     "Tags": [{"Key": "Name", "Value": data["instance_name"]}],
                 }
             ]
-        reply = recorder.call("ec2", "RunInstances", field="profile", **params)
+        blame = {"InvalidAMIID.NotFound": "image_id", "InvalidAMIID.Malformed": "image_id"}
+        reply = recorder.call("ec2", "RunInstances", field=blame | {"*": "profile"}, **params)
         instance_id = reply["Instances"][0]["InstanceId"]
         with_profile = f" with profile {data['profile']}" if data["profile"] else " with no profile"
         return f"Instance {instance_id} launched{with_profile}."

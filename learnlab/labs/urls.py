@@ -11,4 +11,5 @@ urlpatterns = [
     path("<slug:slug>/steps/<slug:step>/check", views.check, name="check"),
     path("<slug:slug>/console/<slug:form>", views.console, name="console"),
     path("<slug:slug>/reset", views.reset, name="reset"),
+    path("<slug:slug>/complete", views.complete, name="complete"),
 ]

@@ -8,10 +8,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from learnlab.labs.catalog import Lab, lab_get, labs_all
+from learnlab.labs.catalog import EXAMPLE_FACTS, Lab, lab_get, labs_all
 from learnlab.labs.checks import SandboxView
 from learnlab.labs.console import FORMS, CallFailed, Recorder
 from learnlab.labs.diagrams import DIAGRAMS
+from learnlab.labs.guided import lab_completion, step_values
 from learnlab.labs.selectors import lab_facts, lab_progress
 from learnlab.labs.services import CHECK_UNAVAILABLE, lab_reset, step_check
 from learnlab.learners.selectors import learner_from_request
@@ -20,6 +21,7 @@ from learnlab.sandbox.services import sandbox_for_learner
 
 # The sandbox server down or failing: directly, or as the gate's AWS error to a form's reads.
 SANDBOX_ERRORS = (*connection.SANDBOX_ERRORS, ClientError, BotoCoreError)
+NOTHING_CHANGED = "Nothing was changed in your sandbox."
 
 
 def _lab_or_404(slug: str) -> Lab:
@@ -56,9 +58,19 @@ class ClosedForm:
     lazy: bool = True
 
 
-def _sections(progress: list, view: SandboxView | None, current) -> list[dict]:
-    """Each step with its console forms (none when the sandbox cannot be read); only the form
-    that starts open (the current step's first) is built now."""
+def _examples(lab: Lab, facts: dict) -> str:
+    """The snippets' example values and the learner's own (JSON, for Copy and Run in
+    terminal); empty when the learner has none yet."""
+    return json.dumps(
+        {lab.examples[f]: facts[f] for f in EXAMPLE_FACTS if f in lab.examples and facts.get(f)}
+    )
+
+
+def _sections(
+    lab: Lab, progress: list, view: SandboxView | None, current, values: dict
+) -> list[dict]:
+    """Each step with its console forms (none when the sandbox cannot be read) and its text
+    for this learner; only the form that starts open (the current step's first) is built now."""
 
     def form(name: str, first: bool, step):
         form_class = FORMS[name]
@@ -69,6 +81,8 @@ def _sections(progress: list, view: SandboxView | None, current) -> list[dict]:
     return [
         {
             "progress": p,
+            "text": p.step.text(values),
+            "next": lab.step_after(p.step),
             "forms": [form(name, i == 0, p.step) for i, name in enumerate(p.step.forms)]
             if view
             else [],
@@ -87,21 +101,46 @@ def detail(request, slug):
         "lab": lab,
         "progress": progress,
         "current": current,
+        "all_passed": all(p.passed for p in progress),
         "diagram_template": DIAGRAMS.get(lab.diagram),
     }
     try:
-        view = SandboxView(sandbox_for_learner(learner=learner))
+        sandbox = sandbox_for_learner(learner=learner)
+        values = step_values(sandbox=sandbox)
+        view = SandboxView(sandbox)
         view.roles  # noqa: B018 - the first read: the page shows "reconnecting" if it fails
+        facts = lab_facts(view=view, lab=lab)
         context |= {
-            "sections": _sections(progress, view, current),
-            "facts": lab_facts(view=view, lab=lab),
+            "sections": _sections(lab, progress, view, current, values),
+            "facts": facts,
+            "examples": _examples(lab, facts),
         }
     except SANDBOX_ERRORS:
         context |= {
-            "sections": _sections(progress, None, current),
+            "sections": _sections(lab, progress, None, current, step_values(sandbox=None)),
             "error": connection.RECONNECTING,
+            "examples": "{}",
         }
     return render(request, "labs/lab.html", context)
+
+
+@require_GET
+def complete(request, slug):
+    """What the learner built, how long it took, what it taught and what to practise next;
+    before the last step passes, what is left to do."""
+    lab = _lab_or_404(slug)
+    learner = learner_from_request(request, create=True)
+    progress, current = lab_progress(learner=learner, lab=lab)
+    context = {"section": "lab", "lab": lab, "progress": progress, "current": current}
+    if all(p.passed for p in progress):
+        try:
+            context["completion"] = lab_completion(
+                learner=learner, sandbox=sandbox_for_learner(learner=learner), lab=lab
+            )
+        except SANDBOX_ERRORS:
+            context |= {"completion": lab_completion(learner=learner, sandbox=None, lab=lab)}
+            context["error"] = connection.RECONNECTING
+    return render(request, "labs/complete.html", context)
 
 
 @require_GET
@@ -121,7 +160,12 @@ def diagram(request, slug):
         facts = lab_facts(view=SandboxView(sandbox), lab=lab)
     except SANDBOX_ERRORS:
         facts = {}
-    context = {"lab": lab, "facts": facts, "diagram_template": DIAGRAMS.get(lab.diagram)}
+    context = {
+        "lab": lab,
+        "facts": facts,
+        "examples": _examples(lab, facts),
+        "diagram_template": DIAGRAMS.get(lab.diagram),
+    }
     return render(request, "labs/lab.html#diagram", context | {"diagram_error": not facts})
 
 
@@ -142,10 +186,10 @@ def check(request, slug, step):
         if result is None:
             messages.error(request, CHECK_UNAVAILABLE)
         return redirect(reverse("labs:detail", args=[lab.slug]) + f"#{found.anchor}")
-    context = {"lab": lab, "step": found, "result": result}
+    context = {"lab": lab, "step": found, "result": result, "next_step": lab.step_after(found)}
     if result is None:
         context["check_error"] = CHECK_UNAVAILABLE  # nothing stored: the step keeps its state
-    return _changed(render(request, "labs/_check_result.html", context), "check", "progress")
+    return _changed(render(request, "labs/_guided_check.html", context), "check", "progress")
 
 
 @require_http_methods(["GET", "POST"])
@@ -157,10 +201,12 @@ def console(request, slug, form):
         raise Http404("No such form in this lab")
     learner = learner_from_request(request, create=True)
     context = {"lab": lab, "open": True}
+    prefix = f"{form_class.name}-"
     try:
         view = SandboxView(sandbox_for_learner(learner=learner))
         if request.method == "GET":
-            context["form"] = form_class(view=view)
+            selected = {k.removeprefix(prefix): v for k, v in request.GET.items()}
+            context["form"] = form_class(view=view, selected=selected)
             return render(request, "labs/lab.html#console-fields", context)
         bound = form_class(request.POST, view=view)
         recorder = Recorder(view)
@@ -171,10 +217,16 @@ def console(request, slug, form):
                 bound.add_error(
                     failure.field if failure.field in bound.fields else None, failure.call.error
                 )
-        # After a success, a fresh form whose choices include what was just made.
-        context["form"] = (
-            form_class(view=SandboxView(view.sandbox)) if context.get("done") else bound
-        )
+                context["outcome"] = failure.outcome or NOTHING_CHANGED
+        else:
+            context["outcome"] = NOTHING_CHANGED
+        # After a success, a fresh form whose choices include what was just made (and that
+        # still shows the role the learner chose).
+        if context.get("done"):
+            selected = {"role_name": bound.cleaned_data.get("role_name", "")}
+            context["form"] = form_class(view=SandboxView(view.sandbox), selected=selected)
+        else:
+            context["form"] = bound
         context["calls"] = recorder.calls
     except SANDBOX_ERRORS:
         # Said next to the form, which keeps what the learner typed (503: the page's refresh
@@ -188,15 +240,26 @@ def console(request, slug, form):
             messages.error(request, connection.RECONNECTING)
             return redirect(reverse("labs:detail", args=[lab.slug]) + f"#console-{form}")
         return response
-    changed = any(not call.error for call in recorder.calls)
+    changed = any(
+        not call.error for call in recorder.calls if not call.operation.startswith("Describe")
+    )
     if not request.htmx:
         if context.get("done"):
             messages.success(request, context["done"])
         else:
-            messages.error(request, "; ".join(e for errs in bound.errors.values() for e in errs))
+            messages.error(request, f"{context['outcome']} {_errors_named(bound)}")
         return redirect(reverse("labs:detail", args=[lab.slug]) + f"#console-{form}")
     response = render(request, "labs/lab.html#console-section", context)
     return _changed(response, form) if changed else response
+
+
+def _errors_named(form) -> str:
+    """A form's errors, each after the label of its field."""
+    said = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        said += [f"{label}: {error}" if label else error for error in errors]
+    return " ".join(said)
 
 
 @require_POST
