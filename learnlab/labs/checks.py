@@ -2,7 +2,10 @@
 
 Steps 1 to 3 read the account through the gate, as AWS would show it. Steps 4 to 6 happen on the
 instance, where AWS keeps no trace a learner could read: they read what LearnLab recorded, the
-instance's credential sets in the database (``InstanceCredentials``: issued, used, renewed).
+instance's credential sets in the database (``InstanceCredentials``), and pass only on the
+learner's own acts: a set fetched from the instance's metadata service (``fetched_at``: curl, an
+SDK, the in-page terminal), a call made with it, two different sets seen (fetched, or shown on
+the instance's credentials page: ``shown_at``). The lab clock issuing a set proves nothing.
 A check never looks at what the learner typed and, when something is wrong, names the exact
 problem and what to do about it. Each returns a ``CheckResult`` whose ``facts`` (what exists)
 also feed the lab's diagram.
@@ -12,6 +15,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
+
+from django.utils import timezone
 
 from learnlab.gate.client import aws_client
 from learnlab.imds.models import InstanceCredentials
@@ -393,27 +398,55 @@ def _first_finish_step_3(attached: CheckResult) -> CheckResult:
     return CheckResult(False, f"First finish step 3. {attached.message}", facts=attached.facts)
 
 
+def _when(moment) -> str:
+    return f"{moment:%H:%M:%S} UTC"
+
+
+def _credentials_url(role: str) -> str:
+    return f"http://169.254.169.254/latest/meta-data/iam/security-credentials/{role}"
+
+
+def _seen_at(credentials: InstanceCredentials):
+    """When the learner first saw this set: fetched from the metadata service or shown on the
+    instance's credentials page, whichever came first (None: never)."""
+    moments = [m for m in (credentials.fetched_at, credentials.shown_at) if m is not None]
+    return min(moments) if moments else None
+
+
 @check("metadata_credentials_read")
 def metadata_credentials_read(view: SandboxView) -> CheckResult:
     attached, sets = _attached(view)
     if not attached.passed:
         return _first_finish_step_3(attached)
     instance_id, role = attached.facts["instance"], attached.facts["role"]
-    if not sets:
+    fetched = [s for s in sets if s.fetched_at is not None]
+    if not fetched:
+        issued = (
+            " The lab clock has issued its credentials, but nothing has read them from the "
+            "metadata service yet."
+            if sets
+            else ""
+        )
         return CheckResult(
             False,
-            f"Nothing on {instance_id} has asked its metadata service for role {role}'s "
-            f"credentials yet. Connect the terminal to the instance (connect {instance_id}), "
-            f"list the role with curl http://169.254.169.254/latest/meta-data/iam/"
-            f"security-credentials/ and then add {role} to that URL.",
-            facts=attached.facts,
+            f"Nothing on {instance_id} has fetched role {role}'s credentials from its metadata "
+            f"service yet.{issued} Run curl {_credentials_url(role)} on the instance: connect "
+            f"the terminal to it first (connect {instance_id}); curl http://169.254.169.254/"
+            f"latest/meta-data/iam/security-credentials/ lists the role's name.",
+            facts=attached.facts | {"credentials": bool(sets)},
         )
+    latest = max(fetched, key=lambda s: s.fetched_at)
     return CheckResult(
         True,
-        f"{instance_id}'s metadata service handed out role {role}'s temporary credentials "
-        f"(access key {sets[0].access_key.access_key_id}, with a session token and an "
-        f"expiration time).",
-        facts=attached.facts | {"credentials": True},
+        f"You fetched role {role}'s temporary credentials from {instance_id}'s metadata "
+        f"service: access key {latest.access_key.access_key_id}, at {_when(latest.fetched_at)}, "
+        f"with a session token and an expiration time ({_when(latest.expires_at)}).",
+        facts=attached.facts
+        | {
+            "credentials": True,
+            "fetched_key": latest.access_key.access_key_id,
+            "fetched_at": latest.fetched_at.isoformat(),
+        },
     )
 
 
@@ -445,28 +478,61 @@ def credentials_rotated(view: SandboxView) -> CheckResult:
     attached, sets = _attached(view)
     if not attached.passed:
         return _first_finish_step_3(attached)
-    instance_id = attached.facts["instance"]
+    instance_id, role = attached.facts["instance"], attached.facts["role"]
     facts = attached.facts | {"credentials": bool(sets)}
-    if not sets:
+    seen = sorted((s for s in sets if _seen_at(s) is not None), key=_seen_at)
+    page = f"/sandbox/instances/{instance_id}/"
+    if not seen:
         return CheckResult(
             False,
-            f"{instance_id} has no credentials yet to renew: read them from its metadata "
-            f"service first (step 4).",
+            f"You have not seen {instance_id}'s credentials yet: fetch them from its metadata "
+            f"service first (step 4: curl {_credentials_url(role)} on the instance), or open "
+            f"the instance's credentials page ({page}).",
             facts=facts,
         )
-    if len(sets) < 2:
+    if len(seen) < 2:
         wait = int(clock.renew_after(at_speed=view.sandbox.lab_clock_speed).total_seconds())
+        first = seen[0]
+        where = f"access key {first.access_key.access_key_id}, seen at {_when(_seen_at(first))}"
+        newer = [s for s in sets if s.issued_at > first.issued_at]
+        if newer:
+            return CheckResult(
+                False,
+                f"No renewal seen yet: you have seen one set on {instance_id} ({where}), and a "
+                f"newer one was issued at {_when(newer[-1].issued_at)}. Fetch again now (curl "
+                f"{_credentials_url(role)} on the instance) or open the instance's credentials "
+                f"page ({page}), then check again.",
+                facts=facts,
+            )
+        paused = (
+            " Your instructor has paused rotation for now: the renewal comes once it resumes."
+            if view.sandbox.rotation_paused
+            else ""
+        )
+        due = _when(first.renew_at)
+        if first.renew_at <= timezone.now():
+            due = f"{due} (due now: a few seconds)"
         return CheckResult(
             False,
-            f"No renewal yet: {instance_id} still has its first set. A new set arrives about "
-            f"every lab-hour (about {wait} s at this lab's clock). Open the instance's "
-            f"credentials page to watch the countdown, then check again.",
+            f"No renewal yet: you have seen one set on {instance_id} ({where}). A new set "
+            f"arrives about every lab-hour (about {wait} s at this lab's clock).{paused} Open "
+            f"the instance's credentials page ({page}) and wait for the next renewal at {due}, "
+            f"or fetch again after {due} (curl {_credentials_url(role)} on the instance), then "
+            f"check again.",
             facts=facts,
         )
+    older, newer = seen[-2], seen[-1]
+    in_time = newer.issued_at < older.expires_at
+    overlap = (
+        "the new set arrived while the previous one was still valid, so applications that "
+        "re-read the metadata never see an expired key"
+        if in_time
+        else "the new set was issued after the previous one had expired"
+    )
     return CheckResult(
         True,
-        f"{instance_id} has received {len(sets)} sets of credentials; each new set arrived "
-        f"while the previous one was still valid, so applications that re-read the metadata "
-        f"never see an expired key.",
+        f"{instance_id} has received {len(sets)} sets of credentials and you saw two different "
+        f"access keys: {older.access_key.access_key_id} (at {_when(_seen_at(older))}) and then "
+        f"{newer.access_key.access_key_id} (at {_when(_seen_at(newer))}): {overlap}.",
         facts=facts | {"used": any(s.access_key.last_used_at for s in sets)},
     )

@@ -16,6 +16,14 @@ class StepResult(models.Model):
     checked_at = models.DateTimeField()
     passed_at = models.DateTimeField(null=True, blank=True)
 
+    # Not stored: what showing a result needs besides its row, set by the code that reads it.
+    # ``stale``: the sandbox changed (a recorded call, a reset or rebuild) after ``checked_at``;
+    # ``blocked_by``: an earlier step that does not pass, so this one cannot count;
+    # ``refreshed``: after a Check, the other steps' results it changed, as (step, result).
+    stale = False
+    blocked_by = None
+    refreshed = ()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["learner", "lab", "step"], name="one_result_per_step")

@@ -37,23 +37,77 @@ def check_run(*, view: SandboxView, step: Step) -> CheckResult:
         return CheckResult(False, f"The check could not read your sandbox ({error}). Try again.")
 
 
+def steps_check(*, view: SandboxView, lab: Lab, step: Step) -> list[tuple[Step, CheckResult]]:
+    """Steps are checked in order: the steps before ``step`` first, on the same reads of the
+    sandbox. The first that does not pass now stops there and ``step`` gets a result naming it
+    ("First finish step 2 ..."), so a later step never passes while an earlier one does not.
+    Returns each step checked with its outcome, ``step`` last."""
+    outcomes = []
+    for earlier in lab.steps[: step.number - 1]:
+        outcome = check_run(view=view, step=earlier)
+        outcomes.append((earlier, outcome))
+        if not outcome.passed:
+            first = CheckResult(
+                False,
+                f"First finish step {earlier.number} ({earlier.title}): {outcome.message}",
+                facts=outcome.facts,
+            )
+            return [*outcomes, (step, first)]
+    return [*outcomes, (step, check_run(view=view, step=step))]
+
+
+def _later_cannot_count(failed: Step) -> str:
+    return (
+        f"Step {failed.number} ({failed.title}) does not pass now, so this step cannot count "
+        f"yet: finish step {failed.number}, then check this step again."
+    )
+
+
 def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> StepResult:
-    """Check one step against the sandbox and store the outcome."""
-    # The check reads the sandbox first, outside the transaction: on SQLite a transaction holds
+    """Check one step, and the steps before it again (``steps_check``), and store every outcome.
+    When a step does not pass, later steps stored as passed stop counting, their result saying
+    which step to finish: stored progress never shows a step passed after one that is not.
+
+    The result's ``refreshed`` lists the other steps' results this changed, for the page."""
+    # A change made while the checks read counts as newer than the check: it makes it stale.
+    started = timezone.now()
+    # The checks read the sandbox first, outside the transaction: on SQLite a transaction holds
     # the database's one write lock, and a check under load takes long enough to starve others.
-    outcome = check_run(view=SandboxView(sandbox), step=step)
-    now = timezone.now()
+    outcomes = steps_check(view=SandboxView(sandbox), lab=lab, step=step)
+    failed = next((s for s, outcome in outcomes if not outcome.passed), None)
+    later = [s.slug for s in lab.steps[failed.number :]] if failed else []
+    stored = {}
     with transaction.atomic():
-        result, _ = StepResult.objects.select_for_update().get_or_create(
-            learner=learner, lab=lab.slug, step=step.slug, defaults={"checked_at": now}
-        )
-        result.passed, result.message = outcome.passed, outcome.message
-        result.warning = outcome.warning
-        result.attempts += 1
-        result.checked_at = now
-        if outcome.passed and result.passed_at is None:
-            result.passed_at = now
-        result.save()
+        for checked, outcome in outcomes:
+            result, _ = StepResult.objects.select_for_update().get_or_create(
+                learner=learner, lab=lab.slug, step=checked.slug, defaults={"checked_at": started}
+            )
+            result.passed, result.message = outcome.passed, outcome.message
+            result.warning = outcome.warning
+            result.attempts += 1 if checked == step else 0
+            result.checked_at = started
+            if outcome.passed and result.passed_at is None:
+                result.passed_at = started
+            result.save()
+            stored[checked.slug] = result
+        unpassed = StepResult.objects.filter(
+            learner=learner, lab=lab.slug, step__in=[s for s in later if s not in stored]
+        ).filter(passed=True)
+        unpassed_slugs = list(unpassed.values_list("step", flat=True))
+        if unpassed_slugs:
+            StepResult.objects.filter(
+                learner=learner, lab=lab.slug, step__in=unpassed_slugs
+            ).update(passed=False, message=_later_cannot_count(failed), warning="")
+    result = stored.pop(step.slug)
+    changed = {**stored}
+    if unpassed_slugs:
+        changed |= {
+            r.step: r
+            for r in StepResult.objects.filter(
+                learner=learner, lab=lab.slug, step__in=unpassed_slugs
+            )
+        }
+    result.refreshed = [(s, changed[s.slug]) for s in lab.steps if s.slug in changed]
     return result
 
 
