@@ -91,7 +91,8 @@ def credentials_issue(
         session_name=instance_id,
         duration_seconds=max(1, math.ceil(lifetime.total_seconds())),
     )
-    key.expires_at = now + lifetime
+    # Whole seconds: the document states Expiration to the second, and the gate enforces it.
+    key.expires_at = (now + lifetime).replace(microsecond=0)
     key.save(update_fields=["expires_at"])
     return InstanceCredentials.objects.create(
         sandbox=sandbox,
