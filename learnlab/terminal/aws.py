@@ -7,7 +7,10 @@ through the AWS gate in-process (``attach_gate``); on an instance, credentials c
 own metadata provider, answered by the instance's metadata service in-process.
 
 What would read or write the server's files, or escape the sandbox, is refused before the CLI runs
-(``screen``); ``guard.confined`` stands behind that while the CLI runs.
+(``screen``); ``guard.confined`` stands behind that while the CLI runs. ``file://`` and
+``fileb://`` arguments name files in the host's virtual home (``home.py``): the interpreter reads
+them before the command runs and the CLI's own ``load-cli-arg`` step takes them from that
+(``_HomeParamFiles``), never from a disk.
 
 Learners' commands run side by side, one web worker thread each, and none waits for another's:
 the CLI prints to ``sys.stdout``/``sys.stderr``, which are replaced once by stand-ins that send
@@ -52,13 +55,14 @@ from botocore.utils import InstanceMetadataFetcher
 
 from learnlab.gate.client import ENDPOINT, attach_gate
 from learnlab.sandbox.models import Sandbox
-from learnlab.terminal import guard
+from learnlab.terminal import guard, home
 from learnlab.terminal.instance import MetadataTransport
 
 import awscli  # isort: skip  (after botocore, see above)
 import awscli.argparser  # isort: skip
 import awscli.clidriver  # isort: skip
 from awscli.alias import AliasLoader  # isort: skip
+from awscli.argprocess import ParamError  # isort: skip
 from awscli.customizations.history import attach_history_handler  # isort: skip
 from awscli.paramfile import PARAMFILE_DISABLED, register_uri_param_handler  # isort: skip
 from awscli.plugin import load_plugins  # isort: skip
@@ -377,11 +381,19 @@ def screen(args: list[str]) -> str | None:
             option = args[index - 1] if index and args[index - 1].startswith("--") else ""
         lowered = candidate.lower()
         if lowered.startswith(FILE_PREFIXES):
-            return (
-                f"aws: {candidate.split('://')[0]}:// parameters are not available in this lab: "
-                "the terminal cannot read files. Paste the value inline instead, JSON in single "
-                'quotes: --assume-role-policy-document \'{"Version": "2012-10-17", ...}\''
-            )
+            prefix = candidate.split("://")[0] + "://"
+            if not candidate.startswith(FILE_PREFIXES):
+                return (
+                    f"aws: {prefix} parameters are not available in this lab: the AWS CLI reads "
+                    "files from file:// and fileb:// only, in lower case."
+                )
+            path = candidate[len(prefix) :]
+            if not home.inside_a_home(path):
+                return (
+                    f"aws: {prefix} parameters are not available in this lab outside your home "
+                    f"directory, and {path} is not in it. Write the file there first "
+                    f"(cat > trust.json <<'EOF' ... EOF), then give {prefix}trust.json"
+                )
         event = f"{service}.{operation}.{option.removeprefix('--')}"
         if lowered.startswith(URL_PREFIXES) and event not in PARAMFILE_DISABLED:
             return (
@@ -415,6 +427,48 @@ def screen(args: list[str]) -> str | None:
     if (service, operation) in WRITES_A_FILE:
         return f"aws {service} {operation}: not available in this lab: it writes a file."
     return None
+
+
+def paramfile_paths(args: list[str]) -> list[str]:
+    """The paths that ``file://``/``fileb://`` arguments name, as the CLI would see them."""
+    paths = []
+    for arg in args:
+        value = arg.partition("=")[2] if arg.startswith("--") and "=" in arg else arg
+        for prefix in FILE_PREFIXES:
+            if value.startswith(prefix) and value[len(prefix) :] not in paths:
+                paths.append(value[len(prefix) :])
+    return paths
+
+
+class _HomeParamFiles:
+    """The CLI's ``load-cli-arg`` step for ``file://`` and ``fileb://`` (as awscli.paramfile's
+    URIArgumentHandler, parameters it exempts included), answered from the files the
+    interpreter read from the home: text for file://, bytes for fileb://, and the CLI's own
+    words when a file is missing."""
+
+    def __init__(self, files: dict):
+        self.files = files
+
+    def __call__(self, event_name, param, value, **_kwargs):
+        if ".".join(event_name.split(".")[1:]) in PARAMFILE_DISABLED or getattr(
+            param, "no_paramfile", None
+        ):
+            return None
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if not isinstance(value, str):
+            return None
+        for prefix in FILE_PREFIXES:
+            if value.startswith(prefix):
+                path = value[len(prefix) :]
+                found = self.files.get(path)
+                if isinstance(found, str):
+                    return found.encode() if prefix == "fileb://" else found
+                reason = str(found) if found is not None else ""
+                if reason in ("", "No such file or directory"):
+                    reason = f"[Errno 2] No such file or directory: '{path}'"
+                raise ParamError(param.cli_name, f"Unable to load paramfile {value}: {reason}")
+        return None
 
 
 def reads_only(args: list[str]) -> bool:
@@ -451,9 +505,11 @@ def run_aws(
     environ: dict,
     instance_id: str = "",
     deadline: float | None = None,
+    files: dict | None = None,
 ) -> AwsResult:
     """Run ``aws <args>`` as the simulated host: ``environ`` is its exported environment. Past
-    ``deadline`` (``time.monotonic()``), the command makes no further request."""
+    ``deadline`` (``time.monotonic()``), the command makes no further request. ``files``: what
+    each ``file://`` path names (its text, or a ``home.HomeError``), from ``paramfile_paths``."""
     refusal = screen(args)
     if refusal:
         return AwsResult("", refusal + "\n", 252)
@@ -474,6 +530,7 @@ def run_aws(
     )
     events = session.get_component("event_emitter")
     attach_gate(events)
+    events.register("load-cli-arg", _HomeParamFiles(files or {}), unique_id="learnlab-files")
     if deadline is not None:
         events.register("before-call", _stop_at(deadline), unique_id="learnlab-deadline")
     driver = awscli.clidriver.CLIDriver(session=session)

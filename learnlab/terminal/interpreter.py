@@ -1,5 +1,6 @@
 """Runs a parsed command line: expansions, ``&&``/``||``/``;``, pipes into a JSON pretty-printer,
-the builtins, and the two programs (``aws``, ``curl``). Anything else is "not available".
+redirections into the host's virtual home (``home.py``), the builtins (``cat``, ``ls``, ``rm`` and
+friends among them), and the two programs (``aws``, ``curl``). Anything else is "not available".
 
 Pure of Django models: the caller hands in the sandbox and the shell's state and stores what comes
 back. The simulated host decides the environment: on the workstation the lab keys are exported
@@ -16,8 +17,8 @@ from dataclasses import dataclass, field
 from learnlab.imds.services import InstanceNotFound, instance_facts
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
-from learnlab.terminal import parser
-from learnlab.terminal.aws import reads_only, run_aws
+from learnlab.terminal import home, parser
+from learnlab.terminal.aws import paramfile_paths, reads_only, run_aws
 from learnlab.terminal.curl import run_curl
 from learnlab.terminal.instance import host_name
 
@@ -31,8 +32,13 @@ MAX_VALUE = 16 * 1024
 ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
 FIELD_SEPARATORS = re.compile(r"[ \t\n]+")
 NOT_AVAILABLE = (
-    "{name}: command not available in this lab. This terminal runs aws, curl (on an instance) "
-    "and a few shell builtins: type help to see them."
+    "{name}: command not available in this lab. This terminal runs aws, curl (on an instance), "
+    "cat, ls, rm and a few shell builtins: type help to see them."
+)
+EDITORS = ("nano", "vi", "vim", "emacs", "edit", "code", "pico")
+NO_EDITOR = (
+    "{name}: no full-screen editor in this terminal. Edit files in the page (Files, above the "
+    "terminal), or write one with a here-document:\n  cat > trust.json <<'EOF'\n  ...\n  EOF"
 )
 PRINTER_ONLY = (
     "{name}: not available in this lab except as a JSON pretty-printer after a pipe, e.g. "
@@ -46,7 +52,8 @@ JQ_FLAGS = {
 HELP = """\
 This terminal is not a real shell: it runs these commands, in bash's syntax.
 
-  aws iam|ec2|sts|s3api ...   the AWS CLI (v1) in your sandbox account
+  aws iam|ec2|sts|s3api ...   the AWS CLI (v1) in your sandbox account; file://NAME and
+                               fileb://NAME read files in your home directory
   aws s3 ls|mb|rb              the s3 commands that need no local files
   aws configure list           where the CLI found its credentials
   curl [-s] [-X PUT] [-H "Name: value"] [-w FORMAT] [-i] URL
@@ -55,12 +62,17 @@ This terminal is not a real shell: it runs these commands, in bash's syntax.
   exit                         leave the instance, back to your workstation
   echo, export, unset, NAME=value, $NAME, ${NAME}, $(...), `...`, &&, ||, ;
   COMMAND | jq .               pretty-print JSON (also | python3 -m json.tool)
+  cat, ls [-l], rm, touch, cp, mv   files in your home directory
+  COMMAND > FILE, >> FILE, < FILE, cat > FILE <<'EOF' ... EOF   (a here-document)
   clear, help
 
-Up and Down recall earlier commands. Shift+Enter, or a line ending in \\, continues a command.
-Nothing here reads or writes files: file:// parameters and > or < redirections are refused;
-paste JSON inline in single quotes instead.
+Each host (your workstation, each instance) has a small home directory of its own: no folders,
+{file_kib} KiB a file, {per_host} files a host. Files, above the terminal, edits them in the page.
+Up and Down recall earlier commands; Tab completes aws commands and options. Shift+Enter, or a
+line ending in \\, continues a command.
 """
+HELP = HELP.replace("{file_kib}", str(home.FILE_BYTES // 1024))
+HELP = HELP.replace("{per_host}", str(home.FILES_PER_HOST))
 
 
 @dataclass
@@ -97,6 +109,7 @@ class Outcome:
     status: int
     clear: bool = False
     changed: bool = False
+    incomplete: bool = False  # a here-document is still open: the terminal asks for more lines
 
 
 class _Abort(Exception):
@@ -144,9 +157,11 @@ class Interpreter:
         sandbox: Sandbox,
         state: ShellState,
         base_environment: Callable[[Sandbox, Host], dict],
+        home_files: home.Home | None = None,
     ):
         self.sandbox = sandbox
         self.state = state
+        self.home = home_files if home_files is not None else home.MemoryHome()
         self._base_environment = base_environment
         self._bases: dict[str, dict] = {}
         self._display = _Sink()
@@ -164,12 +179,16 @@ class Interpreter:
         self._started = time.monotonic()
         try:
             script = parser.parse(line)
+        except parser.Incomplete:
+            return Outcome("", self.state.last_status, incomplete=True)
+        except parser.ParseError as error:
+            self._display.write(f"bash: {error}\n")
+            self.state.last_status = 2
+            return Outcome(self._display.text(), 2)
+        try:
             if self.state.host.instance_id and script.steps and not self._host_alive():
                 return Outcome(self._display.text(), 255)
             status = self._run_script(script, self._display.write, tty=True)
-        except parser.ParseError as error:
-            self._display.write(f"bash: {error}\n")
-            status = 2
         except _Abort as error:
             self._display.write(f"bash: {error}\n")
             status = 1
@@ -220,6 +239,29 @@ class Interpreter:
             if refusal:
                 self._display.write(refusal + "\n")
                 return 1
+        for command in commands[1:]:
+            if any(r.operator in ("<", "<<") for r in command.redirects) or (
+                command is not commands[-1] and command.redirects
+            ):
+                self._display.write(
+                    "bash: in a pipe, only the last command's output may go to a file "
+                    "(aws ... | jq . > out.json)\n"
+                )
+                return 1
+        if commands[-1].redirects:
+            try:
+                target = self._output_target(commands[-1].redirects)
+            except home.HomeError as error:
+                self._display.write(f"bash: {error}\n")
+                return 1
+            if target is not None:
+                captured_file = _Sink()
+                status = self._run_pipeline(
+                    parser.Pipeline([*commands[:-1], parser.Command(commands[-1].words)]),
+                    captured_file.write,
+                    False,
+                )
+                return self._write_target(target, captured_file.text(), status)
         captured = _Sink()
         self._run_command(commands[0], ProgramIO(captured.write, self._display.write, False))
         text, status = captured.text(), 0
@@ -239,7 +281,63 @@ class Interpreter:
         if self._commands > MAX_COMMANDS:
             raise _Abort(f"too many commands in one line (this lab allows {MAX_COMMANDS}).")
         self._check_deadline()
-        words = command.words
+        if not command.redirects:
+            return self._run_simple(command.words, io)
+        stdin = io.stdin
+        try:
+            for redirect in command.redirects:
+                if redirect.operator == "<<":
+                    stdin = self._expand_joined(redirect.body)
+                elif redirect.operator == "<":
+                    name = self._target_name(redirect.target)
+                    stdin = self.home.read(self._home_key(), name)
+            target = self._output_target(command.redirects)
+        except home.HomeError as error:
+            io.err(f"bash: {error}\n")
+            return 1
+        if target is None:
+            return self._run_simple(command.words, ProgramIO(io.out, io.err, io.tty, stdin))
+        captured = _Sink()
+        status = self._run_simple(command.words, ProgramIO(captured.write, io.err, False, stdin))
+        return self._write_target(target, captured.text(), status, io.err)
+
+    # Files
+
+    def _home_key(self) -> str:
+        return home.host_key(self.state.host.instance_id)
+
+    def _resolve(self, path: str) -> str:
+        return home.resolve(path, user=self.state.host.user)
+
+    def _target_name(self, word: parser.Word) -> str:
+        fields = self._expand(word)
+        shown = "".join(p.text if isinstance(p, parser.Literal) else "$…" for p in word)
+        if len(fields) != 1:
+            raise home.HomeError(f"{shown}: ambiguous redirect")
+        try:
+            return self._resolve(fields[0])
+        except home.HomeError as error:
+            raise home.HomeError(f"{fields[0]}: {error}") from None
+
+    def _output_target(self, redirects) -> tuple[str, bool] | None:
+        """The file the output goes to (the last ``>``/``>>`` wins, as in bash) and whether it
+        is appended to; None for the terminal."""
+        target = None
+        for redirect in redirects:
+            if redirect.operator in (">", ">>"):
+                target = (self._target_name(redirect.target), redirect.operator == ">>")
+        return target
+
+    def _write_target(self, target, text: str, status: int, err=None) -> int:
+        name, append = target
+        try:
+            self.home.write(self._home_key(), name, text, append=append)
+        except home.HomeError as error:
+            (err or self._display.write)(f"bash: {name}: {error}\n")
+            return 1
+        return status
+
+    def _run_simple(self, words, io: ProgramIO) -> int:
         assignments = []
         while words and _assignment(words[0]):
             assignments.append(_assignment(words[0]))
@@ -286,6 +384,15 @@ class Interpreter:
             return run_curl(
                 args, io=io, sandbox=self.sandbox, instance_id=self.state.host.instance_id
             )
+        if name in ("jq", "python", "python3") and io.stdin is not None:
+            refusal = _printer_refusal([name, *args])
+            if refusal:
+                io.err(refusal + "\n")
+                return 2
+            return _pretty_print([name, *args], io.stdin, io.out, io.err)
+        if name in EDITORS:
+            io.err(NO_EDITOR.format(name=name) + "\n")
+            return 1
         if name == "jq":
             io.err(PRINTER_ONLY.format(name=name, usage="jq .") + "\n")
             return 2
@@ -305,6 +412,7 @@ class Interpreter:
             environ=environ,
             instance_id=self.state.host.instance_id,
             deadline=self._deadline(),
+            files=self._paramfiles(args),
         )
         io.out(result.stdout)
         io.err(result.stderr)
@@ -312,6 +420,17 @@ class Interpreter:
             self._changed = True
         self._check_deadline()  # stopped at the limit: so is the rest of the line
         return result.status
+
+    def _paramfiles(self, args: list[str]) -> dict:
+        """What each ``file://``/``fileb://`` argument names, read before the CLI runs (it runs
+        confined, and reads only these): the text, or the HomeError saying why not."""
+        files: dict = {}
+        for path in paramfile_paths(args):
+            try:
+                files[path] = self.home.read(self._home_key(), self._resolve(path))
+            except home.HomeError as error:
+                files[path] = error
+        return files
 
     # Expansion
 
@@ -568,7 +687,170 @@ def _cd(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
     return 1
 
 
+def _flags(args: list[str], allowed: str, command: str, io: ProgramIO):
+    """Short options (``-la``) and the other arguments; None after an error is shown."""
+    flags, rest = set(), []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            rest.extend(args[index + 1 :])
+            break
+        if arg.startswith("-") and len(arg) > 1:
+            for letter in arg[1:]:
+                if letter not in allowed:
+                    io.err(
+                        f"{command}: invalid option -- '{letter}'\n"
+                        f"This lab's {command} takes: {' '.join('-' + c for c in allowed)}\n"
+                    )
+                    return None
+                flags.add(letter)
+        else:
+            rest.append(arg)
+    return flags, rest
+
+
+def _cat(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    parsed = _flags(args, "", "cat", io)
+    if parsed is None:
+        return 1
+    _, paths = parsed
+    if not paths:
+        if io.stdin is None:
+            io.err(
+                "cat: reading from the keyboard is not available in this terminal: give a file "
+                "name (cat trust.json), or a here-document: cat > trust.json <<'EOF' ... EOF\n"
+            )
+            return 1
+        io.out(io.stdin)
+        return 0
+    status = 0
+    for path in paths:
+        if path == "-":
+            io.out(io.stdin or "")
+            continue
+        try:
+            io.out(shell.home.read(shell._home_key(), shell._resolve(path)))
+        except home.HomeError as error:
+            io.err(f"cat: {path}: {error}\n")
+            status = 1
+    return status
+
+
+def _ls(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    parsed = _flags(args, "laA1h", "ls", io)
+    if parsed is None:
+        return 2
+    flags, paths = parsed
+    key, user = shell._home_key(), shell.state.host.user
+    everything = shell.home.names(key)
+    shown, status = [], 0
+    home_dir = home.home_directory(user)
+    for path in paths or ["."]:
+        if path in (".", "~", "./", "~/", home_dir, home_dir + "/"):
+            shown.extend(everything)
+            continue
+        try:
+            found = shell.home.get(key, shell._resolve(path))
+        except home.HomeError as error:
+            io.err(f"ls: cannot access '{path}': {error}\n")
+            status = 2
+            continue
+        if found is None:
+            io.err(f"ls: cannot access '{path}': No such file or directory\n")
+            status = 2
+        else:
+            shown.append(found)
+    if "l" in flags:
+        if not paths:
+            io.out(f"total {sum(-(-f.size // 1024) * 4 for f in shown)}\n")
+        for found in shown:
+            when = found.updated_at.strftime("%b %e %H:%M") if found.updated_at else ""
+            size = _human(found.size) if "h" in flags else str(found.size)
+            io.out(f"-rw-r--r--. 1 {user} {user} {size:>6} {when} {found.name}\n")
+    else:
+        for found in shown:
+            io.out(found.name + "\n")
+    return status
+
+
+def _human(size: int) -> str:
+    return str(size) if size < 1024 else f"{size / 1024:.1f}K"
+
+
+def _rm(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    parsed = _flags(args, "frRiv", "rm", io)
+    if parsed is None:
+        return 1
+    flags, paths = parsed
+    if not paths:
+        if "f" in flags:
+            return 0
+        io.err("rm: missing operand\n")
+        return 1
+    status = 0
+    for path in paths:
+        try:
+            name = shell._resolve(path)
+            shell.home.remove(shell._home_key(), name)
+            if "v" in flags:
+                io.out(f"removed '{path}'\n")
+        except home.HomeError as error:
+            if "f" in flags and str(error) == "No such file or directory":
+                continue
+            io.err(f"rm: cannot remove '{path}': {error}\n")
+            status = 1
+    return status
+
+
+def _touch(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+    if not args:
+        io.err("touch: missing file operand\n")
+        return 1
+    status = 0
+    for path in args:
+        try:
+            shell.home.write(shell._home_key(), shell._resolve(path), "", append=True)
+        except home.HomeError as error:
+            io.err(f"touch: cannot touch '{path}': {error}\n")
+            status = 1
+    return status
+
+
+def _copy(command: str):
+    def copy_or_move(shell: Interpreter, args: list[str], io: ProgramIO) -> int:
+        parsed = _flags(args, "fiv", command, io)
+        if parsed is None:
+            return 1
+        _, paths = parsed
+        if len(paths) != 2:
+            io.err(f"{command}: this lab's {command} takes two file names: {command} FROM TO\n")
+            return 1
+        source, target = paths
+        key = shell._home_key()
+        try:
+            text = shell.home.read(key, shell._resolve(source))
+        except home.HomeError as error:
+            io.err(f"{command}: cannot stat '{source}': {error}\n")
+            return 1
+        try:
+            name = shell._resolve(target)
+            shell.home.write(key, name, text)
+            if command == "mv" and name != shell._resolve(source):
+                shell.home.remove(key, shell._resolve(source))
+        except home.HomeError as error:
+            io.err(f"{command}: cannot create '{target}': {error}\n")
+            return 1
+        return 0
+
+    return copy_or_move
+
+
 BUILTINS: dict[str, Callable[[Interpreter, list[str], ProgramIO], int]] = {
+    "cat": _cat,
+    "ls": _ls,
+    "rm": _rm,
+    "touch": _touch,
+    "cp": _copy("cp"),
+    "mv": _copy("mv"),
     "echo": _echo,
     "unset": _unset,
     "help": _help,

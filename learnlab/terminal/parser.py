@@ -3,12 +3,17 @@
 Quotes, backslashes and line continuations behave as in bash; ``$NAME``, ``${NAME}``, ``$?``,
 ``$(...)`` and backticks are kept as parts of a word and expanded when the command runs (a
 variable set by the previous command is visible to the next). ``&&``, ``||``, ``;``, newlines and
-``|`` connect commands. Redirections, background jobs and subshells are refused while parsing, so
-nothing of a refused line runs.
+``|`` connect commands. ``> FILE``, ``>> FILE``, ``< FILE`` and here-documents (``<<EOF``,
+``<<'EOF'``, ``<<-EOF``) read and write the host's virtual home (``home.py``); a literal target
+outside it, other redirections, background jobs and subshells are refused while parsing, so nothing
+of a refused line runs. A line whose here-document is still open raises ``Incomplete``: the
+terminal asks for the rest, as bash's ``> `` prompt does.
 """
 
 import re
 from dataclasses import dataclass, field
+
+from learnlab.terminal import home
 
 MAX_DEPTH = 4  # nested $(...) and backticks
 MAX_SUBSTITUTIONS = 16  # per line, counting nested ones
@@ -18,6 +23,14 @@ SPECIAL_PARAMETERS = "?$#@*!-0123456789"
 
 class ParseError(Exception):
     """The line is not valid in bash, or uses what this terminal refuses; nothing runs."""
+
+
+class Incomplete(ParseError):
+    """A here-document is still open at the end of the line: more lines are needed."""
+
+    def __init__(self, delimiter: str):
+        super().__init__(f"warning: here-document delimited by end-of-file (wanted `{delimiter}')")
+        self.delimiter = delimiter
 
 
 @dataclass(frozen=True)
@@ -44,9 +57,30 @@ Part = Literal | Variable | Substitution
 Word = tuple[Part, ...]
 
 
+@dataclass(frozen=True)
+class Redirect:
+    """``>``, ``>>`` or ``<`` with its ``target`` word, or a here-document (``<<``) with its
+    ``body`` (a word: expansions only when the delimiter was unquoted)."""
+
+    operator: str
+    target: Word = ()
+    body: Word = ()
+
+
+@dataclass
+class _HereDocument:
+    """A here-document while lexing: its body is read at the end of its line."""
+
+    delimiter: str
+    quoted: bool
+    strip_tabs: bool
+    body: Word = ()
+
+
 @dataclass
 class Command:
     words: list[Word]
+    redirects: list[Redirect] = field(default_factory=list)
 
 
 @dataclass
@@ -68,8 +102,12 @@ class Script:
 
 
 REDIRECTION = (
-    "redirection is not available in this lab: the terminal cannot read or write files. "
-    "Output appears here; copy it from the log."
+    "this redirection is not available in this lab: the terminal has > FILE, >> FILE, < FILE "
+    "and here-documents (<<EOF), with files in your home directory."
+)
+OUTSIDE_HOME = (
+    "{path}: redirection is not available in this lab outside your home directory: write to "
+    "a file name such as out.json or ~/out.json"
 )
 REFUSED_OPERATORS = {
     ">": REDIRECTION,
@@ -94,6 +132,7 @@ class _Lexer:
         self.depth = depth
         self.counter = counter  # substitutions so far in the whole line, shared with nested lexers
         self.closing = closing  # ")" inside $(...): where this nested lexer stops
+        self.here_documents: list[_HereDocument] = []  # opened on this line, bodies not read
 
     def tokens(self) -> list:
         """Words (tuples of parts) and operators (str)."""
@@ -121,6 +160,7 @@ class _Lexer:
                 end_word()
                 tokens.append("\n")
                 self.pos += 1
+                self._read_here_documents()
             elif char == "\\":
                 if source.startswith("\\\n", self.pos):
                     self.pos += 2  # line continuation
@@ -150,6 +190,8 @@ class _Lexer:
                 newline = source.find("\n", self.pos)
                 self.pos = len(source) if newline < 0 else newline
             elif char in "&|;<>()":
+                if char in "<>" and in_word and _is_number(parts):
+                    raise ParseError(REDIRECTION)  # 2>file, 2>&1: file descriptors
                 end_word()
                 tokens.append(self._operator())
             else:
@@ -159,21 +201,116 @@ class _Lexer:
         if self.closing:
             raise ParseError("unexpected EOF while looking for matching `)'")
         end_word()
+        if self.here_documents:
+            raise Incomplete(self.here_documents[0].delimiter)
         return tokens
 
-    def _operator(self) -> str:
+    def _operator(self):
         source, pos = self.source, self.pos
-        for operator in ("&&", "||", ";;", "|&", ">>", "<<", "&>", ">&", ">|"):
+        operators = ("&&", "||", ";;", "|&", "<<<", "<<-", ">>", "<<", "&>", ">&", ">|", "<>", "<&")
+        for operator in operators:
             if source.startswith(operator, pos):
                 break
         else:
             operator = source[pos]
         self.pos += len(operator)
-        if operator in ("&&", "||", ";", "|"):
+        if operator in ("&&", "||", ";", "|", ">", ">>", "<"):
             return operator
+        if operator in ("<<", "<<-"):
+            return self._here_document(strip_tabs=operator == "<<-")
         if operator in (";;", "|&"):
             raise ParseError(f"syntax error near unexpected token `{operator}'")
+        if operator == "<<<":
+            raise ParseError(
+                "here-strings (<<<) are not available in this lab: use a here-document, "
+                "cat > FILE <<'EOF' ... EOF"
+            )
         raise ParseError(REFUSED_OPERATORS.get(operator[0], REDIRECTION))
+
+    def _here_document(self, *, strip_tabs: bool) -> _HereDocument:
+        """``<<WORD``: the delimiter now, the body once the line ends (``_read_here_documents``).
+        Any quoting in WORD means the body is taken as it is, without expansions."""
+        if self.depth:
+            raise ParseError("here-documents inside $(...) or `...` are not available in this lab.")
+        source = self.source
+        while self.pos < len(source) and source[self.pos] in " \t":
+            self.pos += 1
+        delimiter, quoted = [], False
+        while self.pos < len(source) and source[self.pos] not in " \t\n;&|<>()":
+            char = source[self.pos]
+            if char in "'\"":
+                end = source.find(char, self.pos + 1)
+                if end < 0:
+                    raise ParseError(f"unexpected EOF while looking for matching `{char}'")
+                delimiter.append(source[self.pos + 1 : end])
+                quoted, self.pos = True, end + 1
+            elif char == "\\" and self.pos + 1 < len(source):
+                delimiter.append(source[self.pos + 1])
+                quoted, self.pos = True, self.pos + 2
+            else:
+                delimiter.append(char)
+                self.pos += 1
+        if not delimiter:
+            shown = (
+                "newline"
+                if self.pos >= len(source) or source[self.pos] == "\n"
+                else (source[self.pos])
+            )
+            raise ParseError(f"syntax error near unexpected token `{shown}'")
+        document = _HereDocument("".join(delimiter), quoted, strip_tabs)
+        self.here_documents.append(document)
+        return document
+
+    def _read_here_documents(self) -> None:
+        """After a newline: the bodies of the here-documents opened on the line just ended, each
+        up to its delimiter line. Incomplete when the text ends first."""
+        source = self.source
+        while self.here_documents:
+            document = self.here_documents[0]
+            lines = []
+            while True:
+                if self.pos >= len(source):
+                    raise Incomplete(document.delimiter)
+                newline = source.find("\n", self.pos)
+                end = len(source) if newline < 0 else newline
+                line = source[self.pos : end]
+                self.pos = end + 1 if newline >= 0 else end
+                if document.strip_tabs:
+                    line = line.lstrip("\t")
+                if line == document.delimiter:
+                    break
+                if newline < 0:
+                    raise Incomplete(document.delimiter)
+                lines.append(line + "\n")
+            body = "".join(lines)
+            if document.quoted:
+                document.body = (Literal(body, True),)
+            else:
+                document.body = _Lexer(body, depth=self.depth, counter=self.counter).body_parts()
+            self.here_documents.pop(0)
+
+    def body_parts(self) -> Word:
+        """An unquoted here-document's body: ``$NAME``, ``$(...)`` and backticks expand, a
+        backslash escapes only ``$``, a backtick, a backslash and a newline, as in bash."""
+        parts: list[Part] = [Literal("", True)]
+        source = self.source
+        while self.pos < len(source):
+            char = source[self.pos]
+            if char == "\\" and self.pos + 1 < len(source):
+                following = source[self.pos + 1]
+                if following in "$`\\":
+                    parts.append(Literal(following, True))
+                elif following != "\n":
+                    parts.append(Literal("\\" + following, True))
+                self.pos += 2
+            elif char == "$":
+                parts.extend(self._dollar(quoted=True))
+            elif char == "`":
+                parts.append(self._backticks(quoted=True))
+            else:
+                parts.append(Literal(char, True))
+                self.pos += 1
+        return _merge(parts)
 
     def _double_quoted(self) -> list[Part]:
         parts: list[Part] = [Literal("", True)]  # "" is an (empty) word of its own
@@ -309,11 +446,37 @@ def _merge(parts: list[Part]) -> Word:
     return tuple(merged)
 
 
+def _is_number(parts: list[Part]) -> bool:
+    return bool(parts) and all(
+        isinstance(part, Literal) and not part.quoted and part.text.isdigit() for part in parts
+    )
+
+
+def _check_target(word: Word) -> None:
+    """A literal file name outside the home is refused before anything of the line runs."""
+    if not all(isinstance(part, Literal) for part in word):
+        return  # expanded when the command runs, and checked then
+    path = "".join(part.text for part in word)
+    for user in ("learner", "ec2-user"):
+        try:
+            home.resolve(path, user=user)
+            return
+        except home.HomeError as error:
+            reason = str(error)
+    if reason == "is a directory":
+        raise ParseError(f"{path}: Is a directory")
+    if reason.startswith("not available"):
+        raise ParseError(OUTSIDE_HOME.format(path=path))
+    raise ParseError(f"{path}: {reason}")
+
+
 def _script(tokens: list) -> Script:
     script = Script()
     commands: list[Command] = []
     words: list[Word] = []
+    redirects: list[Redirect] = []
     pending = None  # the operator that needs a command after it
+    target_of = None  # a redirection operator waiting for its file name
 
     def end_pipeline(then: str):
         script.steps.append(Step(Pipeline(commands[:]), then))
@@ -321,25 +484,47 @@ def _script(tokens: list) -> Script:
 
     for item in tokens:
         if isinstance(item, tuple):
-            words.append(item)
+            if target_of:
+                _check_target(item)
+                redirects.append(Redirect(target_of, target=item))
+                target_of = None
+            else:
+                words.append(item)
             pending = None
             continue
-        if item == "\n" and not words and (pending in ("&&", "||", "|") or not commands):
-            continue  # blank lines, and a newline after && or | continues the command
-        if not words:
+        if isinstance(item, _HereDocument):
+            redirects.append(Redirect("<<", body=item.body))
+            pending = None
+            continue
+        if target_of:
             shown = "newline" if item == "\n" else item
             raise ParseError(f"syntax error near unexpected token `{shown}'")
-        commands.append(Command(words))
-        words = []
+        if item in (">", ">>", "<"):
+            target_of = item
+            continue
+        if (
+            item == "\n"
+            and not words
+            and not redirects
+            and (pending in ("&&", "||", "|") or not commands)
+        ):
+            continue  # blank lines, and a newline after && or | continues the command
+        if not words and not redirects:
+            shown = "newline" if item == "\n" else item
+            raise ParseError(f"syntax error near unexpected token `{shown}'")
+        commands.append(Command(words, redirects))
+        words, redirects = [], []
         if item == "|":
             pending = "|"
             continue
         end_pipeline(";" if item == "\n" else item)
         pending = item if item in ("&&", "||") else None
+    if target_of:
+        raise ParseError("syntax error near unexpected token `newline'")
     if pending:
         raise ParseError("syntax error: unexpected end of file")
-    if words:
-        commands.append(Command(words))
+    if words or redirects:
+        commands.append(Command(words, redirects))
     if commands:
         end_pipeline(";")
     return script

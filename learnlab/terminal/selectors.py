@@ -7,6 +7,8 @@ WORKSTATION_PROMPT = "[learner@workstation ~]$"
 def shell_prompt(*, shell: Shell | None) -> str:
     """bash's prompt for where the shell runs: ``[learner@workstation ~]$`` or
     ``[ec2-user@ip-172-31-5-20 ~]$`` on an instance."""
+    if shell is not None and shell.pending:
+        return ">"  # bash's PS2: the here-document being typed continues
     if shell is None or not shell.instance_id:
         return WORKSTATION_PROMPT
     return f"[ec2-user@{shell.host_name or shell.instance_id} ~]$"

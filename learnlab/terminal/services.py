@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 
 from learnlab.learners.models import Learner
 from learnlab.sandbox.models import Sandbox
+from learnlab.terminal import home
 from learnlab.terminal.interpreter import Host, Interpreter, Outcome, ShellState
-from learnlab.terminal.models import Shell
+from learnlab.terminal.models import HomeFile, Shell
 from learnlab.terminal.selectors import shell_prompt
 
 log = logging.getLogger(__name__)
 
 MAX_LINE = 8 * 1024
+MAX_PENDING = home.FILE_BYTES + 8 * 1024  # a here-document being typed, all its lines
+PASTED_PROMPT = re.compile(r"^[ \t]*\$ ")  # "$ aws ..." copied from a page with its prompt
 SCROLLBACK_CHARACTERS = 64 * 1024
 SCROLLBACK_ENTRY = 16 * 1024
 SCROLLBACK_ENTRIES = 200
@@ -69,24 +72,89 @@ def shell_open(*, sandbox: Sandbox) -> Shell:
     return shell
 
 
+class DatabaseHome(home.Home):
+    """The shell's homes in the database (``HomeFile`` rows)."""
+
+    def __init__(self, shell: Shell):
+        self.shell = shell
+
+    def _rows(self, host: str):
+        return HomeFile.objects.filter(shell=self.shell, host=host)
+
+    def get(self, host, name):
+        row = self._rows(host).filter(name=name).first()
+        return None if row is None else home.HomeFile(row.name, row.content, row.updated_at)
+
+    def names(self, host):
+        return [
+            home.HomeFile(row.name, row.content, row.updated_at)
+            for row in self._rows(host).order_by("name")
+        ]
+
+    def count(self):
+        return HomeFile.objects.filter(shell=self.shell).count()
+
+    def _store(self, host, name, content):
+        HomeFile.objects.update_or_create(
+            shell=self.shell, host=host, name=name, defaults={"content": content}
+        )
+
+    def _delete(self, host, name):
+        return self._rows(host).filter(name=name).delete()[0] > 0
+
+
+def home_file_save(*, shell: Shell, host: str, name: str, content: str) -> str:
+    """Save a file from the in-page editor; its resolved name. Raises ``home.HomeError``."""
+    content = content.replace("\r\n", "\n").replace("\r", "\n")
+    user = "ec2-user" if host != home.WORKSTATION else "learner"
+    resolved = home.resolve(name, user=user)
+    DatabaseHome(shell).write(host, resolved, content)
+    return resolved
+
+
+def home_file_delete(*, shell: Shell, host: str, name: str) -> None:
+    DatabaseHome(shell).remove(host, name)
+
+
+def _strip_pasted_prompt(line: str) -> str:
+    """A leading ``$ `` copied with a command is dropped: from the first line, or from every
+    line when each line of a paste has one."""
+    lines = line.split("\n")
+    if all(PASTED_PROMPT.match(text) for text in lines if text.strip()):
+        return "\n".join(PASTED_PROMPT.sub("", text) for text in lines)
+    return PASTED_PROMPT.sub("", line, count=1)
+
+
 def shell_run(*, shell: Shell, line: str) -> ShellResult:
     """Run one command line (it may span lines) in the shell. Never raises: whatever goes wrong
-    becomes a line in the output."""
+    becomes a line in the output. A line that opens a here-document and does not end it is kept
+    (``Shell.pending``) until a later line brings the delimiter, as bash's ``> `` prompt does."""
     line = line.replace("\r\n", "\n").replace("\r", "\n")
     prompt = shell_prompt(shell=shell)
+    pending = shell.pending
+    if not pending:
+        line = _strip_pasted_prompt(line)
+    source = f"{pending}\n{line}" if pending else line
     if len(line) > MAX_LINE:
         outcome = Outcome(
             f"bash: command line too long: {len(line)} characters (this lab takes "
             f"{MAX_LINE // 1024} KB at most).\n",
             2,
         )
-    elif not line.strip():
+    elif len(source) > MAX_PENDING:
+        outcome = Outcome(
+            f"bash: here-document too long: more than {MAX_PENDING // 1024} KB; nothing ran. "
+            f"A file holds {home.FILE_BYTES // 1024} KiB at most.\n",
+            2,
+        )
+    elif not source.strip():
         outcome = Outcome("", shell.last_status)
     else:
         with _one_line_at_a_time(shell) as free:
             if not free:
                 return _busy(prompt=prompt, line=line)
-            outcome = _interpret(shell, line)
+            outcome = _interpret(shell, source)
+    shell.pending = source if outcome.incomplete else ""
     return _record(shell, prompt=prompt, line=line, outcome=outcome)
 
 
@@ -116,9 +184,11 @@ def _busy(*, prompt: str, line: str) -> ShellResult:
 
 
 def shell_clear(*, shell: Shell) -> None:
-    """Empty the scrollback (what ``clear`` and the Clear button do)."""
+    """Empty the scrollback (what ``clear`` and the Clear button do); a here-document being
+    typed is dropped too."""
     shell.scrollback = []
-    shell.save(update_fields=["scrollback", "updated_at"])
+    shell.pending = ""
+    shell.save(update_fields=["scrollback", "pending", "updated_at"])
 
 
 def shell_reset(*, learner: Learner) -> None:
@@ -136,7 +206,10 @@ def _interpret(shell: Shell, line: str) -> Outcome:
     )
     try:
         outcome = Interpreter(
-            sandbox=shell.sandbox, state=state, base_environment=base_environment
+            sandbox=shell.sandbox,
+            state=state,
+            base_environment=base_environment,
+            home_files=DatabaseHome(shell),
         ).run(line)
     except Exception:
         log.exception("terminal line failed")
@@ -171,7 +244,8 @@ def _record(shell: Shell, *, prompt: str, line: str, outcome: Outcome) -> ShellR
     ):
         scrollback.pop(0)
     shell.scrollback = scrollback
-    shell.last_status = min(max(outcome.status, 0), 255)
+    if not outcome.incomplete:
+        shell.last_status = min(max(outcome.status, 0), 255)
     shell.save()
     return ShellResult(
         output=output,
