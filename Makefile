@@ -28,18 +28,26 @@ $(BIN)/python:
 	  echo "LearnLab needs Python 3.12 or newer (Django 6). Install python3.12 or python3.13" \
 	       "(Debian/Ubuntu: apt-get install python3.12 python3.12-venv; or pyenv install 3.13)," \
 	       "or run: make PYTHON=/path/to/python3.12 ..."; exit 1; fi
+	@echo "[learnlab] 1/3 creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip's own output is the progress: the first install fetches every dependency (minutes).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	@echo "[learnlab] 2/3 installing LearnLab and its dependencies into $(VENV)" \
+	  "(the first time takes a few minutes; later runs skip this)"
+	$(BIN)/pip install --progress-bar on -e .
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[test]"
+	@echo "[learnlab] installing the test extras (pytest, Playwright, ruff)"
+	$(BIN)/pip install --progress-bar on -e ".[test]"
 	@touch $@
 
+# The supervisor stops everything on Ctrl-C, and when make alone gets SIGINT or SIGTERM
+# (learnlab/site/supervisor.py, ParentMake).
 run: $(VENV)/.installed
+	@echo "[learnlab] 3/3 migrating the database, collecting static files, starting the stack"
 	PORT=$(PORT) $(BIN)/python manage.py runstack
 
 dev: $(VENV)/.installed

@@ -4,6 +4,12 @@ Each child runs in its own process group, so the supervisor alone receives Ctrl-
 children in order (web first, sandbox server last), killing whatever outlives the grace period.
 A child that dies unexpectedly is restarted; if the supervisor itself is killed, the kernel sends
 each child SIGTERM (PR_SET_PDEATHSIG), so nothing is left behind.
+
+Under ``make run``, make is the parent. Sent SIGINT or SIGTERM itself (not through the terminal,
+which signals the whole foreground group), GNU make forwards SIGTERM only, and then waits for
+its child: SIGINT would leave it waiting on a stack that never stops. The one trace make leaves
+is that it resets the signal to its default as its handler starts, so the supervisor watches
+its parent's caught signals (``/proc/<ppid>/status``) and stops when make stops catching one.
 """
 
 import contextlib
@@ -33,6 +39,47 @@ TASK_CLUSTER = "task cluster"
 def _die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def caught_signals(pid: int) -> set[int] | None:
+    """The signals process ``pid`` has handlers for (Linux ``SigCgt``), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    mask = int(line.split()[1], 16)
+                    return {n for n in range(1, 65) if mask & (1 << (n - 1))}
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class ParentMake:
+    """Tells when the ``make`` that started this process began handling a stop signal."""
+
+    def __init__(self):
+        self.pid = os.getppid()
+        try:
+            with open(f"/proc/{self.pid}/comm") as comm:
+                name = comm.read().strip()
+        except OSError:
+            name = ""
+        caught = caught_signals(self.pid) if name in ("make", "gmake") else None
+        self.watched = {s for s in STOP_SIGNALS if caught and s in caught}
+
+    def stopping(self) -> int | None:
+        """The stop signal make no longer catches (it is handling it), else None."""
+        if not self.watched:
+            return None
+        if os.getppid() != self.pid:
+            return signal.SIGTERM  # make is gone
+        caught = caught_signals(self.pid)
+        if caught is None:
+            return None
+        return next((s for s in sorted(self.watched) if s not in caught), None)
 
 
 @dataclass
@@ -119,26 +166,37 @@ class Supervisor:
             self.say(f"{signal.Signals(signum).name} received: stopping")
         self.stopping = True
 
+    def _watch_make(self) -> None:
+        if (signum := self.make.stopping()) is not None and not self.stopping:
+            self.say(f"make received {signal.Signals(signum).name}: stopping")
+            self.stopping = True
+
     def run(self) -> int:
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGTERM, self.request_stop)
+        self.make = ParentMake()
         try:
             servers = settings.LEARNLAB_SANDBOX_SERVERS
             sandboxes, others = self.children[:servers], self.children[servers:]
             for sandbox in sandboxes:
                 sandbox.start()
             if not self._wait_for(self._sandbox_answers, 20):
+                if self.stopping:
+                    return 0
                 self.say("the sandbox server did not start; see its output above")
                 return 1
             for child in others:
                 child.start()
             self._kick_clock()
             if not self._wait_for(self._web_answers, 30):
+                if self.stopping:
+                    return 0
                 self.say("the web server did not start; see its output above")
                 return 1
             self.say(f"LearnLab is up: http://{self._display_host()}:{self.port}/  (Ctrl-C stops)")
             while not self.stopping:
                 self._restart_the_fallen()
+                self._watch_make()
                 time.sleep(0.25)
             return 0
         finally:
@@ -185,6 +243,7 @@ class Supervisor:
     def _wait_for(self, ready, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and not self.stopping:
+            self._watch_make()
             if ready():
                 return True
             if any(c.process and c.process.poll() is not None for c in self.children):
