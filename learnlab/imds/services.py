@@ -59,14 +59,51 @@ def instance_access_revoke(*, sandbox: Sandbox) -> None:
     credentials_forget_expired(now=now)
 
 
+# What would make a shell's CLI or SDK find other credentials before the metadata service
+# (botocore's chain: environment, web identity, SSO and shared files, containers, then IMDS) or
+# send requests elsewhere: unset first, so the instance lines work in any shell.
+INSTANCE_UNSET = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_ENDPOINT_URL_IAM",
+    "AWS_ENDPOINT_URL_EC2",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_S3",
+)
+
+
 def instance_env_lines(
     *, sandbox: Sandbox, instance_id: str, gate_url: str, imds_base: str
 ) -> list[str]:
-    """A shell "on" the instance: the SDKs and CLI find the role's credentials by themselves."""
+    """A shell "on" the instance: the SDKs and CLI find the role's credentials by themselves.
+
+    Other credentials are unset first (see INSTANCE_UNSET), and the shared config and
+    credentials files are pointed at /dev/null: a ``[default]`` profile in the learner's own
+    ~/.aws would otherwise come before the metadata service, as it would not on an instance,
+    which has no ~/.aws. The endpoint has no trailing slash, as AWS documents
+    AWS_EC2_METADATA_SERVICE_ENDPOINT (``http://169.254.169.254``)."""
     endpoint = endpoint_for(sandbox=sandbox, instance_id=instance_id)
     values = {
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"{imds_base}{endpoint.token}/",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"{imds_base.rstrip('/')}/{endpoint.token}",
         "AWS_ENDPOINT_URL": gate_url,
         "AWS_DEFAULT_REGION": sandbox.region,
+        "AWS_REGION": sandbox.region,
     }
-    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+    return [
+        "unset " + " ".join(INSTANCE_UNSET),
+        *(f"export {name}={shlex.quote(value)}" for name, value in values.items()),
+    ]

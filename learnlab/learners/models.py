@@ -20,6 +20,10 @@ class Learner(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # The client address an anonymous learner was created from: new ones are limited per address.
     created_from = models.GenericIPAddressField(null=True, blank=True)
+    # The SHA-256 of the learner's personal terminal token (``/sandbox/env?token=``), blank
+    # when none; the token itself is shown once and never stored (``learners/shell_token.py``).
+    shell_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    shell_token_created_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["created_from", "created_at"])]

@@ -9,4 +9,5 @@ urlpatterns = [
     path("reset", views.reset, name="reset"),
     path("clock", views.clock, name="clock"),
     path("env", views.env, name="env"),
+    path("token", views.token, name="token"),
 ]

@@ -1,5 +1,9 @@
-"""The "Your sandbox" page: keys, instances and the clock, from several apps, so above them."""
+"""The "Your sandbox" page: keys, instances and the clock, from several apps, so above them;
+and ``/sandbox/env``, the lines that bring a shell of the learner's own into their sandbox."""
 
+import shlex
+
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -10,6 +14,12 @@ from django.views.decorators.http import require_GET, require_POST
 from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.learners.selectors import learner_from_request
+from learnlab.learners.shell_token import (
+    learner_from_shell_token,
+    shell_token_create,
+    shell_token_revoke,
+)
+from learnlab.lib.throttle import client_address, minutes, throttle_count, throttle_wait
 from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
 from learnlab.sandbox.selectors import sandbox_env_lines
@@ -33,21 +43,58 @@ def detail(request):
     return render(request, "site/sandbox.html", {"section": "sandbox"})
 
 
-@require_GET
-@never_cache  # shows the learner's keys: no cache may keep a copy
-def panel(request):
-    context = {"section": "sandbox", "env_url": request.build_absolute_uri(reverse("sandbox:env"))}
+# Wrong tokens a client may send in a throttle window (LEARNLAB_THROTTLE_WINDOW_SECONDS), and
+# requests one token may make in it: a shell fetches its lines once, a loop should not.
+TOKEN_FAILURES_PER_CLIENT = getattr(settings, "LEARNLAB_SHELL_TOKEN_FAILURES_PER_CLIENT", 20)
+TOKEN_USES = getattr(settings, "LEARNLAB_SHELL_TOKEN_USES", 120)
+
+
+def _panel_context(request, *, token: str = "") -> dict:
+    env_url = request.build_absolute_uri(reverse("sandbox:env"))
+    context = {"section": "sandbox", "env_url": env_url}
     try:
-        sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+        learner = learner_from_request(request, create=True)
+        sandbox = sandbox_for_learner(learner=learner)
     except connection.SANDBOX_ERRORS:
         context["error"] = connection.RECONNECTING
     else:
         context["sandbox"] = sandbox
+        context["learner"] = learner
         context["instances"] = sandbox_instances(sandbox=sandbox)
         context["env_text"] = "\n".join(
             sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request))
         )
-    return render(request, "site/sandbox.html#panel", context)
+        if token:
+            context["token_url"] = f"{env_url}?token={token}"
+    return context
+
+
+@require_GET
+@never_cache  # shows the learner's keys: no cache may keep a copy
+def panel(request):
+    return render(request, "site/sandbox.html#panel", _panel_context(request))
+
+
+@require_POST
+@never_cache  # the response shows the new token, once
+def token(request):
+    """Make the learner's personal terminal URL (revoking the one before), or with
+    ``revoke``, only revoke it. The new URL is in this response and nowhere else."""
+    learner = learner_from_request(request, create=True)
+    new_token = ""
+    if request.POST.get("action") == "revoke":
+        shell_token_revoke(learner=learner)
+    else:
+        new_token = shell_token_create(learner=learner)
+    context = _panel_context(request, token=new_token)
+    context["token_message"] = (
+        "Your personal terminal line is below: copy it now, it is shown only this once."
+        if new_token
+        else "Revoked: the old terminal URL no longer works."
+    )
+    if request.htmx:
+        return render(request, "site/sandbox.html#panel", context)
+    return render(request, "site/sandbox.html", context)
 
 
 @require_POST
@@ -81,14 +128,73 @@ def clock(request):
     return redirect(target)
 
 
+def _shell_text(message: str, *, status: int, retry_after: int = 0) -> HttpResponse:
+    """A refusal a shell shows whether it prints or ``eval``s it: one ``echo`` to stderr."""
+    response = HttpResponse(
+        f"echo {shlex.quote('LearnLab: ' + message)} >&2\n",
+        status=status,
+        content_type="text/plain; charset=utf-8",
+    )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _env_learner(request):
+    """The learner ``/sandbox/env`` speaks for (by ``?token=``, else by the browser's session,
+    never a new one), or the refusal to answer."""
+    page = request.build_absolute_uri(reverse("sandbox:detail"))
+    token = request.GET.get("token")
+    if token is None:
+        learner = learner_from_request(request, create=False)
+        if learner is None:
+            return None, _shell_text(
+                "this request carries no cookie and no token, so it cannot say whose sandbox "
+                f"it is for. Open {page} in your browser, make your personal terminal line "
+                "there and run it: it has ?token=... in it.",
+                status=403,
+            )
+        return learner, None
+    address = client_address(request)
+    wait = throttle_wait("shell-token", address, limit=TOKEN_FAILURES_PER_CLIENT)
+    if wait:
+        return None, _shell_text(
+            f"too many wrong terminal tokens from your address. Try again in {minutes(wait)}.",
+            status=429,
+            retry_after=wait,
+        )
+    learner = learner_from_shell_token(token)
+    if learner is None:
+        throttle_count("shell-token", address)
+        return None, _shell_text(
+            "this terminal URL is not valid: it was revoked, replaced by a newer one, or "
+            f"mistyped. Make a new one on {page} (Revoke and make a new one).",
+            status=403,
+        )
+    wait = throttle_wait("shell-token-use", learner.shell_token_hash, limit=TOKEN_USES)
+    if wait:
+        return None, _shell_text(
+            f"this terminal URL was used too often. Try again in {minutes(wait)}.",
+            status=429,
+            retry_after=wait,
+        )
+    throttle_count("shell-token-use", learner.shell_token_hash)
+    return learner, None
+
+
 @require_GET
 @never_cache  # shows the learner's keys: no cache may keep a copy
 def env(request):
     """``export`` lines for a shell: the learner's own terminal pointed at their sandbox, or with
-    ``?instance=i-…``, a shell on that instance: no keys, only its metadata service."""
+    ``?instance=i-…``, a shell on that instance: no keys, only its metadata service. Whose
+    sandbox: ``?token=`` (the learner's personal terminal token), else the browser's session;
+    a request with neither is refused, never given a new learner and sandbox."""
+    learner, refusal = _env_learner(request)
+    if refusal is not None:
+        return refusal
     gate_url = request.build_absolute_uri(GATE_PREFIX)
     try:
-        sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+        sandbox = sandbox_for_learner(learner=learner)
         instance_id = request.GET.get("instance")
         if instance_id is None:
             lines = sandbox_env_lines(sandbox=sandbox, gate_url=gate_url)
