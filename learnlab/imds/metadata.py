@@ -1,7 +1,13 @@
 """The instance metadata service of one lab instance, with AWS's paths, formats and status codes
 (reference/imds.md). One request in, one response out, for the view and the terminal alike; to
 answer, it reads the instance and its profile from the sandbox server and the role's current
-credentials from the database, issuing the first set on demand (``credentials_fetch``)."""
+credentials from the database, issuing the first set on demand (``credentials_fetch``).
+
+The tree is the one AWS's "Instance metadata categories" page lists for such an instance, each
+category present exactly when AWS says (``iam/`` with a profile, ``public-*`` with a public
+address, ``public-keys/`` with a key pair, ``tags/`` once instance metadata tags are allowed),
+every value the one ``describe-instances`` reports (``sandbox/instances.py``). The identity
+document's signatures and the reserved identity credentials are ``metadata_identity.py``'s."""
 
 import base64
 import hashlib
