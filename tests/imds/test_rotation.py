@@ -83,3 +83,31 @@ def test_detaching_the_profile_stops_renewal(settings, curl, lab):
     InstanceCredentials.objects.update(renew_at=InstanceCredentials.objects.get().issued_at)
     assert credentials_tick()["renewed"] == 0
     assert InstanceCredentials.objects.count() == 1
+
+
+def test_a_superseded_set_nobody_was_handed_is_withdrawn_and_a_fetched_one_stays_valid(
+    settings, curl, aws, lab
+):
+    """At 360x a set lives 30 min: only sets somebody may hold stay valid that long. AWS: the
+    superseded set stays valid until its Expiration (EC2 User Guide,
+    iam-roles-for-amazon-ec2.md)."""
+    settings.LEARNLAB_CLOCK_SPEED = 360
+    fetched = json.loads(curl(CREDENTIALS)[1])  # handed out: the metadata service served it
+    InstanceCredentials.objects.update(renew_at=InstanceCredentials.objects.get().issued_at)
+    credentials_tick()  # supersedes the fetched set with one nobody has seen yet
+    unseen = InstanceCredentials.objects.get(superseded_at=None)
+    assert unseen.fetched_at is None and unseen.shown_at is None
+    InstanceCredentials.objects.filter(pk=unseen.pk).update(renew_at=unseen.issued_at)
+    result = credentials_tick()
+    assert result["renewed"] == 1 and result["withdrawn"] == 1
+    unseen.refresh_from_db()
+    assert unseen.forgotten_at is not None and unseen.forgotten_at < unseen.expires_at
+    key = unseen.access_key
+    assert "(ExpiredToken)" in _identity(
+        aws, {"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key,
+              "Token": key.session_token},
+    ).stderr  # fmt: skip
+    assert _identity(aws, fetched).returncode == 0  # superseded too, but handed out: valid
+    # The metadata service never serves a withdrawn set: the newest one, never seen, is served.
+    served = json.loads(curl(CREDENTIALS)[1])
+    assert served["AccessKeyId"] not in (fetched["AccessKeyId"], key.access_key_id)
