@@ -160,6 +160,7 @@ class ConsoleForm(forms.Form):
     intro = ""
     current: list[str] = []  # what the selected resource has now, shown above the fields
     current_title = ""
+    nothing_done = "Nothing was changed in your sandbox."  # said when the form is refused
 
     def __init__(self, *args, view: SandboxView, selected: dict | None = None, **kwargs):
         super().__init__(*args, prefix=self.name, **kwargs)
@@ -284,6 +285,7 @@ class RoleForEc2(_Permissions):
     name = "role_for_ec2"
     title = "Create role"
     submit = "Create role"
+    nothing_done = NOTHING_CREATED
     intro = (
         "Trusted entity: AWS service, use case EC2. Like the AWS console, this also creates an "
         "instance profile with the same name and puts the role in it."

@@ -21,7 +21,6 @@ from learnlab.sandbox.services import sandbox_for_learner
 
 # The sandbox server down or failing: directly, or as the gate's AWS error to a form's reads.
 SANDBOX_ERRORS = (*connection.SANDBOX_ERRORS, ClientError, BotoCoreError)
-NOTHING_CHANGED = "Nothing was changed in your sandbox."
 
 
 def _lab_or_404(slug: str) -> Lab:
@@ -217,9 +216,11 @@ def console(request, slug, form):
                 bound.add_error(
                     failure.field if failure.field in bound.fields else None, failure.call.error
                 )
-                context["outcome"] = failure.outcome or NOTHING_CHANGED
+                context["outcome"] = failure.outcome or bound.nothing_done
         else:
-            context["outcome"] = NOTHING_CHANGED
+            context["outcome"] = (
+                f"{bound.nothing_done} Fix what is marked and press {bound.submit} again."
+            )
         # After a success, a fresh form whose choices include what was just made (and that
         # still shows the role the learner chose).
         if context.get("done"):
