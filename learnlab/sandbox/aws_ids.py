@@ -22,9 +22,9 @@ an association makes a new one, as AWS does (the AWS CLI's own example of
 replace-iam-instance-profile-association returns a new ``AssociationId``), and an association
 has its ``Timestamp``.
 
-Timestamps as AWS sends them: IAM and STS send whole seconds (``2020-06-10T00:18:29Z``), where
-moto sends microseconds; EC2 and S3 send milliseconds (``2016-05-07T12:00:00.000Z``), as moto
-already does.
+Timestamps as AWS sends them (the AWS CLI's own examples): IAM and STS send whole seconds
+(``"Expiration": "2019-11-01T20:26:47Z"``), where moto sends microseconds; EC2 and S3 send
+milliseconds (``"LaunchTime": "2018-05-10T08:05:20.000Z"``), as moto already does.
 """
 
 import base64

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 AMI = "ami-0453ec754f44f9a4a"
 # IAM User Guide, "IAM identifiers" > "Understanding unique ID prefixes": four letters naming
-# the kind, then upper-case letters and digits; 21 characters in all, as in AWS's own examples
-# (``AIPAJMBYC7DLSPEXAMPLE``, ``AROAVJV7MGT35ADFGYUUP``).
+# the kind, then upper-case letters and digits; 21 characters in all (the AWS CLI's examples:
+# ``AIPAJMBYC7DLSPEXAMPLE``, ``AIDAIOSFODNN7EXAMPLE``).
 SHAPES = {
     kind: re.compile(rf"^{prefix}[A-Z0-9]{{17}}$")
     for kind, prefix in {
@@ -45,8 +45,7 @@ S3_READ = json.dumps(
         "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
     }
 )
-# IAM and STS send whole seconds (real AWS CLI v1 output, which prints the wire string:
-# "CreateDate": "2020-06-10T00:18:29Z"); EC2 and S3 send milliseconds ("2016-05-07T12:00:00.000Z").
+# IAM and STS send whole seconds, EC2 and S3 milliseconds (the AWS CLI's own examples, below).
 WHOLE_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MILLISECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -264,12 +263,14 @@ def test_iam_and_ec2_show_one_instance_profile_id_with_boto3(gate_url, sandbox):
 
 
 def test_timestamps_are_sent_as_aws_sends_them(aws, sandbox):
-    """AWS CLI v1 prints each timestamp as the service sent it. IAM and STS send whole seconds
-    (real output: "CreateDate": "2020-06-10T00:18:29Z"; STS API Reference, AssumeRole example:
-    "Expiration": "2019-11-09T13:34:41Z"); EC2 sends milliseconds (EC2 API Reference,
-    DescribeInstances example: "launchTime": "2016-05-07T12:00:00.000Z"), as S3 does
-    (S3 API Reference, ListObjectsV2 example: "LastModified": "2009-10-12T17:50:30.000Z"); an
-    association has its Timestamp (EC2 API Reference, IamInstanceProfileAssociation)."""
+    """AWS CLI v1 prints each timestamp as the service sent it, and the AWS CLI's own examples
+    show what AWS sends: IAM whole seconds (iam create-user, example 2:
+    "CreateDate": "2023-05-24T18:20:17+00:00", no fraction), STS whole seconds
+    (sts assume-role-with-saml: "Expiration": "2019-11-01T20:26:47Z"), EC2 milliseconds
+    (ec2 run-instances: "LaunchTime": "2018-05-10T08:05:20.000Z"), S3 milliseconds
+    (s3api list-objects-v2: "LastModified": "2019-11-05T23:11:50.000Z"). An association has
+    its Timestamp (EC2 API Reference, IamInstanceProfileAssociation). moto sent IAM and STS
+    times with microseconds and no association Timestamp."""
     role = json_out(
         aws("iam", "create-role", "--role-name", "app",
             "--assume-role-policy-document", EC2_TRUST_POLICY, sandbox=sandbox)
