@@ -625,3 +625,15 @@ def _service_model(service: str):
     return ServiceModel(
         loader.load_service_model(SERVICES[service], "service-2"), SERVICES[service]
     )
+
+
+def offline_driver():
+    """A CLI driver with no sandbox, credentials or endpoint: for its command tables only (the
+    completer), never to run a command."""
+    loader, template = _shared_parts()
+    session = LabSession(environ={}, events=copy.copy(template), metadata=None)
+    session.user_agent_name, session.user_agent_version = "aws-cli", awscli.__version__
+    session.register_component("data_loader", loader)
+    driver = awscli.clidriver.CLIDriver(session=session)
+    driver.alias_loader = _NoAliases()
+    return driver

@@ -1,5 +1,6 @@
 from learnlab.learners.models import Learner
-from learnlab.terminal.models import Shell
+from learnlab.terminal import home
+from learnlab.terminal.models import HomeFile, Shell
 
 WORKSTATION_PROMPT = "[learner@workstation ~]$"
 
@@ -27,3 +28,14 @@ def terminal_context(*, shell: Shell | None) -> dict:
         "instance_id": shell.instance_id if shell else "",
         "entries": shell.scrollback if shell else [],
     }
+
+
+def home_listing(*, shell: Shell) -> list[dict]:
+    """Each home with files (and the one the shell is on, even empty): host, files."""
+    current = home.host_key(shell.instance_id)
+    homes: dict[str, list] = {current: []}
+    rows = HomeFile.objects.filter(shell=shell).order_by("host", "name")
+    for row in rows.only("host", "name", "updated_at", "content"):
+        homes.setdefault(row.host, []).append(home.HomeFile(row.name, row.content, row.updated_at))
+    order = sorted(homes, key=lambda host: (host != home.WORKSTATION, host))
+    return [{"host": host, "files": homes[host], "current": host == current} for host in order]

@@ -1,16 +1,34 @@
 import json
 import logging
 
-from django.http import HttpResponse
+from django.contrib import messages
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from learnlab.learners.selectors import learner_from_request
 from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
-from learnlab.terminal.selectors import shell_for_learner, shell_prompt, terminal_context
-from learnlab.terminal.services import FAILED, ShellResult, shell_clear, shell_open, shell_run
+from learnlab.terminal import home
+from learnlab.terminal.completion import aws_completions
+from learnlab.terminal.selectors import (
+    home_listing,
+    shell_for_learner,
+    shell_prompt,
+    terminal_context,
+)
+from learnlab.terminal.services import (
+    FAILED,
+    DatabaseHome,
+    ShellResult,
+    home_file_delete,
+    home_file_save,
+    shell_clear,
+    shell_open,
+    shell_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +92,92 @@ def _failure(line: str, message: str) -> ShellResult:
     prompt = shell_prompt(shell=None)
     entry = {"prompt": prompt, "command": line[:2000], "output": message + "\n", "status": 1}
     return ShellResult(output=message + "\n", exit_status=1, prompt=prompt, entry=entry)
+
+
+@require_GET
+def complete(request):
+    """Tab completion: what may follow the ``line`` (text up to the caret) of an aws command."""
+    return JsonResponse({"completions": aws_completions(request.GET.get("line", ""))})
+
+
+def _host(request, shell) -> str:
+    """The home a files page is about: ``host`` if it is one of this shell's, else the host the
+    shell is on."""
+    host = (request.POST.get("host") or request.GET.get("host") or "").strip()
+    if host == home.WORKSTATION or home.INSTANCE_ID.fullmatch(host):
+        return host
+    return home.host_key(shell.instance_id)
+
+
+def _shell(request):
+    sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+    return shell_open(sandbox=sandbox)
+
+
+@require_GET
+def files(request):
+    """Every home's files, each with Edit and Delete, and a form for a new file."""
+    shell = _shell(request)
+    context = {
+        "section": "lab",
+        "homes": home_listing(shell=shell),
+        "current": home.host_key(shell.instance_id),
+        "next": safe_next(request, ""),
+        "limits": {"kib": home.FILE_BYTES // 1024, "files": home.FILES_PER_HOST},
+    }
+    return render(request, "terminal/files.html", context)
+
+
+def edit(request):
+    """The in-page editor: one file in a textarea; saving keeps the quotas and says why not."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405)
+    shell = _shell(request)
+    host = _host(request, shell)
+    source = request.POST if request.method == "POST" else request.GET
+    name = source.get("name", "").strip()
+    content, error = "", ""
+    if request.method == "POST":
+        content = source.get("content", "")
+        try:
+            name = home_file_save(shell=shell, host=host, name=name, content=content)
+        except home.HomeError as problem:
+            error = f"{name or 'The file'}: {problem}."
+        else:
+            messages.success(request, f"Saved {name} ({host}).")
+            target = safe_next(request, "")
+            return redirect(target + "#terminal" if target else f"{reverse('terminal:files')}")
+    elif name:
+        try:
+            found = DatabaseHome(shell).get(host, home.resolve(name, user=_user(host)))
+        except home.HomeError as problem:
+            error = f"{name}: {problem}."
+        else:
+            content = found.content if found else ""
+    context = {
+        "section": "lab",
+        "host": host,
+        "name": name,
+        "content": content,
+        "error": error,
+        "next": safe_next(request, ""),
+        "limits": {"kib": home.FILE_BYTES // 1024, "files": home.FILES_PER_HOST},
+    }
+    return render(request, "terminal/edit.html", context, status=400 if error else 200)
+
+
+@require_POST
+def delete(request):
+    shell = _shell(request)
+    host, name = _host(request, shell), request.POST.get("name", "")
+    try:
+        home_file_delete(shell=shell, host=host, name=home.resolve(name, user=_user(host)))
+    except home.HomeError as problem:
+        messages.error(request, f"{name}: {problem}.")
+    else:
+        messages.success(request, f"Deleted {name} ({host}).")
+    return redirect(reverse("terminal:files"))
+
+
+def _user(host: str) -> str:
+    return "learner" if host == home.WORKSTATION else "ec2-user"
