@@ -28,17 +28,24 @@ class StepProgress:
         return bool(self.result and self.result.stale)
 
 
-def sandbox_changed_at(*, learner: Learner) -> datetime | None:
-    """When the learner's sandbox last changed: its newest recorded call (what a rebuild would
-    replay), or its reset or rebuild. One query on the sandbox's own calls."""
-    row = (
-        Sandbox.objects.filter(learner=learner)
+def sandboxes_changed_at(*, learner_ids) -> dict:
+    """learner id -> when that learner's sandbox last changed: its newest recorded call (what a
+    rebuild would replay), or its reset or rebuild, whichever is later. One query for any
+    number of learners (the classroom board can show a stale pass with it)."""
+    rows = (
+        Sandbox.objects.filter(learner_id__in=learner_ids)
         .annotate(last_call=Max("calls__made_at"))
-        .values_list("built_at", "last_call")
-        .first()
+        .values_list("learner_id", "built_at", "last_call")
     )
-    moments = [moment for moment in row or () if moment is not None]
-    return max(moments) if moments else None
+    return {
+        learner_id: max(moment for moment in (built, call) if moment is not None)
+        for learner_id, built, call in rows
+    }
+
+
+def sandbox_changed_at(*, learner: Learner) -> datetime | None:
+    """When the learner's sandbox last changed (``sandboxes_changed_at``); None: no sandbox."""
+    return sandboxes_changed_at(learner_ids=[learner.pk]).get(learner.pk)
 
 
 def lab_progress(*, learner: Learner | None, lab: Lab) -> tuple[list[StepProgress], Step]:

@@ -98,3 +98,17 @@ def test_staleness_costs_one_query(learner, django_assert_num_queries):
         progress, _ = lab_progress(learner=learner_row, lab=lab)
     assert [p.passed for p in progress][:3] == [True, True, True]
     assert not any(p.stale for p in progress)
+
+
+def test_the_last_change_of_many_sandboxes_is_one_query(
+    learner, make_sandbox, django_assert_num_queries
+):
+    """For the classroom board: each learner's sandbox's last change, one query for all."""
+    from learnlab.labs.selectors import sandboxes_changed_at
+
+    other = make_sandbox()
+    mine = learner.sandbox
+    with django_assert_num_queries(1):
+        changed = sandboxes_changed_at(learner_ids=[mine.learner_id, other.learner_id])
+    last_call = mine.calls.order_by("-made_at").first().made_at
+    assert changed == {mine.learner_id: last_call, other.learner_id: other.built_at}
