@@ -100,3 +100,17 @@ def test_the_in_page_editor_saves_a_file_the_terminal_reads(live_server, sandbox
     page.get_by_label("Contents").fill("x")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert")).to_contain_text("not available in this lab")
+
+
+def test_the_sandbox_page_makes_and_revokes_the_terminal_line(live_server, sandbox_server, page):
+    page.goto(live_server.url + "/sandbox/")
+    make = page.get_by_role("button", name="Make my terminal line")
+    expect(make).to_be_visible(timeout=15_000)
+    make.focus()
+    make.press("Enter")
+    expect(page.get_by_test_id("token-line")).to_contain_text("/sandbox/env?token=llsh_")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Revoke", exact=True).click()
+    expect(page.get_by_role("status").filter(has_text="Revoked")).to_be_visible()
+    expect(page.get_by_test_id("token-line")).to_have_count(0)
+    assert axe_violations(page) == []
