@@ -10,7 +10,6 @@ every value the one ``describe-instances`` reports (``sandbox/instances.py``). T
 document's signatures and the reserved identity credentials are ``metadata_identity.py``'s."""
 
 import base64
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,12 +62,6 @@ def _error(status: int) -> MetadataResponse:
 def _document(values: dict) -> str:
     """AWS's JSON documents: two-space indent and ' : ' separators."""
     return json.dumps(values, indent=2, separators=(",", " : "))
-
-
-def _aws_id(prefix: str, moto_id: str) -> str:
-    """A stable AWS-shaped id (``AIPA…``) for moto's lowercase ones."""
-    digest = base64.b32encode(hashlib.sha256(moto_id.encode()).digest()).decode()
-    return prefix + digest[:17]
 
 
 def _stamp(moment: datetime) -> str:
@@ -386,6 +379,8 @@ def _iam(endpoint: MetadataEndpoint, profile: dict, key: str, meta: str) -> Meta
         credentials = credentials_fetch(
             sandbox=endpoint.sandbox, instance_id=endpoint.instance_id, role_name=name
         )
+    except connection.SandboxServerError:  # renewals raced this read: the SDK retries
+        return MetadataResponse(503, "The credentials are being renewed. Try again.\n")
     except InstanceLimitReached as limit:  # the lab clock supplies its cap of instances
         return MetadataResponse(
             200, _document({"Code": "InstanceLimitExceeded", "Message": str(limit),
@@ -408,11 +403,6 @@ def _iam(endpoint: MetadataEndpoint, profile: dict, key: str, meta: str) -> Meta
     )
 
 
-def _profile_id(profile: dict) -> str:
-    """The profile's id as IAM shows it; moto's own lowercase ids dressed as AWS's."""
-    return profile["id"] if profile["id"].startswith("AIPA") else _aws_id("AIPA", profile["id"])
-
-
 def _info_document(profile: dict) -> str:
     now = _stamp(timezone.now())
     if not profile["exists"]:
@@ -420,7 +410,7 @@ def _info_document(profile: dict) -> str:
             {
                 "Code": "InstanceProfileNotFound",
                 "Message": "Instance Profile with id "
-                f"{_profile_id(profile)} cannot be found. Please see documentation at "
+                f"{profile['id']} cannot be found. Please see documentation at "
                 "https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_iam-ec2.html. "
                 "EC2 can no longer provide credentials to your instance.",
                 "LastUpdated": now,
@@ -430,7 +420,7 @@ def _info_document(profile: dict) -> str:
         "Code": "Success",
         "LastUpdated": now,
         "InstanceProfileArn": profile["arn"],
-        "InstanceProfileId": _profile_id(profile),
+        "InstanceProfileId": profile["id"],
     }
     if profile["role"] is None:
         info["Message"] = (

@@ -29,7 +29,7 @@ def metadata(request, token, path=""):
         headers={name.lower(): value for name, value in request.headers.items()},
     )
     response = HttpResponse(
-        "" if request.method == "HEAD" else answer.body,
+        "" if request.method == "HEAD" else (answer.body if answer.raw is None else answer.raw),
         status=answer.status,
         content_type=answer.content_type,
     )

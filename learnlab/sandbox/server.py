@@ -191,7 +191,7 @@ def _replace_association_everywhere(self, association_id: str, *profile, **by_na
     self.modify_instance_attribute(
         association.instance_id,
         "iam_instance_profile",
-        {"Arn": association.iam_instance_profile.arn, "Id": association_id},
+        {"Arn": association.iam_instance_profile.arn, "Id": association.iam_instance_profile.id},
     )
     return association
 
