@@ -243,6 +243,7 @@ def provision(web_url: str) -> dict:
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
     try:
+        opener.open(f"{web_url}/sandbox/panel", timeout=30).read()  # a session and a sandbox
         with opener.open(f"{web_url}/sandbox/env", timeout=30) as response:
             text = response.read().decode()
     except urllib.error.HTTPError as error:

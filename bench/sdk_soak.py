@@ -149,6 +149,7 @@ def _exports(text: str) -> dict:
 def learner_instance(base: str, number: int) -> dict:
     """A learner's sandbox with a role, profile and instance; the instance's shell lines."""
     cookies: dict = {}
+    _get(base, "/sandbox/panel", cookies)  # a session and a sandbox
     keys = _exports(_get(base, "/sandbox/env", cookies))
     make = {
         "region_name": "us-east-1",

@@ -53,6 +53,8 @@ class Learner:
         return response
 
     def aws(self, service: str, **keys):
+        if not self.cookies:
+            self.get("/sandbox/panel")  # a session, a learner and a sandbox
         env = self.get("/sandbox/env").data.decode()
         values = dict(re.findall(r"export (\w+)='?([^'\n]*)'?", env))
         keys = keys or {

@@ -106,9 +106,11 @@ def test_a_copied_session_cookie_stops_working_at_log_out():
 
 
 def _keys(client) -> dict:
+    client.get("/sandbox/panel")  # the learner and sandbox, if new
     response = client.get("/sandbox/env")
     assert response.status_code == 200, response.content
-    pairs = (line.removeprefix("export ").split("=", 1) for line in response.text.splitlines())
+    exports = (line for line in response.text.splitlines() if line.startswith("export "))
+    pairs = (line.removeprefix("export ").split("=", 1) for line in exports)
     return {name: shlex.split(value)[0] for name, value in pairs}
 
 
@@ -171,7 +173,7 @@ def test_a_metadata_url_noted_before_the_victim_signs_in_serves_nothing_after(sa
     if how == "log-in":
         User.objects.create_user("erin", password=PASSWORD)  # an account without a sandbox
     attacker = Client(REMOTE_ADDR="203.0.113.50")
-    assert attacker.get("/sandbox/env").status_code == 200  # an anonymous learner and sandbox
+    assert attacker.get("/sandbox/panel").status_code == 200  # an anonymous learner and sandbox
     sandbox = Sandbox.objects.get()
     instance_id = launch_with_role(sandbox)
     noted = _metadata_url(attacker, instance_id)

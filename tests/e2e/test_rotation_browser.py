@@ -40,7 +40,7 @@ def test_the_page_shows_a_rotation_as_it_happens(
     live_server, sandbox_server, settings, page, ticker
 ):
     settings.LEARNLAB_CLOCK_SPEED = 360
-    page.goto(live_server.url + "/sandbox/env")
+    page.goto(live_server.url + "/sandbox/panel")
     sandbox = Sandbox.objects.get()
     instance_id = launch_with_role(sandbox)
     token = endpoint_for(sandbox=sandbox, instance_id=instance_id).token

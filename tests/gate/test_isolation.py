@@ -126,6 +126,7 @@ def test_s3_objects_stay_in_their_sandbox(aws, alice, bob, tmp_path):
 def test_pages_show_each_browser_only_its_own_keys(live_server, sandbox_server):
     def env_for_new_browser():
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        opener.open(live_server.url + "/sandbox/panel").read()  # a session and a sandbox
         first = opener.open(live_server.url + "/sandbox/env").read().decode()
         again = opener.open(live_server.url + "/sandbox/env").read().decode()
         assert first == again  # the same browser keeps its sandbox

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def browser_with_instance(client, sandbox_server):
-    client.get("/sandbox/env")
+    client.get("/sandbox/panel")  # a session, a learner and a sandbox
     sandbox = Sandbox.objects.get()
     instance_id = launch_with_role(sandbox)
     return client, sandbox, instance_id

@@ -26,7 +26,7 @@ NO_CREDENTIALS_YET = "No credentials yet"
 
 @pytest.fixture
 def browser_with_instance(client, sandbox_server):
-    client.get("/sandbox/env")
+    client.get("/sandbox/panel")  # a session, a learner and a sandbox
     sandbox = Sandbox.objects.get()
     return client, sandbox, launch_with_role(sandbox)
 

@@ -155,22 +155,27 @@ def test_a_shell_on_the_instance_gets_its_metadata_endpoint_and_no_keys(client, 
     from learnlab.gate.client import aws_client
     from learnlab.sandbox.models import Sandbox
 
-    client.get("/sandbox/env")
+    client.get("/sandbox/panel")  # a session, a learner and a sandbox
     sandbox = Sandbox.objects.get()
     instance_id = aws_client("ec2", sandbox=sandbox).run_instances(
         ImageId="ami-0453ec754f44f9a4a", InstanceType="t3.micro", MinCount=1, MaxCount=1
     )["Instances"][0]["InstanceId"]
     text = client.get(f"/sandbox/env?instance={instance_id}").content.decode()
-    names = [line.split("=")[0] for line in text.splitlines()]
+    names = [line.split("=")[0] for line in text.splitlines() if line.startswith("export ")]
+    assert text.startswith("unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN ")
     assert names == [
+        "export AWS_SHARED_CREDENTIALS_FILE",
+        "export AWS_CONFIG_FILE",
         "export AWS_EC2_METADATA_SERVICE_ENDPOINT",
         "export AWS_ENDPOINT_URL",
         "export AWS_DEFAULT_REGION",
+        "export AWS_REGION",
     ]
-    assert "/imds/" in text and "AWS_ACCESS_KEY_ID" not in text
+    assert "/imds/" in text and "export AWS_ACCESS_KEY_ID" not in text
 
 
 def test_another_learners_instance_or_a_bad_id_gets_a_clear_404(client, lab):
+    client.get("/sandbox/panel")  # this browser's own learner and sandbox
     response = client.get(f"/sandbox/env?instance={lab['instance_id']}")
     assert response.status_code == 404
     assert b"There is no instance" in response.content

@@ -105,10 +105,12 @@ def test_the_sandbox_page_explains_a_down_sandbox_server(client, settings):
 
 
 def test_the_env_endpoint_gives_shell_exports(client, sandbox_server):
+    client.get("/sandbox/panel")
     response = client.get("/sandbox/env")
     assert response["Content-Type"].startswith("text/plain")
     names = [line.split("=")[0] for line in response.content.decode().splitlines()]
     assert names == [
+        "unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE",
         "export AWS_ENDPOINT_URL",
         "export AWS_ACCESS_KEY_ID",
         "export AWS_SECRET_ACCESS_KEY",
@@ -122,7 +124,7 @@ def test_reset_through_the_page_empties_the_sandbox(client, sandbox_server):
     from learnlab.lib.iam_policy import EC2_TRUST_POLICY
     from learnlab.sandbox.models import Sandbox
 
-    client.get("/sandbox/env")
+    client.get("/sandbox/panel")
     sandbox = Sandbox.objects.get()
     aws_client("iam", sandbox=sandbox).create_role(
         RoleName="r", AssumeRolePolicyDocument=EC2_TRUST_POLICY
@@ -137,7 +139,7 @@ def test_the_sandbox_panel_shows_the_keys_even_when_ec2_does_not_answer(
 ):
     from tests.helpers import free_port
 
-    client.get("/sandbox/env")  # provisioned while the sandbox server is up
+    client.get("/sandbox/panel")  # provisioned while the sandbox server is up
     settings.LEARNLAB_SANDBOX_URL = f"http://127.0.0.1:{free_port()}"
     panel = client.get("/sandbox/panel", headers={"HX-Request": "true"})
     assert panel.status_code == 200

@@ -27,7 +27,7 @@ def test_a_client_gets_a_few_new_anonymous_sandboxes_then_a_page_saying_to_wait(
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
     assert "Too many new lab sandboxes from your address" in refused.content.decode()
-    page = Client(REMOTE_ADDR="203.0.113.20").get("/sandbox/env")
+    page = Client(REMOTE_ADDR="203.0.113.20").get("/sandbox/panel")  # a full page, not a fragment
     assert page.status_code == 429 and "Try again in 10 minutes" in page.content.decode()
     assert Sandbox.objects.count() == 5
 
