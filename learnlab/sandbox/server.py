@@ -48,7 +48,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import string
 import sys
@@ -80,17 +79,15 @@ from moto.iam.models import AWSManagedPolicy, iam_backends
 from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
-    MotoRequestHandler,
     create_backend_app,
 )
 from moto.s3.models import s3_backends
 from moto.sts.models import sts_backends
-from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
 from learnlab.lib.aws_errors import AwsError, protocol_for
 from learnlab.lib.iam_policy import trust_allows
-from learnlab.sandbox import authorization, aws_ids, instances, quotas, strictness
+from learnlab.sandbox import authorization, aws_ids, instances, quotas, serving, strictness
 from learnlab.sandbox.calls import RecordedCall
 
 SECRET_HEADER = "HTTP_X_LEARNLAB_SECRET"  # noqa: S105 - a header name
@@ -694,15 +691,6 @@ def _current_rss_kib() -> int:
     return 0
 
 
-class _QuietHandler(MotoRequestHandler):
-    # werkzeug's server sends "Connection: close" after every response whatever the protocol
-    # version (werkzeug 3.1.9, serving.py), so each AWS call costs a TCP connect and a thread
-    # (about 5 % of a web worker's time under a class). Keep-alive needs another WSGI server.
-
-    def log_request(self, code="-", size="-"):
-        pass  # one line per AWS call drowns the supervisor's output
-
-
 def _no_outbound(*_args, **_kwargs):
     raise ConnectionRefusedError(
         errno.ECONNREFUSED, "the sandbox server makes no outbound connections"
@@ -718,21 +706,6 @@ def refuse_outbound_network() -> None:
     socket.create_connection = socket.getaddrinfo = _no_outbound
 
 
-def serve(host: str, port: int, secret: str) -> None:
-    server = make_server(
-        host, port, SandboxServer(secret), threaded=True, request_handler=_QuietHandler
-    )
-    refuse_outbound_network()  # after binding: the listening socket was the last one needed
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"sandbox server listening on http://{host}:{server.server_port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -741,7 +714,7 @@ def main(argv=None) -> None:
     secret = os.environ.get("LEARNLAB_SANDBOX_SECRET", "")
     if not secret:
         sys.exit("LEARNLAB_SANDBOX_SECRET must be set: the internal endpoints need it.")
-    serve(args.host, args.port, secret)
+    serving.serve(SandboxServer(secret), args.host, args.port, after_bind=refuse_outbound_network)
 
 
 if __name__ == "__main__":
