@@ -243,17 +243,22 @@ def test_step_5_passes_once_the_role_credentials_made_a_call(sandbox, iam, ec2):
 def test_step_6_passes_after_a_renewal(sandbox, iam, ec2):
     from datetime import timedelta
 
-    from django.utils import timezone
-
     from learnlab.imds.credentials import credentials_tick
+    from learnlab.imds.models import InstanceCredentials
 
     instance_id = _on_instance(sandbox, iam, ec2)
-    _read_credentials(sandbox, instance_id)
+    first = _read_credentials(sandbox, instance_id)
     result = _check(sandbox, 6)
     assert not result.passed and "No renewal yet" in result.message
-    credentials_tick(now=timezone.now() + timedelta(hours=1))
+    issued = InstanceCredentials.objects.get(sandbox=sandbox, instance_id=instance_id)
+    credentials_tick(now=issued.renew_at + timedelta(seconds=1))
+    result = _check(sandbox, 6)  # a renewal nobody has seen is not one the learner saw
+    assert not result.passed and "No renewal seen yet" in result.message
+    second = _read_credentials(sandbox, instance_id)
+    assert second["AccessKeyId"] != first["AccessKeyId"]
     result = _check(sandbox, 6)
     assert result.passed and "received 2 sets" in result.message
+    assert first["AccessKeyId"] in result.message and second["AccessKeyId"] in result.message
 
 
 def test_step_3_follows_a_replaced_profile(sandbox, iam, ec2):

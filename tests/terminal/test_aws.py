@@ -142,9 +142,13 @@ def test_the_workstation_acts_as_the_lab_user(run, sandbox):
 @pytest.mark.parametrize(
     ("line", "says"),
     [
-        (
+        (  # the home has no trust.json yet: the CLI's own error, not a file beside the server
             "aws iam create-role --role-name x --assume-role-policy-document file://trust.json",
-            "file:// parameters are not available",
+            "Unable to load paramfile file://trust.json",
+        ),
+        (
+            "aws iam create-role --role-name x --assume-role-policy-document file:///etc/passwd",
+            "file:// parameters are not available in this lab outside your home directory",
         ),
         (
             "aws ec2 run-instances --image-id ami-1 --user-data fileb:///etc/passwd",

@@ -65,15 +65,17 @@ def test_a_pipe_into_a_json_pretty_printer(run):
 @pytest.mark.parametrize(
     ("line", "says"),
     [
-        ("cat /etc/passwd", "cat: command not available in this lab"),
+        ("cat /etc/passwd", "cat: /etc/passwd: not available in this lab"),
         ("bash -c 'id'", "bash: command not available in this lab"),
         ("sh", "sh: command not available"),
         ("python3", "python3: not available in this lab except as a JSON pretty-printer"),
         ("python3 -c 'import os'", "python3: not available"),
         ("sudo cat /etc/shadow", "sudo: command not available"),
-        ("ls -la", "ls: command not available"),
         ("echo secret > /tmp/x", "redirection is not available in this lab"),
-        ("aws sts get-caller-identity > out.json", "redirection is not available"),
+        (
+            "aws sts get-caller-identity > /tmp/out.json",
+            "/tmp/out.json: redirection is not available in this lab outside your home directory",
+        ),
         ("cat < /etc/passwd", "redirection is not available"),
         ("echo x 2>&1", "redirection is not available"),
         ("echo x &", "background jobs (&) are not available"),
@@ -93,10 +95,17 @@ def test_what_is_not_a_lab_command_is_refused_clearly(run, line, says):
     assert says in result.output
 
 
-@pytest.mark.parametrize("line", ["echo $(cat /etc/passwd)", "echo `cat /etc/passwd`"])
+@pytest.mark.parametrize("line", ["echo $(sudo id)", "echo `sudo id`"])
 def test_a_substitution_of_a_refused_command_is_empty_as_in_bash(run, line):
     result = run(line)
-    assert result.output == NOT_AVAILABLE.format(name="cat") + "\n\n"
+    assert result.output == NOT_AVAILABLE.format(name="sudo") + "\n\n"
+
+
+def test_ls_la_lists_the_home_rather_than_the_machine(run):
+    run("echo '{}' > trust.json")
+    listing = run("ls -la")
+    assert listing.exit_status == 0
+    assert "trust.json" in listing.output and "etc" not in listing.output
 
 
 def test_a_refused_line_runs_nothing(run):
