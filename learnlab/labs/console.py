@@ -5,7 +5,9 @@ records each API call with the AWS CLI command that would make it. Lab files nam
 keys of ``FORMS``.
 """
 
+import functools
 import json
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -16,9 +18,11 @@ from moto.iam.exceptions import MalformedPolicyDocument
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
 from learnlab.gate import fidelity
+from learnlab.labs.catalog import labs_all
 from learnlab.labs.checks import SandboxView
 from learnlab.lib.aws_errors import AwsError
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY as EC2_TRUST
+from learnlab.quiz.services import lab_mistake_record
 
 EC2_TRUST_POLICY = json.dumps(json.loads(EC2_TRUST), indent=2)  # as the console shows it
 INSTANCE_TYPES = ("t3.micro", "t3.small", "t2.micro", "t4g.micro", "m7i.large")
@@ -26,6 +30,7 @@ DEFAULT_INSTANCE_TYPE = INSTANCE_TYPES[0]
 NO_PROFILE = ""
 CLI_SERVICE = {"s3": "s3api"}
 NOTHING_CREATED = "Nothing was created in your sandbox."
+AWS_ERROR_CODE = re.compile(r"^An error occurred \(([^)]+)\)")
 
 
 @dataclass
@@ -162,6 +167,11 @@ class ConsoleForm(forms.Form):
     current_title = ""
     nothing_done = "Nothing was changed in your sandbox."  # said when the form is refused
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "apply" in cls.__dict__:
+            cls.apply = _feeds_practice(cls.__dict__["apply"])
+
     def __init__(self, *args, view: SandboxView, selected: dict | None = None, **kwargs):
         super().__init__(*args, prefix=self.name, **kwargs)
         self.view = view
@@ -170,6 +180,33 @@ class ConsoleForm(forms.Form):
 
     def apply(self, recorder: Recorder) -> str:
         raise NotImplementedError
+
+
+def _feeds_practice(apply):
+    """An AWS error met in a form makes the quiz items on its step's exam points due."""
+
+    @functools.wraps(apply)
+    def applying(form: "ConsoleForm", recorder: Recorder) -> str:
+        try:
+            return apply(form, recorder)
+        except CallFailed as failure:
+            code = AWS_ERROR_CODE.match(failure.call.error)
+            if code:  # AWS refused the call (not the connection failing)
+                for lab in labs_all().values():
+                    for step in lab.steps:
+                        if form.name in step.forms:
+                            lab_mistake_record(
+                                learner=recorder.view.sandbox.learner,
+                                lab=lab.slug,
+                                step=step.number,
+                                points=step.points,
+                                source="console",
+                                reason=code[1],
+                                message=failure.call.error,
+                            )
+            raise
+
+    return applying
 
 
 def _json_field(label: str, help_text: str, *, required: bool, initial: str = ""):

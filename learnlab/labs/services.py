@@ -8,6 +8,7 @@ from learnlab.labs.catalog import Lab, Step
 from learnlab.labs.checks import CHECKS, CheckResult, SandboxView
 from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
+from learnlab.quiz.services import lab_mistake_record
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
 from learnlab.sandbox.services import sandbox_reset
@@ -98,6 +99,16 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
             StepResult.objects.filter(
                 learner=learner, lab=lab.slug, step__in=unpassed_slugs
             ).update(passed=False, message=_later_cannot_count(failed), warning="")
+    if failed:  # the mistake makes the quiz items on that step's exam points due
+        lab_mistake_record(
+            learner=learner,
+            lab=lab.slug,
+            step=failed.number,
+            points=failed.points,
+            source="check",
+            reason="check",
+            message=next(outcome.message for s, outcome in outcomes if s == failed),
+        )
     result = stored.pop(step.slug)
     changed = {**stored}
     if unpassed_slugs:

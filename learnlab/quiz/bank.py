@@ -5,6 +5,7 @@ test names the item and the rule it breaks).
 """
 
 import functools
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -50,6 +51,17 @@ class Item:
     def is_right(self, chosen) -> bool:
         """Multiple-answer items score only when exactly right."""
         return frozenset(chosen) == self.correct
+
+    def shuffled(self, learner_id) -> list[tuple[int, Option]]:
+        """The options as one learner sees them: each with its index in the bank file (its
+        identity, what answers record), in an order derived from a hash of the learner and the
+        item. The same learner always sees the same order (a reload, practice, exam and review
+        agree) and nothing per view is stored; another learner sees another order."""
+        seed = f"{learner_id}:{self.id}"
+        return sorted(
+            enumerate(self.options),
+            key=lambda pair: hashlib.sha256(f"{seed}:{pair[0]}".encode()).digest(),
+        )
 
 
 def _item(raw: dict, source: str) -> Item:

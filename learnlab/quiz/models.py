@@ -54,3 +54,33 @@ class Exam(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exam} exam of {len(self.item_ids)} items"
+
+
+class LabMistake(models.Model):
+    """A mistake met in a lab that made the quiz items on its step's exam points due: a failed
+    check or an AWS error in a console form. One row per learner, lab step and reason (a new
+    occurrence updates the text and the time), so the table cannot grow without bound."""
+
+    class Source(models.TextChoices):
+        CHECK = "check"
+        CONSOLE = "console"
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="lab_mistakes")
+    lab = models.CharField(max_length=80)
+    step = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=10, choices=Source.choices)
+    # What kind of mistake: "check" for a failed check, the AWS error code for a console error.
+    reason = models.CharField(max_length=80)
+    message = models.CharField(max_length=400)
+    points = models.JSONField()
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "lab", "step", "source", "reason"], name="one_mistake_per_reason"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lab} step {self.step}: {self.reason}"

@@ -1,4 +1,4 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Max
 from django.utils import timezone
@@ -6,24 +6,41 @@ from fsrs import Card
 
 from learnlab.learners.models import Learner
 from learnlab.quiz.bank import EXAM_POINTS, LAB_STEP, POINT_TITLES, Item, items_for, load_bank
-from learnlab.quiz.models import Answer, ReviewCard
+from learnlab.quiz.models import Answer, LabMistake, ReviewCard
 from learnlab.quiz.services import SCHEDULER
 
 
 def due_item_ids(*, learner: Learner) -> list[str]:
     """Items whose review is due now, most overdue first."""
     bank = load_bank()
-    due = ReviewCard.objects.filter(learner=learner, due__lte=timezone.now()).order_by("due")
+    due = ReviewCard.objects.filter(learner=learner, due__lte=timezone.now()).order_by(
+        "due", "item_id"
+    )
     return [card.item_id for card in due if card.item_id in bank]
 
 
+def _interleaved(items: list[Item], after: str | None) -> Item | None:
+    """The first of ``items`` whose exam point differs from ``after`` (the point of the item
+    answered last), or the first when every one shares it."""
+    return next((item for item in items if item.points[0] != after), items[0] if items else None)
+
+
 def next_practice_item(*, learner: Learner, points: list[str], due_only: bool) -> Item | None:
-    """Due items first; then never-seen items; then the least recently answered."""
+    """The schedule's next item: due items first (most overdue first), then never-seen items
+    taken in turn across the exam points, then the least recently answered; in each group, no
+    two in a row from the same exam point when another is available."""
     bank = load_bank()
     candidates = {item.id: item for item in items_for(points=points)}
-    due = [item_id for item_id in due_item_ids(learner=learner) if item_id in candidates]
+    last = (
+        Answer.objects.filter(learner=learner)
+        .order_by("-answered_at", "-pk")
+        .values_list("item_id", flat=True)
+        .first()
+    )
+    after = bank[last].points[0] if last in bank else None
+    due = [bank[item_id] for item_id in due_item_ids(learner=learner) if item_id in candidates]
     if due:
-        return bank[due[0]]
+        return _interleaved(due, after)
     if due_only:
         return None
     last_seen = dict(
@@ -31,11 +48,16 @@ def next_practice_item(*, learner: Learner, points: list[str], due_only: bool) -
         .values_list("item_id")
         .annotate(last=Max("answered_at"))
     )
-    unseen = [item for item_id, item in candidates.items() if item_id not in last_seen]
-    if unseen:
-        return unseen[0]
-    oldest = min(last_seen, key=last_seen.get, default=None)
-    return candidates.get(oldest)
+    turn: dict[str, int] = {}  # an item's place among its point's items: round-robin order
+    ranked = []
+    for item in candidates.values():
+        turn[item.points[0]] = turn.get(item.points[0], -1) + 1
+        if item.id not in last_seen:
+            ranked.append((turn[item.points[0]], EXAM_POINTS.index(item.points[0]), item))
+    if ranked:
+        return _interleaved([item for *_key, item in sorted(ranked, key=lambda r: r[:2])], after)
+    oldest = sorted(last_seen, key=last_seen.get)
+    return _interleaved([candidates[item_id] for item_id in oldest], after)
 
 
 @dataclass
@@ -46,6 +68,15 @@ class Mastery:
     answered: int
     score: float  # 0..1: recall probability of items last answered right, over all items
     lab_step: int
+    # Why items on this point are due now, when a lab mistake brought them (newest first).
+    due_because: list[str] = field(default_factory=list)
+
+
+def mistake_text(mistake: LabMistake) -> str:
+    """What brought a lab mistake's items back, in the learner's words."""
+    if mistake.source == LabMistake.Source.CHECK:
+        return f"Due because step {mistake.step}'s check failed: {mistake.message}"
+    return f"Due because of an AWS error in step {mistake.step}'s console form: {mistake.message}"
 
 
 def mastery(*, learner: Learner) -> list[Mastery]:
@@ -62,6 +93,10 @@ def mastery(*, learner: Learner) -> list[Mastery]:
         card.item_id: SCHEDULER.get_card_retrievability(Card.from_dict(card.card), now)
         for card in ReviewCard.objects.filter(learner=learner)
     }
+    due_now = set(
+        ReviewCard.objects.filter(learner=learner, due__lte=now).values_list("item_id", flat=True)
+    )
+    mistakes = list(LabMistake.objects.filter(learner=learner).order_by("-at", "-pk"))
     rows = []
     for point in EXAM_POINTS:
         items = [item for item in items_for(points=[point]) if item.points[0] == point]
@@ -75,6 +110,12 @@ def mastery(*, learner: Learner) -> list[Mastery]:
                 answered=len(answered),
                 score=held / len(items) if items else 0.0,
                 lab_step=LAB_STEP[point],
+                due_because=[
+                    mistake_text(mistake)
+                    for mistake in mistakes
+                    if point in mistake.points
+                    and any(item.id in due_now for item in items_for(points=[point]))
+                ],
             )
         )
     return sorted(rows, key=lambda row: (row.score, row.point))

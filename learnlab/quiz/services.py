@@ -15,13 +15,16 @@ from fsrs import Card, Rating, Scheduler
 
 from learnlab.learners.models import Learner
 from learnlab.quiz.bank import EXAM_POINTS, Item, items_for, load_bank
-from learnlab.quiz.models import Answer, Exam, ReviewCard
+from learnlab.quiz.models import Answer, Exam, LabMistake, ReviewCard
 
 SCHEDULER = Scheduler(enable_fuzzing=False)
 # The scaled pass marks, as a share of a perfect score (AWS: 700 and 720 out of 1000).
 PASS_MARK = {"CLF-C02": 0.70, "SAA-C03": 0.72}
 MINUTES_PER_ITEM = 2  # about the real exams' pace (130 minutes for 65 items)
 EXTENSION = timedelta(minutes=10)
+# A safety net over the unique (learner, lab, step, source, reason) rows: AWS error codes are a
+# bounded set, but a learner's table stays small whatever the sandbox answers.
+MISTAKES_PER_LEARNER = 50
 
 
 class QuizInputError(ValueError):
@@ -84,6 +87,33 @@ def exam_start(*, learner: Learner, exam: str, count: int, timed: bool) -> Exam:
         exam=exam,
         item_ids=drawn,
         time_limit_seconds=len(drawn) * MINUTES_PER_ITEM * 60 if timed else None,
+    )
+
+
+def exam_missed(*, exam: Exam) -> list[str]:
+    """The items of a submitted exam not answered exactly right, in the exam's order."""
+    bank = load_bank()
+    return [
+        item_id
+        for item_id in exam.item_ids
+        if item_id in bank and not bank[item_id].is_right(exam.answers.get(item_id, []))
+    ]
+
+
+def exam_retake(*, exam: Exam) -> Exam:
+    """A new exam of exactly the items missed in ``exam``, timed as it was."""
+    if not exam.submitted_at:
+        raise QuizInputError("Submit this exam first; then you can retake what you missed.")
+    missed = exam_missed(exam=exam)
+    if not missed:
+        raise QuizInputError("You missed nothing in this exam, so there is nothing to retake.")
+    return Exam.objects.create(
+        learner=exam.learner,
+        exam=exam.exam,
+        item_ids=missed,
+        time_limit_seconds=(
+            len(missed) * MINUTES_PER_ITEM * 60 if exam.time_limit_seconds is not None else None
+        ),
     )
 
 
@@ -151,3 +181,49 @@ def exam_breakdown(*, exam: Exam) -> list[PointResult]:
             result.total += 1
             result.right += item.is_right(exam.answers.get(item_id, []))
     return sorted(results.values(), key=lambda r: (r.share, r.point))
+
+
+@transaction.atomic
+def lab_mistake_record(
+    *,
+    learner: Learner,
+    lab: str,
+    step: int,
+    points: tuple[str, ...] | list[str],
+    source: str,
+    reason: str,
+    message: str,
+) -> LabMistake:
+    """A mistake met in a lab (a failed check, an AWS error in a console form) makes every
+    quiz item on the step's exam points due now, and is kept to say why they are due.
+
+    One row per learner, lab, step, source and reason: a repeat updates its text and time."""
+    now = timezone.now()
+    mistake, _ = LabMistake.objects.update_or_create(
+        learner=learner,
+        lab=lab[:80],
+        step=step,
+        source=source,
+        reason=reason[:80],
+        defaults={"message": message[:400], "points": list(points), "at": now},
+    )
+    stale = LabMistake.objects.filter(learner=learner).order_by("-at", "-pk")[MISTAKES_PER_LEARNER:]
+    LabMistake.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+    item_ids = [item.id for item in items_for(points=points)]
+    ReviewCard.objects.filter(learner=learner, item_id__in=item_ids, due__gt=now).update(due=now)
+    have = set(
+        ReviewCard.objects.filter(learner=learner, item_id__in=item_ids).values_list(
+            "item_id", flat=True
+        )
+    )
+    ReviewCard.objects.bulk_create(
+        [
+            ReviewCard(
+                learner=learner, item_id=item_id, card=Card().to_dict(), due=now, reviewed_at=now
+            )
+            for item_id in item_ids
+            if item_id not in have
+        ],
+        ignore_conflicts=True,
+    )
+    return mistake

@@ -13,4 +13,5 @@ urlpatterns = [
     path("exam/<int:exam_id>/timer/", views.exam_timer, name="exam_timer"),
     path("exam/<int:exam_id>/submit/", views.exam_finish, name="exam_submit"),
     path("exam/<int:exam_id>/review/", views.exam_review, name="exam_review"),
+    path("exam/<int:exam_id>/retake/", views.exam_retake_missed, name="exam_retake"),
 ]

@@ -6,16 +6,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from learnlab.learners.selectors import learner_from_request
 from learnlab.lib.urls import safe_next
-from learnlab.quiz.bank import EXAM_POINTS, EXAMS, LAB_STEP, POINT_TITLES, load_bank
+from learnlab.quiz.bank import EXAM_POINTS, EXAMS, LAB_STEP, POINT_TITLES, items_for, load_bank
 from learnlab.quiz.models import Answer, Exam
 from learnlab.quiz.selectors import due_item_ids, mastery, next_practice_item
 from learnlab.quiz.services import (
+    MINUTES_PER_ITEM,
     PASS_MARK,
     QuizInputError,
     answer_record,
     chosen_indexes,
     exam_breakdown,
     exam_extend,
+    exam_missed,
+    exam_retake,
     exam_save_answer,
     exam_start,
     exam_submit,
@@ -46,6 +49,7 @@ def hub(request):
         "due_count": len(due_item_ids(learner=learner)) if learner else 0,
         "exams": EXAMS,
         "sizes": EXAM_SIZES,
+        "exam_sizes": [(code, len(items_for(exam=code))) for code in EXAMS],
         "bank_size": len(load_bank()),
     }
     return render(request, "quiz/hub.html", context)
@@ -63,6 +67,7 @@ def practice(request):
         "due_only": due_only,
         "query": query,
         "chosen": [],
+        "learner_id": learner.pk,
     }
     if request.method == "POST":
         item = _item_or_404(request.POST.get("item", ""))
@@ -89,10 +94,21 @@ def exam_new(request):
     if exam_code not in EXAMS or count not in EXAM_SIZES:
         messages.error(request, "Choose an exam and a number of questions from the lists.")
         return redirect("quiz:hub")
+    timed = request.POST.get("timed") == "on"
+    available = len(items_for(exam=exam_code))
+    if 0 < available < count and request.POST.get("fewer") != "1":
+        # Said before the exam starts, with what is possible offered instead.
+        context = {
+            "section": "quiz",
+            "exam_code": exam_code,
+            "count": count,
+            "available": available,
+            "timed": timed,
+            "minutes": available * MINUTES_PER_ITEM,
+        }
+        return render(request, "quiz/exam_short.html", context)
     try:
-        exam = exam_start(
-            learner=learner, exam=exam_code, count=count, timed=request.POST.get("timed") == "on"
-        )
+        exam = exam_start(learner=learner, exam=exam_code, count=count, timed=timed)
     except QuizInputError as error:
         messages.error(request, str(error))
         return redirect("quiz:hub")
@@ -143,6 +159,7 @@ def exam_question(request, exam_id, number):
         "number": number,
         "total": len(exam.item_ids),
         "chosen": exam.answers.get(item.id, []),
+        "learner_id": exam.learner_id,
         "flagged": item.id in exam.flags,
         "deadline_ms": _deadline_ms(exam),
         "error": error,
@@ -189,27 +206,50 @@ def exam_finish(request, exam_id):
 
 @require_GET
 def exam_review(request, exam_id):
+    """The score, each exam point's share by its title, and every answer (or, with
+    ``?missed=1``, only the ones missed), with a retake of exactly what was missed."""
     exam = _exam_for(request, exam_id)
     if not exam.submitted_at:
         return redirect("quiz:exam_overview", exam_id=exam.pk)
     bank = load_bank()
     pass_mark = PASS_MARK[exam.exam]
+    only_missed = request.GET.get("missed") == "1"
+    missed = exam_missed(exam=exam)
     reviewed = [
         {"number": n, "item": bank[item_id], "chosen": exam.answers.get(item_id, []),
-         "right": bank[item_id].is_right(exam.answers.get(item_id, []))}
+         "right": item_id not in missed}
         for n, item_id in enumerate(exam.item_ids, start=1)
+        if item_id in bank and (not only_missed or item_id in missed)
     ]  # fmt: skip
+    breakdown = [
+        {"result": row, "title": POINT_TITLES[row.point]} for row in exam_breakdown(exam=exam)
+    ]
     context = {
         "section": "quiz",
         "exam": exam,
         "percent": round(exam.score * 100),
         "pass_percent": round(pass_mark * 100),
         "passed": exam.score >= pass_mark,
-        "breakdown": exam_breakdown(exam=exam),
+        "breakdown": breakdown,
         "reviewed": reviewed,
+        "total": len(exam.item_ids),
+        "missed_count": len(missed),
+        "only_missed": only_missed,
+        "learner_id": exam.learner_id,
         "minutes": round((exam.submitted_at - exam.started_at).total_seconds() / 60),
     }
     return render(request, "quiz/exam_review.html", context)
+
+
+@require_POST
+def exam_retake_missed(request, exam_id):
+    exam = _exam_for(request, exam_id)
+    try:
+        retake = exam_retake(exam=exam)
+    except QuizInputError as error:
+        messages.error(request, str(error))
+        return redirect("quiz:exam_review", exam_id=exam.pk)
+    return redirect("quiz:exam_question", exam_id=retake.pk, number=1)
 
 
 @require_GET

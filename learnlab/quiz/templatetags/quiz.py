@@ -12,3 +12,9 @@ CODE_SPAN = re.compile(r"`([^`]+)`")
 def code_spans(text: str) -> str:
     """Escape the text, then show `backticked` names (commands, ARNs, JSON) as code."""
     return mark_safe(CODE_SPAN.sub(r"<code>\1</code>", escape(text)))  # noqa: S308 - escaped first
+
+
+@register.filter
+def shuffled_for(item, learner_id):
+    """``item``'s options in ``learner_id``'s order, each as (identity, option)."""
+    return item.shuffled(learner_id)
