@@ -98,11 +98,16 @@ class Learner:
     def metadata_credentials(self) -> dict:
         """What `curl` on the instance gets from its metadata service (IMDSv2)."""
         shell = self.get(f"/sandbox/env?instance={self.instance_id}").data.decode()
-        imds = re.search(r"AWS_EC2_METADATA_SERVICE_ENDPOINT='?([^'\n]+)", shell)[1]
-        token = self.http.request(
-            "PUT", imds + "latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
-        ).data.decode()
-        path = imds + f"latest/meta-data/iam/security-credentials/app{self.number}"
+        # The endpoint has no trailing slash, as AWS documents AWS_EC2_METADATA_SERVICE_ENDPOINT
+        imds = re.search(r"AWS_EC2_METADATA_SERVICE_ENDPOINT='?([^'\n]+)", shell)[1].rstrip("/")
+        answer = self.http.request(
+            "PUT",
+            imds + "/latest/api/token",
+            headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
+        )
+        assert answer.status == 200, answer.data[:200]
+        token = answer.data.decode()
+        path = imds + f"/latest/meta-data/iam/security-credentials/app{self.number}"
         answer = self.http.request("GET", path, headers={"X-aws-ec2-metadata-token": token})
         assert answer.status == 200, answer.data
         return json.loads(answer.data)

@@ -28,8 +28,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Min, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Max, Min, Q, Value, Window
+from django.db.models.functions import Coalesce, Least, RowNumber
 from django.utils import timezone
 
 from learnlab.imds.models import InstanceCredentials
@@ -348,9 +348,9 @@ def credentials_withdraw_unhanded(*, now: datetime) -> int:
 
 def credentials_prune(*, now: datetime) -> int:
     """Delete the rows (and keys) of sets forgotten over PRUNE_AFTER ago, expired by then or
-    withdrawn (never handed out), except
-    each instance's first set, its latest and its latest used one: what the lab's checks look
-    for (``labs/checks.py``: credentials read, used, rotated)."""
+    withdrawn (never handed out), except what the lab's checks look for (``labs/checks.py``):
+    each instance's first set, its latest, its latest used one (step 5), its latest fetched one
+    (step 4) and its two most recently seen, fetched or shown (step 6)."""
     chains = InstanceCredentials.objects.values(*CHAIN)
     kept_first = chains.annotate(first=Min("pk")).values("first")
     kept_latest = chains.annotate(latest=Max("pk")).values("latest")
@@ -359,6 +359,16 @@ def credentials_prune(*, now: datetime) -> int:
         .annotate(last=Max("pk"))
         .values("last")
     )
+    kept_fetched = _latest_per_chain(
+        InstanceCredentials.objects.filter(fetched_at__isnull=False), by=F("fetched_at"), keep=1
+    )
+    # When the learner first saw a set, as checks._seen_at: the earlier of fetched and shown
+    seen_at = Least(Coalesce("fetched_at", "shown_at"), Coalesce("shown_at", "fetched_at"))
+    kept_seen = _latest_per_chain(
+        InstanceCredentials.objects.filter(Q(fetched_at__isnull=False) | Q(shown_at__isnull=False)),
+        by=seen_at,
+        keep=2,
+    )
     cutoff = now - PRUNE_AFTER
     keys = list(
         InstanceCredentials.objects.filter(forgotten_at__lt=cutoff)
@@ -366,8 +376,22 @@ def credentials_prune(*, now: datetime) -> int:
         .exclude(pk__in=kept_first)
         .exclude(pk__in=kept_latest)
         .exclude(pk__in=kept_used)
+        .exclude(pk__in=kept_fetched)
+        .exclude(pk__in=kept_seen)
         .values_list("access_key_id", flat=True)[:PRUNE_BATCH]
     )
     if keys:
         AccessKey.objects.filter(pk__in=keys).delete()  # their sets go with them (cascade)
     return len(keys)
+
+
+def _latest_per_chain(sets, *, by, keep: int):
+    """A subquery of the pks of each chain's ``keep`` newest sets by ``by`` (ties: newer pk)."""
+    ranked = sets.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F(name) for name in CHAIN],
+            order_by=[by.desc(), F("pk").desc()],
+        )
+    )
+    return ranked.filter(rank__lte=keep).values("pk")

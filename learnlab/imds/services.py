@@ -23,7 +23,10 @@ def instance_facts(*, sandbox: Sandbox, instance_id: str) -> dict:
     """The sandbox server's facts about one instance (state, profile, role, metadata options);
     raises InstanceNotFound."""
     if not INSTANCE_ID.match(instance_id):
-        raise InstanceNotFound(f"{instance_id!r} is not an instance id (they look like i-0abc…).")
+        # ASCII only (!a, no ellipsis): /sandbox/env prints this as a line a shell user pastes
+        raise InstanceNotFound(
+            f"{instance_id!a} is not an instance id (they look like i-0abc1234def567890)."
+        )
     try:
         return connection.instance_get(sandbox.account_id, instance_id)
     except connection.SandboxServerError as error:
