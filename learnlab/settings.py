@@ -253,3 +253,8 @@ LEARNLAB_NEW_LEARNERS_PER_CLIENT = env_int("LEARNLAB_NEW_LEARNERS_PER_CLIENT", 2
 # and that address (a school behind one address), and against the class alone, a safety net.
 LEARNLAB_NEW_LEARNERS_PER_CLASS_CLIENT = env_int("LEARNLAB_NEW_LEARNERS_PER_CLASS_CLIENT", 60)
 LEARNLAB_NEW_LEARNERS_PER_CLASS = env_int("LEARNLAB_NEW_LEARNERS_PER_CLASS", 500)
+# Personal terminal tokens (/sandbox/env?token=...): wrong tokens a client may send in a
+# window, and requests one token may make in it (a shell fetches its lines once, a loop should
+# not).
+LEARNLAB_SHELL_TOKEN_FAILURES_PER_CLIENT = env_int("LEARNLAB_SHELL_TOKEN_FAILURES_PER_CLIENT", 20)
+LEARNLAB_SHELL_TOKEN_USES = env_int("LEARNLAB_SHELL_TOKEN_USES", 120)

@@ -43,12 +43,6 @@ def detail(request):
     return render(request, "site/sandbox.html", {"section": "sandbox"})
 
 
-# Wrong tokens a client may send in a throttle window (LEARNLAB_THROTTLE_WINDOW_SECONDS), and
-# requests one token may make in it: a shell fetches its lines once, a loop should not.
-TOKEN_FAILURES_PER_CLIENT = getattr(settings, "LEARNLAB_SHELL_TOKEN_FAILURES_PER_CLIENT", 20)
-TOKEN_USES = getattr(settings, "LEARNLAB_SHELL_TOKEN_USES", 120)
-
-
 def _panel_context(request, *, token: str = "") -> dict:
     env_url = request.build_absolute_uri(reverse("sandbox:env"))
     context = {"section": "sandbox", "env_url": env_url}
@@ -156,7 +150,9 @@ def _env_learner(request):
             )
         return learner, None
     address = client_address(request)
-    wait = throttle_wait("shell-token", address, limit=TOKEN_FAILURES_PER_CLIENT)
+    wait = throttle_wait(
+        "shell-token", address, limit=settings.LEARNLAB_SHELL_TOKEN_FAILURES_PER_CLIENT
+    )
     if wait:
         return None, _shell_text(
             f"too many wrong terminal tokens from your address. Try again in {minutes(wait)}.",
@@ -171,7 +167,9 @@ def _env_learner(request):
             f"mistyped. Make a new one on {page} (Revoke and make a new one).",
             status=403,
         )
-    wait = throttle_wait("shell-token-use", learner.shell_token_hash, limit=TOKEN_USES)
+    wait = throttle_wait(
+        "shell-token-use", learner.shell_token_hash, limit=settings.LEARNLAB_SHELL_TOKEN_USES
+    )
     if wait:
         return None, _shell_text(
             f"this terminal URL was used too often. Try again in {minutes(wait)}.",

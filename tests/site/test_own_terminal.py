@@ -93,16 +93,20 @@ def test_a_curl_without_cookie_or_token_is_refused_and_creates_nothing(
     assert Learner.objects.count() == 0 and Sandbox.objects.count() == 0
 
 
-def test_wrong_tokens_are_throttled_per_client(sandbox_server, live_server, tmp_path, fresh_cache):
-    from learnlab.site import sandbox_views
-
-    urls = " ".join(
-        f"'{live_server.url}/sandbox/env?token=llsh_guess{n}'"
-        for n in range(sandbox_views.TOKEN_FAILURES_PER_CLIENT + 1)
-    )
+def test_wrong_tokens_are_throttled_per_client(
+    sandbox_server, live_server, tmp_path, fresh_cache, settings
+):
+    settings.LEARNLAB_SHELL_TOKEN_FAILURES_PER_CLIENT = 5
+    urls = " ".join(f"'{live_server.url}/sandbox/env?token=llsh_guess{n}'" for n in range(6))
     codes = _bash(f'for u in {urls}; do {CODE} "$u"; done', tmp_path).stdout.split()
-    assert codes[:-1] == ["403"] * sandbox_views.TOKEN_FAILURES_PER_CLIENT
-    assert codes[-1] == "429"
+    assert codes == ["403"] * 5 + ["429"]
+
+
+def test_one_token_used_too_often_is_throttled(browser, live_server, tmp_path, settings):
+    settings.LEARNLAB_SHELL_TOKEN_USES = 2
+    url = _make_line(browser, live_server)
+    codes = _bash(f"for n in 1 2 3; do {CODE} '{url}'; done", tmp_path).stdout.split()
+    assert codes == ["200", "200", "429"]
 
 
 def test_the_instance_lines_beat_the_learners_own_credentials(browser, live_server, tmp_path):
