@@ -11,6 +11,7 @@ document's signatures and the reserved identity credentials are ``metadata_ident
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -130,10 +131,13 @@ def _token(endpoint, method: str, headers: dict) -> MetadataResponse:
         return _error(405)
     if "x-forwarded-for" in headers:
         return _error(403)  # a proxy relayed it: the SSRF defence of IMDSv2
-    try:
-        ttl = int(headers.get(TOKEN_TTL_HEADER, ""))
-    except ValueError:
+    # A whole number of seconds in plain ASCII digits: int() would also read "1_000", " 60"
+    # or "٦٠" (Arabic-Indic digits), which AWS's service refuses.
+    # Past 5 significant digits it is over 21600 anyway (and int() refuses 4300 digits).
+    value = headers.get(TOKEN_TTL_HEADER, "")
+    if not re.fullmatch(r"[0-9]+", value) or len(value.lstrip("0")) > 5:
         return _error(400)
+    ttl = int(value)
     if not 1 <= ttl <= 21600:
         return _error(400)
     return MetadataResponse(

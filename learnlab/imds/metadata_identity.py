@@ -33,6 +33,7 @@ exist nowhere: the gate answers any request signed with them with AWS's
 
 import base64
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -55,6 +56,7 @@ CREDENTIALS_PERIOD = timedelta(hours=1)
 CREDENTIALS_LIFETIME = timedelta(hours=6)
 _IDENTITY_SALT = "learnlab.imds.identity-credentials"  # a salt, not a secret
 
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _signer: tuple | None = None
 
@@ -101,7 +103,20 @@ def signer() -> tuple:
     global _signer
     with _lock:
         if _signer is None:
-            pem = _load_or_create(Path(settings.DATA_DIR) / KEY_FILE)
+            path = Path(settings.DATA_DIR) / KEY_FILE
+            try:
+                pem = _load_or_create(path)
+            except OSError as error:
+                # A read-only or missing data folder: sign with a key of this process's own
+                # rather than fail the learner's request; signatures change on a restart.
+                logger.warning(
+                    "cannot keep the instance identity key in %s (%s): using a key held in "
+                    "memory until this process ends; make the data folder writable to keep "
+                    "one key across restarts",
+                    path,
+                    error,
+                )
+                pem = _make_signer()
             key = serialization.load_pem_private_key(pem, password=None)
             _signer = (key, x509.load_pem_x509_certificate(pem))
         return _signer

@@ -35,16 +35,22 @@ import binascii
 import functools
 import hashlib
 import hmac
+import ipaddress
 import json
+import logging
+import math
+import operator
 import os
 import re
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
+from moto.ec2.models import ec2_backends
 from moto.iam.access_control import IAMPolicy, IAMRequestBase, IAMUserAccessKey
 from moto.iam.exceptions import NotFoundException
 from moto.s3.exceptions import S3ClientError
@@ -62,8 +68,16 @@ ATTACHES_A_ROLE = frozenset(
         "ec2:ReplaceIamInstanceProfileAssociation",
     }
 )
+# The calls that pass a role: each needs iam:PassRole on it.
+PASSES_A_ROLE = ATTACHES_A_ROLE | {"iam:AddRoleToInstanceProfile"}
+DEFAULT_INSTANCE_TYPE = "m1.small"
+INSTANCE_ID_N = re.compile(r"InstanceId\.[0-9]+")
 NO_ALLOW = "because no identity-based policy allows the {action} action"
 EXPLICIT_DENY = "with an explicit deny in an identity-based policy"
+# The same, when the principal's permissions boundary is what refuses (IAM User Guide,
+# "Access denied error message examples").
+NO_BOUNDARY_ALLOW = "because no permissions boundary allows the {action} action"
+BOUNDARY_DENY = "with an explicit deny in a permissions boundary"
 EC2_PREFIX = "You are not authorized to perform this operation."
 # A real encoded message is about 1-3 KB; anything far longer was not issued here.
 ENCODED_MESSAGE_LIMIT = 16_384
@@ -80,14 +94,53 @@ IAM_LIST_RESOURCES = {
 }
 ANY_RESOURCE = ("*", "arn:aws:s3:::*")
 
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConditionCheck:
+    """One condition key under one operator: what the policy asked, what the request had."""
+
+    operator: str
+    key: str
+    values: list[str]
+    context: list[str] | None  # None: the request context has no such key
+    held: bool
+    reason: str
+
+
+@dataclass
+class ConditionOutcome:
+    """A statement's Condition block: it holds when every check holds (``known``: False when
+    an operator is one the evaluator does not know, so the statement does not apply)."""
+
+    held: bool = True
+    known: bool = True
+    checks: list[ConditionCheck] = field(default_factory=list)
+
+
+@dataclass
+class StatementMatch:
+    """A statement whose Action and Resource elements matched the request, and whether its
+    Condition held: what issue 19's trace will show."""
+
+    source: str  # "identity" or "boundary"
+    statement: dict
+    effect: str
+    applies: bool
+    conditions: ConditionOutcome
+
 
 @dataclass
 class Decision:
-    """What the caller's identity policies say about one action on one resource."""
+    """What the caller's policies say about one action on one resource."""
 
     allowed: bool = False
     explicit_deny: bool = False
     denied_by: list[dict] = field(default_factory=list)
+    # "identity" or "boundary": which kind of policy refused (the denial's wording).
+    refused_by: str = "identity"
+    matched: list[StatementMatch] = field(default_factory=list)
 
 
 # Policy evaluation
@@ -113,7 +166,8 @@ def _any_matches(patterns, value: str, *, ignore_case: bool) -> bool:
     )
 
 
-def _statement_applies(statement: dict, action: str, resource: str) -> bool:
+def _statement_matches(statement: dict, action: str, resource: str) -> bool:
+    """The Action/NotAction and Resource/NotResource elements (Condition apart)."""
     if "NotAction" in statement:
         if _any_matches(statement["NotAction"], action, ignore_case=True):
             return False
@@ -124,36 +178,256 @@ def _statement_applies(statement: dict, action: str, resource: str) -> bool:
     return _any_matches(statement.get("Resource", "*"), resource, ignore_case=False)
 
 
-def evaluate(documents: list[dict], action: str, resource: str) -> Decision:
-    """AWS's evaluation of identity policies within one account: an explicit Deny wins, then
-    an Allow, else the implicit deny."""
-    decision = Decision()
+# Condition operators (IAM User Guide, "IAM JSON policy elements: Condition operators"). Each
+# compares one request value with one policy value; a key holds when the request value
+# matches any of the policy's values. The negated ones (marked True) hold when it matches none.
+
+
+def _number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _date(text: str) -> float | None:
+    """An ISO 8601 date (W3C profile) or epoch seconds, as seconds since the epoch."""
+    if (number := _number(text)) is not None:
+        return number
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _compare(parse, test):
+    def compare(value: str, wanted: str) -> bool:
+        left, right = parse(value), parse(wanted)
+        return left is not None and right is not None and test(left, right)
+
+    return compare
+
+
+def _arn_like(value: str, wanted: str) -> bool:
+    """ARNs compared component by component (six colon-separated parts), each a glob."""
+    got, want = value.split(":", 5), wanted.split(":", 5)
+    return len(got) == len(want) == 6 and all(
+        _glob(w, ignore_case=False).fullmatch(g) for g, w in zip(got, want, strict=True)
+    )
+
+
+def _ip_address(value: str, wanted: str) -> bool:
+    try:
+        return ipaddress.ip_address(value) in ipaddress.ip_network(wanted, strict=False)
+    except ValueError:
+        return False
+
+
+OPERATORS = {
+    "stringequals": (lambda v, w: v == w, False),
+    "stringnotequals": (lambda v, w: v == w, True),
+    "stringequalsignorecase": (lambda v, w: v.casefold() == w.casefold(), False),
+    "stringnotequalsignorecase": (lambda v, w: v.casefold() == w.casefold(), True),
+    "stringlike": (lambda v, w: bool(_glob(w, ignore_case=False).fullmatch(v)), False),
+    "stringnotlike": (lambda v, w: bool(_glob(w, ignore_case=False).fullmatch(v)), True),
+    "arnequals": (_arn_like, False),
+    "arnlike": (_arn_like, False),
+    "arnnotequals": (_arn_like, True),
+    "arnnotlike": (_arn_like, True),
+    "numericequals": (_compare(_number, operator.eq), False),
+    "numericnotequals": (_compare(_number, operator.eq), True),
+    "numericlessthan": (_compare(_number, operator.lt), False),
+    "numericlessthanequals": (_compare(_number, operator.le), False),
+    "numericgreaterthan": (_compare(_number, operator.gt), False),
+    "numericgreaterthanequals": (_compare(_number, operator.ge), False),
+    "dateequals": (_compare(_date, operator.eq), False),
+    "datenotequals": (_compare(_date, operator.eq), True),
+    "datelessthan": (_compare(_date, operator.lt), False),
+    "datelessthanequals": (_compare(_date, operator.le), False),
+    "dategreaterthan": (_compare(_date, operator.gt), False),
+    "dategreaterthanequals": (_compare(_date, operator.ge), False),
+    "bool": (lambda v, w: v.lower() == w.lower(), False),
+    "ipaddress": (_ip_address, False),
+    "notipaddress": (_ip_address, True),
+}
+
+
+def _policy_text(value) -> str:
+    """A policy's condition value as IAM reads it: JSON true is "true", 5 is "5"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _check_key(name: str, key: str, wanted: list[str], context: dict) -> ConditionCheck:
+    """One key under one operator: ``name`` as written (qualifier, operator, IfExists)."""
+    qualifier, _, base = name.rpartition(":")
+    qualifier = qualifier.lower()
+    base = base.lower()
+    if_exists = base.endswith("ifexists") and base != "null"
+    if if_exists:
+        base = base.removesuffix("ifexists")
+    got = context.get(key.lower())
+
+    def check(held: bool, reason: str) -> ConditionCheck:
+        return ConditionCheck(name, key, wanted, got, held, reason)
+
+    if base == "null":
+        absent = not got
+        held = any((w.lower() == "true") == absent for w in wanted)
+        return check(held, "the key is absent" if absent else "the key is present")
+    if qualifier not in ("", "foranyvalue", "forallvalues") or base not in OPERATORS:
+        return check(False, "unknown condition operator")
+    if not got:
+        if if_exists:
+            return check(True, "the key is absent (IfExists)")
+        if qualifier == "forallvalues":
+            return check(True, "the key is absent (ForAllValues holds for no values)")
+        if qualifier == "" and OPERATORS[base][1]:
+            return check(True, "the key is absent, so it matches none of the values")
+        return check(False, "the key is absent from the request")
+    compare, negated = OPERATORS[base]
+
+    def one(value: str) -> bool:
+        return any(compare(value, w) for w in wanted) != negated
+
+    if qualifier == "forallvalues":
+        held = all(one(v) for v in got)
+    elif qualifier == "" and negated:
+        held = all(one(v) for v in got)  # no request value matches any policy value
+    else:
+        held = any(one(v) for v in got)
+    return check(held, "matched" if held else "did not match")
+
+
+def evaluate_conditions(block, context: dict[str, list[str]]) -> ConditionOutcome:
+    """Whether a statement's Condition block holds for the request context (keys lower case,
+    each with its values): every operator and every key in it must hold; a key holds when
+    the request's value matches any of the statement's values, or, for a negated operator,
+    none. As the IAM User Guide's "Condition operators" page has it, a key the request lacks
+    holds only under ``...IfExists``, ``Null: true``, a negated operator or
+    ``ForAllValues:``. An operator the evaluator does not know makes the statement not apply
+    (logged), as does a block that is not a JSON object."""
+    outcome = ConditionOutcome()
+    if block is None:
+        return outcome
+    if not isinstance(block, dict):
+        return ConditionOutcome(held=False, known=False)
+    for name, keys in block.items():
+        if not isinstance(keys, dict):
+            outcome.held = outcome.known = False
+            continue
+        for key, values in keys.items():
+            wanted = [_policy_text(v) for v in _as_list(values)]
+            check = _check_key(str(name), str(key), wanted, context)
+            if check.reason == "unknown condition operator":
+                outcome.known = False
+                log.warning(
+                    "condition operator %r is not evaluated: the statement does not apply", name
+                )
+            outcome.checks.append(check)
+            outcome.held = outcome.held and check.held
+    return outcome
+
+
+def _decide(documents, action, resource, context, source, decision) -> tuple[bool, bool]:
+    """(allowed, denied) by ``documents``; each statement that matched goes to ``decision``."""
+    allowed = denied = False
     for document in documents:
         for statement in _as_list(document.get("Statement")):
-            if not isinstance(statement, dict) or not _statement_applies(
+            if not isinstance(statement, dict) or not _statement_matches(
                 statement, action, resource
             ):
                 continue
-            if statement.get("Effect") == "Deny":
-                decision.explicit_deny = True
+            conditions = evaluate_conditions(statement.get("Condition"), context)
+            effect = statement.get("Effect")
+            applies = conditions.held and conditions.known and effect in ("Allow", "Deny")
+            decision.matched.append(StatementMatch(source, statement, effect, applies, conditions))
+            if not applies:
+                continue
+            if effect == "Deny":
+                denied = True
                 decision.denied_by.append(statement)
-            elif statement.get("Effect") == "Allow":
-                decision.allowed = True
-    decision.allowed = decision.allowed and not decision.explicit_deny
+            else:
+                allowed = True
+    return allowed, denied
+
+
+def evaluate(
+    documents: list[dict],
+    action: str,
+    resource: str,
+    context: dict[str, list[str]] | None = None,
+    *,
+    boundary: list[dict] | None = None,
+) -> Decision:
+    """AWS's evaluation within one account (IAM User Guide, "Policy evaluation logic"): an
+    explicit Deny in any policy wins; else the identity policies must allow and, when the
+    principal has a permissions boundary, so must the boundary; else the implicit deny.
+    ``decision.matched`` lists every statement whose Action and Resource matched, with its
+    conditions' outcome."""
+    decision = Decision()
+    context = context or {}
+    allowed, denied = _decide(documents, action, resource, context, "identity", decision)
+    bounded = True
+    if boundary is not None:
+        bounded, boundary_denied = _decide(
+            boundary, action, resource, context, "boundary", decision
+        )
+        if boundary_denied and not denied:
+            decision.refused_by = "boundary"
+        denied = denied or boundary_denied
+        if not denied and allowed and not bounded:
+            decision.refused_by = "boundary"
+    decision.explicit_deny = denied
+    decision.allowed = allowed and bounded and not denied
     return decision
 
 
+def _read(policy) -> dict | None:
+    """A policy as a dict (moto stores strings, dicts and versioned policies)."""
+    try:
+        document = IAMPolicy(policy)._policy_json
+    except (ValueError, TypeError, KeyError, StopIteration):
+        return None  # a policy moto could not read grants nothing
+    return document if isinstance(document, dict) else None
+
+
 def _documents(access_key) -> list[dict]:
-    """The caller's identity policies as dicts (moto stores strings, dicts and versions)."""
-    documents = []
-    for policy in access_key.collect_policies():
-        try:
-            document = IAMPolicy(policy)._policy_json
-        except (ValueError, TypeError, KeyError, StopIteration):
-            continue  # a policy moto could not read grants nothing
-        if isinstance(document, dict):
-            documents.append(document)
-    return documents
+    """The caller's identity policies. A session whose role was deleted (or a key whose user
+    was) holds none: AWS refuses its calls with AccessDenied, never a server error."""
+    try:
+        policies = access_key.collect_policies()
+    except NotFoundException:
+        return []
+    return [document for policy in policies if (document := _read(policy)) is not None]
+
+
+def _owner(request):
+    """The IAM user or role behind the request's key, if it still exists."""
+    key, backend = request._access_key, request.backend
+    if isinstance(key, IAMUserAccessKey):
+        return backend.users.get(key._owner_user_name)
+    try:
+        return backend.get_role(key._owner_role_name)
+    except NotFoundException:
+        return None
+
+
+def _boundary(request) -> list[dict] | None:
+    """The default version of the principal's permissions boundary; None without one (IAM
+    User Guide, "Permissions boundaries for IAM entities"). A boundary policy that cannot be
+    read allows nothing."""
+    arn = getattr(_owner(request), "permissions_boundary_arn", None)
+    if not arn:
+        return None
+    try:
+        document = _read(request.backend.get_policy(arn))
+    except NotFoundException:
+        return []
+    return [document] if document is not None else []
 
 
 # Resources as AWS names them in a denial
@@ -192,22 +466,46 @@ def _iam_resource(request, data) -> str:
     return "*"
 
 
-def _ec2_resource(request, data) -> str:
+def _ec2_backend(request):
+    return ec2_backends[request.account_id][request._region]
+
+
+def _instance_arns(request, ids) -> list[str]:
     prefix = f"arn:aws:ec2:{request._region}:{request.account_id}"
+    return [f"{prefix}:instance/{instance_id}" for instance_id in ids]
+
+
+def _ec2_resources(request, data) -> list[str]:
+    """Each instance the call names (InstanceId, InstanceId.N, or an association's
+    instance): AWS authorizes the call on every one of them (Service Authorization
+    Reference for Amazon EC2, resource type ``instance``)."""
     if request._action == "ec2:RunInstances":
-        return f"{prefix}:instance/*"
-    instance_id = _param(data, "InstanceId") or _param(data, "InstanceId.1")
-    return f"{prefix}:instance/{instance_id}" if instance_id else "*"
+        return _instance_arns(request, ["*"])
+    ids = [_param(data, "InstanceId")] + [
+        value
+        for name in sorted(data, key=_param_order)
+        if INSTANCE_ID_N.fullmatch(name)
+        if (value := _param(data, name))
+    ]
+    if association_id := _param(data, "AssociationId"):
+        associations = _ec2_backend(request).iam_instance_profile_associations.values()
+        ids += [a.instance_id for a in associations if a.association_id == association_id]
+    ids = list(dict.fromkeys(i for i in ids if i))
+    return _instance_arns(request, ids) if ids else ["*"]
 
 
-def _resource(request, moto_resource: str) -> str:
-    """The ARN AWS evaluates and names: moto's for S3 and STS (bucket or object, RoleArn)."""
+def _param_order(name: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else 0 for part in name.split("."))
+
+
+def _resources(request, moto_resource: str) -> list[str]:
+    """The ARNs AWS evaluates and names: moto's for S3 and STS (bucket or object, RoleArn)."""
     data = request._data
     if request._service == "iam":
-        return _iam_resource(request, data)
+        return [_iam_resource(request, data)]
     if request._service == "ec2":
-        return _ec2_resource(request, data)
-    return moto_resource
+        return _ec2_resources(request, data)
+    return [moto_resource]
 
 
 # The principal, the message, the error
@@ -226,12 +524,21 @@ def _principal(request) -> dict:
 
 
 def denial_sentence(
-    principal_arn: str, action: str, resource: str, *, explicit: bool, quote_resource=False
+    principal_arn: str,
+    action: str,
+    resource: str,
+    *,
+    explicit: bool,
+    quote_resource=False,
+    by_boundary=False,
 ) -> str:
-    """AWS's sentence for a denial by identity-based policies."""
+    """AWS's sentence for a denial by identity-based policies (or a permissions boundary)."""
     shown = f'"{resource}"' if quote_resource else resource
     on = "" if resource in ANY_RESOURCE else f" on resource: {shown}"
-    reason = EXPLICIT_DENY if explicit else NO_ALLOW.format(action=action)
+    if by_boundary:
+        reason = BOUNDARY_DENY if explicit else NO_BOUNDARY_ALLOW.format(action=action)
+    else:
+        reason = EXPLICIT_DENY if explicit else NO_ALLOW.format(action=action)
     return f"User: {principal_arn} is not authorized to perform: {action}{on} {reason}"
 
 
@@ -252,7 +559,7 @@ def _matched_statement(statement: dict, principal_id: str) -> dict:
 
 
 def authorization_document(
-    request, action: str, resource: str, decision: Decision, conditions: dict[str, str]
+    request, action: str, resource: str, decision: Decision, conditions: dict[str, list[str]]
 ) -> dict:
     """The decoded message, in the layout STS DecodeAuthorizationMessage returns."""
     principal = _principal(request)
@@ -269,8 +576,7 @@ def authorization_document(
             "resource": resource,
             "conditions": {
                 "items": [
-                    {"key": key, "values": {"items": [{"value": value}]}}
-                    for key, value in conditions.items()
+                    {"key": key, "values": _items(values)} for key, values in conditions.items()
                 ]
             },
         },
@@ -296,26 +602,70 @@ class S3Denied(S3ClientError):
             self.bucket_name = bucket
 
 
-def _conditions(request, action: str) -> dict[str, str]:
-    conditions = {"aws:Region": request._region}
+def request_context(request, action: str) -> dict[str, list[str]]:
+    """The condition keys AWS would put in this request's context, with their values (IAM
+    User Guide, "AWS global condition context keys"; the IAM and EC2 keys below)."""
+    key, principal = request._access_key, _principal(request)
+    now = datetime.now(UTC)
+    context = {
+        "aws:RequestedRegion": [request._region],
+        "aws:PrincipalAccount": [request.account_id],
+        "aws:userid": [principal["id"]],
+        "aws:CurrentTime": [now.strftime("%Y-%m-%dT%H:%M:%SZ")],
+        "aws:EpochTime": [str(int(now.timestamp()))],
+    }
+    if isinstance(key, IAMUserAccessKey):
+        context["aws:username"] = [key._owner_user_name]
+        context["aws:PrincipalArn"] = [key.arn]
+        context["aws:PrincipalType"] = ["User"]
+    else:
+        owner = _owner(request)
+        if owner is not None:
+            context["aws:PrincipalArn"] = [owner.arn]
+        context["aws:PrincipalType"] = ["AssumedRole"]
     if action == PASS_ROLE:
-        conditions["iam:PassedToService"] = EC2_SERVICE
+        context["iam:PassedToService"] = [EC2_SERVICE]
     elif request._service == "ec2":
-        conditions["ec2:Region"] = request._region
-        if instance_type := _param(request._data, "InstanceType"):
-            conditions["ec2:InstanceType"] = instance_type
-    return conditions
+        context["ec2:Region"] = [request._region]
+        if request._action == "ec2:RunInstances":
+            template = _template_data(request)
+            instance_type = _param(request._data, "InstanceType") or template.get("InstanceType")
+            # EC2's default when neither the request nor its template names one.
+            context["ec2:InstanceType"] = [
+                instance_type if isinstance(instance_type, str) else DEFAULT_INSTANCE_TYPE
+            ]
+        profiles = _profiles(request)
+        if profiles:
+            context["ec2:InstanceProfile"] = [p.arn for p in profiles]
+    return context
+
+
+def _conditions(request, action: str) -> dict[str, list[str]]:
+    """The context the denial's decoded message shows (``aws:Region`` beside AWS's keys)."""
+    return {"aws:Region": [request._region], **request_context(request, action)}
+
+
+def _lowered(context: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {key.lower(): values for key, values in context.items()}
 
 
 def _deny(request, action: str, resource: str, decision: Decision) -> Exception:
     principal_arn = request._access_key.arn
     explicit = decision.explicit_deny
+    by_boundary = decision.refused_by == "boundary"
     if request._service == "s3":
         sentence = denial_sentence(
-            principal_arn, action, resource, explicit=explicit, quote_resource=True
+            principal_arn,
+            action,
+            resource,
+            explicit=explicit,
+            quote_resource=True,
+            by_boundary=by_boundary,
         )
         return S3Denied(sentence, _param(request._data, "BucketName"))
-    sentence = denial_sentence(principal_arn, action, resource, explicit=explicit)
+    sentence = denial_sentence(
+        principal_arn, action, resource, explicit=explicit, by_boundary=by_boundary
+    )
     if request._service == "ec2":
         document = authorization_document(
             request, action, resource, decision, _conditions(request, action)
@@ -338,41 +688,91 @@ def _trust_refused(request, resource: str) -> Exception:
 # PassRole
 
 
-def _profile(request):
-    """The instance profile an EC2 call attaches, if it names one that exists."""
+def template_data(ec2_backend, launch_template: dict) -> dict:
+    """The LaunchTemplateData of the version RunInstances names (``LaunchTemplateId`` or
+    ``LaunchTemplateName``, ``Version``: a number, $Latest or $Default); {} if none."""
+    if not isinstance(launch_template, dict) or not (
+        launch_template.get("LaunchTemplateId") or launch_template.get("LaunchTemplateName")
+    ):
+        return {}
+    try:
+        data = ec2_backend._get_template_from_args(launch_template).data
+    except (ServiceException, HTTPException, IndexError, KeyError, ValueError):
+        return {}  # moto answers the launch itself with the template's error
+    return data if isinstance(data, dict) else {}
+
+
+def _template_data(request) -> dict:
+    data = request._data
+    launch_template = {
+        name: value
+        for name in ("LaunchTemplateId", "LaunchTemplateName", "Version")
+        if (value := _param(data, f"LaunchTemplate.{name}"))
+    }
+    return template_data(_ec2_backend(request), launch_template) if launch_template else {}
+
+
+def _profiles(request) -> list:
+    """Every existing instance profile an EC2 call attaches: the one its Arn names and the one
+    its Name names, each looked up on its own; for RunInstances without either, the launch
+    template's (AWS attaches it)."""
+    if request._action not in ATTACHES_A_ROLE:
+        return []
     data = request._data
     arn, name = _param(data, "IamInstanceProfile.Arn"), _param(data, "IamInstanceProfile.Name")
-    for profile in request.backend.instance_profiles.values():
-        if (arn and profile.arn == arn) or (name and profile.name == name):
-            return profile
-    return None
+    if not arn and not name and request._action == "ec2:RunInstances":
+        spec = _template_data(request).get("IamInstanceProfile")
+        if isinstance(spec, dict):
+            arn, name = spec.get("Arn"), spec.get("Name")
+    profiles = request.backend.instance_profiles.values()
+    found = [p for p in profiles if arn and p.arn == arn]
+    found += [p for p in profiles if name and p.name == name and p not in found]
+    return found
 
 
-def _check_pass_role(request, documents: list[dict]) -> None:
+def _passed_roles(request) -> list[str]:
+    """The ARNs of the roles the call passes: the roles of each profile EC2 attaches, or the
+    role AddRoleToInstanceProfile puts in a profile (IAM API Reference: "The caller of this
+    operation must be granted the PassRole permission on the IAM role")."""
+    if request._action == "iam:AddRoleToInstanceProfile":
+        try:
+            return [request.backend.get_role(_param(request._data, "RoleName") or "").arn]
+        except NotFoundException:
+            return []  # IAM answers NoSuchEntity
+    return list(dict.fromkeys(role.arn for p in _profiles(request) for role in p.roles))
+
+
+def _check_pass_role(request, documents: list[dict], boundary: list[dict] | None) -> None:
     """Attaching a profile passes its role to EC2: the caller needs iam:PassRole on it."""
-    if request._action not in ATTACHES_A_ROLE:
+    if request._action not in PASSES_A_ROLE:
         return
-    profile = _profile(request)
-    for role in profile.roles if profile else ():
-        decision = evaluate(documents, PASS_ROLE, role.arn)
+    roles = _passed_roles(request)
+    if not roles:
+        return
+    context = _lowered(request_context(request, PASS_ROLE))
+    for role_arn in roles:
+        decision = evaluate(documents, PASS_ROLE, role_arn, context, boundary=boundary)
         if not decision.allowed:
-            raise _deny(request, PASS_ROLE, role.arn, decision)
+            raise _deny(request, PASS_ROLE, role_arn, decision)
 
 
 def check_action_permitted(self, resource: str) -> None:
     """Replaces moto's IAMRequestBase.check_action_permitted (see the module docstring)."""
     if self._action == "sts:GetCallerIdentity":
         return  # AWS allows it whatever the policies say
-    documents = _documents(self._access_key)
-    resource = _resource(self, resource)
-    decision = evaluate(documents, self._action, resource)
-    if not decision.allowed:
-        raise _deny(self, self._action, resource, decision)
+    documents, boundary = _documents(self._access_key), _boundary(self)
+    context = _lowered(request_context(self, self._action))
+    resources = _resources(self, resource)
+    for each in resources:
+        decision = evaluate(documents, self._action, each, context, boundary=boundary)
+        if not decision.allowed:
+            raise _deny(self, self._action, each, decision)
+    resource = resources[0]
     if self._is_assuming_role_operation(resource) and not self._check_role_trust_relationship(
         resource
     ):
         raise _trust_refused(self, resource)
-    _check_pass_role(self, documents)
+    _check_pass_role(self, documents, boundary)
 
 
 # Encoded authorization messages

@@ -32,6 +32,8 @@ parameters, before moto runs the action, so CreateTags and every call that tags 
 before anything is created.
 """
 
+import base64
+import binascii
 import functools
 import inspect
 import re
@@ -45,6 +47,8 @@ from moto.iam.exceptions import LimitExceededException, ValidationError
 from moto.iam.models import IAMBackend
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import S3Backend
+
+from learnlab.sandbox.authorization import template_data
 
 # IAM, as AWS counts them (white space does not count towards a policy's size).
 ROLE_INLINE_POLICY_SIZE = 10_240
@@ -78,6 +82,11 @@ ELASTIC_IPS = 5  # AWS's default per region
 TAG_KEY_LENGTH = 128
 TAG_VALUE_LENGTH = 256
 TAGS_PER_RESOURCE = 50
+USER_DATA_BYTES = 16_384  # after base64 decoding
+USER_DATA_PARAMETERS = {
+    "UserData": "InvalidParameterValue",
+    "LaunchTemplateData.UserData": "InvalidUserData.Malformed",
+}
 # A tag in EC2's query parameters: Tag.N.Key (CreateTags), TagSpecification.N.Tag.M.Value...
 TAG_PARAMETER = re.compile(r"^(.*?)(?:^|\.)Tag\.(\d+)\.(Key|Value)$")
 
@@ -97,6 +106,7 @@ def install() -> None:
     for cls, method, check in CHECKS:
         _check_before(cls, method, check)
     EC2Response.call_action = _tags_checked_first(EC2Response.call_action)
+    EC2Backend.run_instances = _attach_template_profile(EC2Backend.run_instances)
     _installed = True
 
 
@@ -260,6 +270,8 @@ def _tags_checked_first(call_action):
     def checked(response):
         try:
             _tags(response.querystring)
+            _instance_profile_pair(response.querystring)
+            _user_data(response.querystring)
         except EC2ClientError as refused:
             status, headers, body = response.serialized(ActionResult(refused))
             return status, *response._enrich_response(headers, body)
@@ -284,6 +296,56 @@ def _tags(parameters: dict[str, list[str]]) -> None:
         tag_sets[tag_set] += part == "Key"
     if any(count > TAGS_PER_RESOURCE for count in tag_sets.values()):
         raise TagLimitExceeded()
+
+
+def _instance_profile_pair(parameters: dict[str, list[str]]) -> None:
+    """EC2 takes a profile's Arn or its Name, never both (RunInstances, AssociateIam...,
+    ReplaceIam...): real EC2 answers InvalidParameterCombination, even when they agree."""
+    if parameters.get("IamInstanceProfile.Arn") and parameters.get("IamInstanceProfile.Name"):
+        raise EC2ClientError(
+            "InvalidParameterCombination",
+            "The parameter 'iamInstanceProfile.name' may not be used in combination with "
+            "'iamInstanceProfile.arn'",
+        )
+
+
+def _user_data(parameters: dict[str, list[str]]) -> None:
+    """User data "is limited to 16 KB, in raw form, before it is base64-encoded" (EC2 User
+    Guide, "Run commands when you launch an EC2 instance with user data input"): over it,
+    RunInstances is InvalidParameterValue, CreateLaunchTemplate(Version)
+    InvalidUserData.Malformed, as real EC2 words them."""
+    for name, code in USER_DATA_PARAMETERS.items():
+        for value in parameters.get(name) or ():
+            try:
+                size = len(base64.b64decode(value, validate=True))
+            except (binascii.Error, ValueError):
+                continue  # moto answers malformed base64 itself
+            if size > USER_DATA_BYTES:
+                raise EC2ClientError(code, f"User data is limited to {USER_DATA_BYTES} bytes.")
+
+
+def _attach_template_profile(run_instances):
+    """moto launches from a launch template without its IamInstanceProfile; EC2 attaches it
+    when the request names no profile of its own (authorization.py has asked iam:PassRole
+    on its role by then)."""
+
+    @functools.wraps(run_instances)
+    def launched(ec2, *args, **kwargs):
+        reservation = run_instances(ec2, *args, **kwargs)
+        if kwargs.get("iam_instance_profile_name") or kwargs.get("iam_instance_profile_arn"):
+            return reservation
+        spec = template_data(ec2, kwargs.get("launch_template")).get("IamInstanceProfile")
+        if not isinstance(spec, dict) or not (spec.get("Arn") or spec.get("Name")):
+            return reservation
+        for instance in reservation.instances:
+            ec2.associate_iam_instance_profile(
+                instance_id=instance.id,
+                iam_instance_profile_name=None if spec.get("Arn") else spec.get("Name"),
+                iam_instance_profile_arn=spec.get("Arn"),
+            )
+        return reservation
+
+    return launched
 
 
 def _create_vpc(ec2, **_):

@@ -57,11 +57,6 @@ def _denied(call, *args, **kwargs) -> dict:
 # PassRole bypasses
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: PassRole checks the first profile matching Arn OR Name; moto attaches "
-    "the Name's profile, so an Arn of a passable profile smuggles in another role",
-)
 def test_run_instances_naming_two_profiles_cannot_smuggle_an_unpassable_role(sandbox):
     """Attack: RunInstances with IamInstanceProfile.Arn = a profile whose role I may pass and
     IamInstanceProfile.Name = another profile whose role I may not. AWS either refuses the
@@ -77,11 +72,6 @@ def test_run_instances_naming_two_profiles_cannot_smuggle_an_unpassable_role(san
     assert _instances_with(sandbox, "admin") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: AddRoleToInstanceProfile does not ask iam:PassRole, so an empty "
-    "profile associated first can be given any role afterwards",
-)
 def test_a_role_added_to_an_already_attached_profile_needs_pass_role(sandbox):
     """Attack: associate an empty profile (no role, so no PassRole asked), then
     AddRoleToInstanceProfile with a role I may not pass: the instance now gets its
@@ -119,11 +109,6 @@ def test_a_role_added_to_an_already_attached_profile_needs_pass_role(sandbox):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: conditions are not evaluated, so an Allow of iam:PassRole limited to "
-    "another service (iam:PassedToService) lets EC2 receive the role",
-)
 def test_pass_role_allowed_only_for_another_service_does_not_pass_to_ec2(sandbox):
     """Attack (over-allow): my only PassRole grant is conditioned on iam:PassedToService =
     lambda.amazonaws.com. AWS evaluates the condition against ec2.amazonaws.com, it does not
@@ -143,11 +128,6 @@ def test_pass_role_allowed_only_for_another_service_does_not_pass_to_ec2(sandbox
     assert "iam:PassRole" in error["Message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: conditions are not evaluated, so an Allow conditioned on an instance "
-    "type lets any instance type launch",
-)
 def test_an_allow_conditioned_on_an_instance_type_does_not_allow_another(sandbox):
     """Attack (over-allow): ec2:RunInstances is allowed only when ec2:InstanceType is
     t3.nano; I launch a t3.micro. AWS: the condition does not hold, no statement allows the
@@ -164,11 +144,6 @@ def test_an_allow_conditioned_on_an_instance_type_does_not_allow_another(sandbox
     assert error["Code"] == "UnauthorizedOperation"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: conditions are not evaluated, so a Deny whose condition does not "
-    "hold (another Region) still denies",
-)
 def test_a_deny_whose_condition_does_not_hold_denies_nothing(sandbox):
     """A Deny of ec2:* when aws:RequestedRegion is eu-west-1, beside an Allow of ec2:*; the
     call is in us-east-1. AWS: the Deny does not apply, DescribeInstances succeeds."""
@@ -182,11 +157,6 @@ def test_a_deny_whose_condition_does_not_hold_denies_nothing(sandbox):
     assert "Reservations" in session_client_for(sandbox, key).describe_instances()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: RunInstances reads only the request's IamInstanceProfile; a launch "
-    "template's profile is neither attached nor checked for iam:PassRole",
-)
 def test_a_launch_templates_profile_needs_pass_role(sandbox):
     """Attack: put the profile in a launch template (CreateLaunchTemplate is allowed) and
     RunInstances from it without naming a profile. AWS attaches the template's profile and
@@ -247,10 +217,6 @@ def test_pass_role_is_asked_for_a_profile_named_by_its_arn_with_a_path(sandbox):
 # Resources AWS evaluates
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: EC2 calls naming several instances are evaluated on the first only",
-)
 def test_terminating_several_instances_evaluates_each_one(sandbox):
     """Attack: a Deny of ec2:TerminateInstances on instance B; TerminateInstances(A, B).
     AWS authorizes each instance resource: the call is UnauthorizedOperation and B keeps
@@ -276,11 +242,6 @@ def test_terminating_several_instances_evaluates_each_one(sandbox):
     assert state["State"]["Name"] == "running"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: calls naming an AssociationId are evaluated against '*', not the "
-    "instance, so a Deny scoped to the instance does not apply",
-)
 def test_disassociating_by_association_id_is_evaluated_on_the_instance(sandbox):
     """Attack: a Deny of ec2:DisassociateIamInstanceProfile on my instance's ARN; the call
     names only the AssociationId. AWS authorizes it against the instance
@@ -314,10 +275,6 @@ def test_disassociating_by_association_id_is_evaluated_on_the_instance(sandbox):
 # Policy sources
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: permissions boundaries are not evaluated (over-allow)",
-)
 def test_a_permissions_boundary_caps_a_role_sessions_rights(sandbox):
     """A role allowed ec2:* inline, with a permissions boundary allowing only s3:*. AWS: the
     effective permissions are the intersection; DescribeInstances is UnauthorizedOperation."""
@@ -396,11 +353,6 @@ def test_decoding_a_message_needs_sts_decode_authorization_message(sandbox):
     assert json.loads(decoded["DecodedMessage"])["context"]["action"] == "ec2:RunInstances"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: a session of a deleted role gets a 500 HTML page from the sandbox "
-    "server (collect_policies raises NoSuchEntity inside check_action_permitted)",
-)
 def test_a_session_of_a_deleted_role_is_refused_without_a_server_error(sandbox):
     """Attack: credentials minted for a role that is then deleted. AWS refuses the
     calls in each service's words (4xx: the role and its policies are gone); never a 500."""

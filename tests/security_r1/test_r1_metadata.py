@@ -78,11 +78,6 @@ def test_binary_user_data_comes_back_byte_for_byte(imds):
     assert body == given
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: RunInstances accepts user data over 16 KB (the gate allows bodies up "
-    "to 256 KiB); AWS refuses it at launch",
-)
 def test_user_data_over_16_kib_is_refused_at_launch(sandbox):
     """Attack: 16 KiB + 1 of user data. AWS: "User data is limited to 16 KB, in raw form,
     before it is base64-encoded": RunInstances fails with a 400 client error, nothing runs."""
@@ -149,10 +144,6 @@ def test_odd_paths_get_a_client_error_never_a_server_error(imds, client):
         assert response.status_code == 404, (path[:60], response.status_code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: the token TTL header is read with int(), which takes '1_000'",
-)
 def test_a_token_ttl_that_is_not_plain_digits_is_refused(imds):
     """IMDSv2: the TTL is a whole number of seconds from 1 to 21600; anything else is 400
     (Missing or Invalid Parameters). Python's int() also reads '1_000'."""
@@ -272,11 +263,6 @@ def test_processes_racing_to_make_the_identity_key_agree_and_it_is_owner_only(tm
     assert [p.name for p in tmp_path.iterdir()] == [metadata_identity.KEY_FILE]  # no scratch
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team R1: with a DATA_DIR the key cannot be written to, the signature paths "
-    "raise OSError: a 500",
-)
 def test_an_unwritable_data_folder_never_gives_the_learner_a_500(
     imds, settings, tmp_path, monkeypatch
 ):
