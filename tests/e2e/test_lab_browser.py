@@ -5,6 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from tests.e2e.axe import axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -76,7 +77,10 @@ def test_a_console_mistake_gets_its_message_and_a_fix_in_the_console(lab):
 
     trust = page.locator("#console-role_trust")
     trust.locator("summary").click()
-    trust.get_by_label("Role").select_option("lambda-role")  # the EC2 trust policy is prefilled
+    trust.get_by_label("Role").select_option("lambda-role")
+    policy = trust.get_by_label("Trust policy")
+    expect(policy).to_have_value(re.compile("lambda.amazonaws.com"))  # the role's own document
+    policy.fill(EC2_TRUST_POLICY)
     trust.get_by_role("button", name="Update policy").click()
     expect(trust.get_by_test_id("console-done")).to_contain_text("Trust policy of lambda-role")
     _check(page, 1, "Not yet.")
