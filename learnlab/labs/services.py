@@ -2,6 +2,7 @@ import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from learnlab.labs.catalog import Lab, Step
@@ -15,6 +16,11 @@ from learnlab.sandbox.services import sandbox_reset
 from learnlab.terminal.services import shell_reset
 
 log = logging.getLogger(__name__)
+
+# Sent after a Check's results are stored (kwargs: learner, lab, step, result, outcomes: the
+# steps checked with their outcomes). Apps above labs listen (embedding, LTI grades, xAPI):
+# receivers must return at once, queueing anything slow on the task cluster.
+step_checked = Signal()
 
 CHECK_UNAVAILABLE = (
     "The check could not read your sandbox: the sandbox server did not answer. It restarts by "
@@ -119,6 +125,12 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
             )
         }
     result.refreshed = [(s, changed[s.slug]) for s in lab.steps if s.slug in changed]
+    # A listener's failure is logged, never the learner's: the Check's result stands.
+    for receiver, error in step_checked.send_robust(
+        sender=StepResult, learner=learner, lab=lab, step=step, result=result, outcomes=outcomes
+    ):
+        if isinstance(error, Exception):
+            log.error("step_checked receiver %r failed: %r", receiver, error)
     return result
 
 
