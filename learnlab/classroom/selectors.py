@@ -6,6 +6,7 @@ from django.db.models import Count, Q
 from learnlab.classroom.models import Classroom, Membership
 from learnlab.labs.catalog import Lab, lab_get
 from learnlab.labs.models import StepResult
+from learnlab.labs.selectors import sandboxes_changed_at
 from learnlab.learners.models import Learner
 from learnlab.quiz.bank import EXAM_POINTS, load_bank
 from learnlab.quiz.models import Answer
@@ -54,6 +55,12 @@ PASSED, WORKING, TODO = (
     Cell("working", "working"),
     Cell("todo", "not started"),
 )
+# Still a pass (it was true when checked, as on the lab page), marked in words, not colour only
+STALE = Cell(
+    "passed",
+    "passed (stale)",
+    "Checked before their sandbox last changed: it may no longer hold until checked again.",
+)
 
 
 @dataclass
@@ -92,8 +99,18 @@ class Board:
     passed_per_step: list[int] = field(default_factory=list)
 
 
-def _row(lab: Lab, membership: Member, results: dict, quiz: dict, now: datetime) -> BoardRow:
-    cells, passed, current_found = [], 0, False
+def _row(
+    lab: Lab,
+    membership: Member,
+    results: dict,
+    quiz: dict,
+    now: datetime,
+    changed_at: datetime | None = None,
+) -> BoardRow:
+    """One learner's cells: passes count up to their first step not passed (as on the lab
+    page; rows stored before steps were checked in order may pass later steps), and a pass
+    checked before their sandbox last changed (``changed_at``) is shown stale."""
+    cells, passed, current = [], 0, None
     last_pass = membership.joined_at
     last_seen = membership.joined_at
     stuck = False
@@ -101,17 +118,23 @@ def _row(lab: Lab, membership: Member, results: dict, quiz: dict, now: datetime)
         result = results.get((membership.learner_id, step.slug))
         if result is not None:
             last_seen = max(last_seen, result["checked_at"])
-        if result is not None and result["passed"]:
+        if result is not None and result["passed"] and current is None:
             passed += 1
             last_pass = max(last_pass, result["passed_at"] or result["checked_at"])
-            cells.append(PASSED)
-        elif not current_found:
-            current_found = True
+            stale = changed_at is not None and result["checked_at"] < changed_at
+            cells.append(STALE if stale else PASSED)
+        elif current is None:
+            current = step
             if result is not None:
                 stuck = True
                 cells.append(Cell("failed", "check failed", result["message"]))
             else:
                 cells.append(WORKING)
+        elif result is not None and result["passed"]:
+            reason = (
+                f"Passed before step {current.number}: counts once step {current.number} passes."
+            )
+            cells.append(Cell("todo", "not counted", reason))
         else:
             cells.append(TODO)
     if membership.last_used_at is not None:
@@ -155,7 +178,8 @@ def classroom_board(
         .values("learner_id")
         .annotate(total=Count("id"), right=Count("id", filter=Q(correct=True)))
     }
-    rows = [_row(lab, m, results, quiz, now) for m in members]
+    changed_at = sandboxes_changed_at(learner_ids=learner_ids)
+    rows = [_row(lab, m, results, quiz, now, changed_at.get(m.learner_id)) for m in members]
     passed_per_step = [
         sum(1 for row in rows if row.cells[i].state == "passed") for i in range(len(lab.steps))
     ]
