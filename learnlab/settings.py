@@ -44,7 +44,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.admin",  # only the LTI platforms' admin at /lti/admin/ (learnlab/lti/admin.py)
     "django_htmx",
+    "lti_tool",  # django-lti: platform registrations, the tool's keys (JWKS), launches
     "django_q",
     "learnlab.site",
     "learnlab.learners",
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
     "learnlab.terminal",
     "learnlab.classroom",
     "learnlab.accounts",
+    "learnlab.embed",
+    "learnlab.lti",
 ]
 
 MIDDLEWARE = [
@@ -258,3 +262,24 @@ LEARNLAB_NEW_LEARNERS_PER_CLASS = env_int("LEARNLAB_NEW_LEARNERS_PER_CLASS", 500
 # not).
 LEARNLAB_SHELL_TOKEN_FAILURES_PER_CLIENT = env_int("LEARNLAB_SHELL_TOKEN_FAILURES_PER_CLIENT", 20)
 LEARNLAB_SHELL_TOKEN_USES = env_int("LEARNLAB_SHELL_TOKEN_USES", 120)
+
+# Embedding (learnlab/embed, docs/embedding.md): the origins whose pages may frame a lab (each
+# response of an embed view allows only the one it was opened for), and how long an embed launch
+# token lasts unused. By default, outside LEARNLAB_SECURE, the demo host page's origin:
+# http://localhost:PORT embedding LearnLab from http://127.0.0.1:PORT.
+LEARNLAB_EMBED_ORIGINS = env_list(
+    "LEARNLAB_EMBED_ORIGINS",
+    [] if SECURE_MODE else [f"http://localhost:{env_int('PORT', 8000)}"],
+)
+LEARNLAB_EMBED_TOKEN_SECONDS = max(60, env_int("LEARNLAB_EMBED_TOKEN_SECONDS", 2 * 60 * 60))
+
+# LTI 1.3 (learnlab/lti, docs/lti.md): platforms are registered with `manage.py lti_platform`
+# or in /lti/admin/; the tool's signing keys live in the database (`manage.py rotate_keys`).
+# Grades (AGS) and learning records (xAPI) are posted from the task cluster, retried this many
+# times with a growing wait.
+LEARNLAB_LTI_RETRIES = env_int("LEARNLAB_LTI_RETRIES", 5)
+# xAPI statements go to this learning record store when set (its base URL, ending before
+# /statements), with HTTP Basic credentials.
+LEARNLAB_XAPI_URL = env_str("LEARNLAB_XAPI_URL")
+LEARNLAB_XAPI_USERNAME = env_str("LEARNLAB_XAPI_USERNAME")
+LEARNLAB_XAPI_PASSWORD = env_str("LEARNLAB_XAPI_PASSWORD")
