@@ -19,8 +19,8 @@ LAYERS = (
     ("imds",),
     ("quiz", "terminal", "ticker"),
     ("labs",),
-    ("classroom",),
-    ("accounts",),
+    ("classroom", "embed"),
+    ("accounts", "lti"),
     ("site",),
 )
 LAYER_OF = {app: level for level, apps in enumerate(LAYERS) for app in apps}

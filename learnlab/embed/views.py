@@ -1,0 +1,208 @@
+"""The embed views: a lab (or one of its steps) for another site's iframe, with no site chrome.
+
+Framing is allowed per response, for one origin: a host listed in LEARNLAB_EMBED_ORIGINS (or an
+LTI platform, through a token the LTI app mints); every other page keeps ``frame-ancestors
+'none'`` and ``X-Frame-Options: DENY``. The learner comes from the launch token in the address
+or the ``X-LearnLab-Embed`` header, never from a cookie (an iframe's cookies are third-party).
+"""
+
+from urllib.parse import urlencode
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from learnlab.embed.services import embed_events
+from learnlab.embed.tokens import (
+    HEADER,
+    PARAM,
+    EmbedLaunch,
+    EmbedTokenError,
+    embed_token_mint,
+    embed_token_read,
+    listed_origins,
+    origin_normalize,
+)
+from learnlab.labs.catalog import Lab, lab_get, labs_all
+from learnlab.labs.guided import step_values
+from learnlab.labs.selectors import lab_progress
+from learnlab.labs.services import CHECK_UNAVAILABLE, step_check
+from learnlab.learners.selectors import learner_from_request
+from learnlab.sandbox import connection
+from learnlab.sandbox.services import sandbox_for_learner
+
+SANDBOX_ERRORS = (*connection.SANDBOX_ERRORS, ClientError, BotoCoreError)
+
+
+def _framable_by(response, host: str | None):
+    """Let ``host`` (one origin) frame this response; None: nobody (the site's default)."""
+    if host:
+        response._csp_config = {**settings.SECURE_CSP, "frame-ancestors": [host]}
+        response.xframe_options_exempt = True
+    return response
+
+
+def _refused(request, message: str, *, host: str | None = None, status: int = 403):
+    response = render(request, "embed/refused.html", {"message": message}, status=status)
+    return _framable_by(response, host)
+
+
+def _lab_or_404(slug: str) -> Lab:
+    lab = lab_get(slug)
+    if lab is None:
+        raise Http404("No such lab")
+    return lab
+
+
+def _launch(request) -> EmbedLaunch | str:
+    """The launch this page load carries: its token, else a new one for a listed ``host``
+    (an error message, when neither)."""
+    token = request.GET.get(PARAM, "")
+    if token:
+        return embed_token_read(token)
+    host = origin_normalize(request.GET.get("host", ""))
+    if host is None:
+        return (
+            "An embedded lab needs its host page's origin: add ?host=https://your.site to the "
+            "iframe's address (docs/embedding.md shows the snippet)."
+        )
+    if host not in listed_origins():
+        return (
+            f"{host} may not embed LearnLab: its operator lists the sites that may "
+            "(LEARNLAB_EMBED_ORIGINS)."
+        )
+    learner = learner_from_request(request, create=True)
+    return EmbedLaunch(learner=learner, host=host, source="embed")
+
+
+@require_GET
+def embed_lab(request, slug, step=None):
+    lab = _lab_or_404(slug)
+    shown = lab.steps
+    if step is not None:
+        found = lab.step(step)
+        if found is None:
+            raise Http404("No such step")
+        shown = (found,)
+    try:
+        launch = _launch(request)
+    except EmbedTokenError as error:
+        return _refused(request, error.message, host=error.host)
+    if isinstance(launch, str):
+        return _refused(request, launch, status=400)
+    learner = launch.learner
+    token = embed_token_mint(learner=learner, host=launch.host, source=launch.source)
+    progress, _ = lab_progress(learner=learner, lab=lab)
+    context = {
+        "lab": lab,
+        "host": launch.host,
+        "token": token,
+        "token_header": HEADER,
+        "address": request.path + "?" + urlencode({PARAM: token}),
+        "progress": [p for p in progress if p.step in shown],
+        "single_step": step is not None,
+        "gate_url": request.build_absolute_uri("/aws"),
+    }
+    try:
+        sandbox = sandbox_for_learner(learner=learner)
+        key = sandbox.lab_key()
+        values = step_values(sandbox=sandbox)
+        context["keys"] = {"id": key.access_key_id, "secret": key.secret_access_key}
+    except SANDBOX_ERRORS:
+        values = step_values(sandbox=None)
+        context["error"] = connection.RECONNECTING
+    context["sections"] = [
+        {"progress": p, "text": p.step.text(values), "check": _check_url(lab, p.step)}
+        for p in context["progress"]
+    ]
+    return _framable_by(render(request, "embed/lab.html", context), launch.host)
+
+
+def _check_url(lab, step) -> str:
+    return reverse("embed:check", args=[lab.slug, step.slug])
+
+
+def _same_origin(request) -> bool:
+    """A request from the embed page itself: no Origin (older browsers on same-origin POSTs)
+    or ours. Another origin's script cannot send our header without a CORS grant anyway."""
+    origin = request.headers.get("Origin")
+    return origin is None or origin_normalize(origin) == origin_normalize(
+        request.build_absolute_uri("/")
+    )
+
+
+# The token is the credential, sent in a header (or a form field) that another site cannot
+# make the browser add: no cookie is involved, so Django's cookie-based CSRF check has nothing
+# to protect, and it is replaced by requiring the token and our own Origin.
+@csrf_exempt
+@require_POST
+def embed_check(request, slug, step):
+    lab = _lab_or_404(slug)
+    found = lab.step(step)
+    if found is None:
+        raise Http404("No such step")
+    if not _same_origin(request):
+        return JsonResponse({"error": "Checks come from the embedded page only."}, status=403)
+    try:
+        launch = embed_token_read(request.headers.get(HEADER) or request.POST.get("token", ""))
+    except EmbedTokenError as error:
+        return JsonResponse({"error": error.message}, status=403)
+    learner = launch.learner
+    token = embed_token_mint(learner=learner, host=launch.host, source=launch.source)
+    try:
+        result = step_check(
+            learner=learner, sandbox=sandbox_for_learner(learner=learner), lab=lab, step=found
+        )
+    except SANDBOX_ERRORS:
+        return JsonResponse({"error": CHECK_UNAVAILABLE, "token": token}, status=503)
+    return JsonResponse(
+        {
+            "lab": lab.slug,
+            "step": found.slug,
+            "passed": result.passed,
+            "message": result.message,
+            "warning": result.warning,
+            "events": embed_events(learner=learner, lab=lab, step=found, result=result),
+            "token": token,
+        }
+    )
+
+
+def _tool_origin(request) -> str:
+    """The demo host page embeds LearnLab from the other name of this machine (localhost and
+    127.0.0.1 are different origins to a browser), so the demo really crosses origins."""
+    host = request.get_host()
+    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+    other = "127.0.0.1" if name == "localhost" else "localhost"
+    return f"{request.scheme}://{other}" + (f":{port}" if port else "")
+
+
+@require_GET
+def demo_host(request):
+    """A stand-in for a tutorial author's page: it embeds a step from the other origin and
+    lists the events it receives. Open it at http://localhost:PORT/embed/demo-host."""
+    tool = origin_normalize(request.GET.get("tool", "")) or _tool_origin(request)
+    lab = lab_get(request.GET.get("lab", "instance-role")) or next(iter(labs_all().values()), None)
+    if lab is None:
+        raise Http404("No lab to embed")
+    step = lab.step(request.GET.get("step", "")) or lab.steps[0]
+    me = origin_normalize(request.build_absolute_uri("/"))
+    src = f"{tool}{reverse('embed:step', args=[lab.slug, step.slug])}?" + urlencode({"host": me})
+    response = render(
+        request,
+        "embed/demo_host.html",
+        {
+            "src": src,
+            "tool": tool,
+            "me": me,
+            "lab": lab,
+            "step": step,
+            "listed": me in listed_origins(),
+        },
+    )
+    response._csp_config = {**settings.SECURE_CSP, "frame-src": [tool]}
+    return response
