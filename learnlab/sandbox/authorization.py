@@ -10,8 +10,12 @@ as regular expressions, ignores ``NotResource`` and never asks for ``iam:PassRol
 - evaluates the caller's identity policies (inline and attached managed, the user's groups'
   too: moto's ``collect_policies``) against the request's resource ARN as AWS names it, with
   ``Action``/``NotAction`` and ``Resource``/``NotResource`` as case-insensitive (actions) and
-  case-sensitive (resources) globs; an explicit Deny wins. Conditions are not evaluated (as in
-  ``lib/iam_policy.py``): a statement with a Condition applies as if it held;
+  case-sensitive (resources) globs, and each statement's ``Condition`` against the request
+  context AWS would build (``request_context``: aws:RequestedRegion, aws:username,
+  aws:userid, aws:PrincipalArn, aws:CurrentTime, iam:PassedToService, ec2:InstanceType...)
+  with ``evaluate_conditions``; an explicit Deny wins. A principal with a permissions
+  boundary also needs an Allow from the boundary's default version. A call naming several
+  instances (``InstanceId.N``, or an ``AssociationId``'s instance) is evaluated on each;
 - words the denial as the IAM User Guide's "Access denied error message examples" do:
   "User: <arn> is not authorized to perform: <action> on resource: <arn> because no
   identity-based policy allows the <action> action" or "... with an explicit deny in an
@@ -21,7 +25,13 @@ as regular expressions, ignores ``NotResource`` and never asks for ``iam:PassRol
 - answers EC2 with ``UnauthorizedOperation`` (403): "You are not authorized to perform this
   operation. <the same sentence>. Encoded authorization failure message: <opaque>";
 - asks, for RunInstances, AssociateIamInstanceProfile and ReplaceIamInstanceProfileAssociation
-  naming a profile, for ``iam:PassRole`` on each of the profile's roles (EP18).
+  naming a profile (by Arn, by Name, or through RunInstances' launch template), for
+  ``iam:PassRole`` on each of the profile's roles, and for AddRoleToInstanceProfile on the
+  role it adds (EP18; the IAM API Reference for AddRoleToInstanceProfile).
+
+``evaluate`` returns a ``Decision`` listing every statement whose Action and Resource matched,
+with its conditions' outcome (``ConditionOutcome``: each key, operator, the policy's and the
+request's values, held or not and why), for a trace of the evaluation to show.
 
 The encoded message is the JSON STS DecodeAuthorizationMessage returns, compressed and sealed
 with AES-GCM under a key derived from the sandbox server's shared secret, bound to the account
@@ -554,7 +564,16 @@ def _matched_statement(statement: dict, principal_id: str) -> dict:
         "principalGroups": {"items": []},
         "actions": _items(statement.get("Action", statement.get("NotAction"))),
         "resources": _items(statement.get("Resource", statement.get("NotResource", "*"))),
-        "conditions": {"items": []},
+        "conditions": {
+            "items": [
+                {"key": key, "values": _items(values)}
+                for keys in _as_list(statement.get("Condition"))
+                if isinstance(keys, dict)
+                for by_key in keys.values()
+                if isinstance(by_key, dict)
+                for key, values in by_key.items()
+            ]
+        },
     }
 
 

@@ -43,6 +43,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError, TagLimitExceeded
 from moto.ec2.models import EC2Backend
 from moto.ec2.responses import EC2Response
+from moto.ec2.utils import filter_iam_instance_profiles
 from moto.iam.exceptions import LimitExceededException, ValidationError
 from moto.iam.models import IAMBackend
 from moto.s3.exceptions import S3ClientError
@@ -106,7 +107,7 @@ def install() -> None:
     for cls, method, check in CHECKS:
         _check_before(cls, method, check)
     EC2Response.call_action = _tags_checked_first(EC2Response.call_action)
-    EC2Backend.run_instances = _attach_template_profile(EC2Backend.run_instances)
+    EC2Backend.run_instances = _attach_profiles(EC2Backend.run_instances)
     _installed = True
 
 
@@ -324,24 +325,35 @@ def _user_data(parameters: dict[str, list[str]]) -> None:
                 raise EC2ClientError(code, f"User data is limited to {USER_DATA_BYTES} bytes.")
 
 
-def _attach_template_profile(run_instances):
-    """moto launches from a launch template without its IamInstanceProfile; EC2 attaches it
-    when the request names no profile of its own (authorization.py has asked iam:PassRole
-    on its role by then)."""
+def _attach_profiles(run_instances):
+    """EC2 gives every instance of a launch the profile it names; moto's RunInstances gives it
+    to the first instance only, and ignores a launch template's IamInstanceProfile (which EC2
+    attaches when the request names none). authorization.py has asked iam:PassRole on the
+    profile's roles by then."""
 
     @functools.wraps(run_instances)
     def launched(ec2, *args, **kwargs):
+        arn, name = kwargs.get("iam_instance_profile_arn"), kwargs.get("iam_instance_profile_name")
+        from_template = not arn and not name
+        if from_template:
+            spec = template_data(ec2, kwargs.get("launch_template")).get("IamInstanceProfile")
+            if isinstance(spec, dict):
+                arn, name = spec.get("Arn"), spec.get("Name")
+                if arn or name:  # a profile that does not exist: refused before launching
+                    filter_iam_instance_profiles(
+                        ec2.account_id, ec2.partition, arn, None if arn else name
+                    )
         reservation = run_instances(ec2, *args, **kwargs)
-        if kwargs.get("iam_instance_profile_name") or kwargs.get("iam_instance_profile_arn"):
+        if not arn and not name:
             return reservation
-        spec = template_data(ec2, kwargs.get("launch_template")).get("IamInstanceProfile")
-        if not isinstance(spec, dict) or not (spec.get("Arn") or spec.get("Name")):
-            return reservation
-        for instance in reservation.instances:
+        instances = list(reservation.instances)
+        if not from_template:
+            instances = instances[1:]  # moto's response attaches it to the first itself
+        for instance in instances:
             ec2.associate_iam_instance_profile(
                 instance_id=instance.id,
-                iam_instance_profile_name=None if spec.get("Arn") else spec.get("Name"),
-                iam_instance_profile_arn=spec.get("Arn"),
+                iam_instance_profile_name=None if arn else name,
+                iam_instance_profile_arn=arn,
             )
         return reservation
 
