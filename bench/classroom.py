@@ -43,25 +43,31 @@ import time
 from collections import defaultdict
 from http.cookies import SimpleCookie
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
-import botocore.session
 import urllib3
 from benchlib import (
     BenchError,
+    cpu_by_role,
     free_port,
     free_port_run,
+    memory_by_role,
+    print_memory,
     run_and_report,
+    stack_processes,
     stop_with_parent,
     summarize,
 )
-from botocore.config import Config
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
-from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.site.launch import stack_env, stack_start, stack_wait
 
 ROOT = Path(__file__).resolve().parent.parent
 AMI = "ami-0453ec754f44f9a4a"
+GATE_PREFIX = "/aws"  # learnlab.gate.parsing.GATE_PREFIX, which needs Django's settings
 POLL_SECONDS = 2.0
 PAGES_AND_FRAGMENTS = ("lab page", "check", "credentials fragment", "sandbox env", "instance env")
 SETTLE_SECONDS = 30  # after the last arrival, the last lab walks are done
@@ -120,72 +126,90 @@ class Browser:
         return response
 
 
-_botocore = botocore.session.get_session()  # one model loader for every simulated learner
-_botocore_lock = threading.Lock()  # creating clients from one session is not thread safe
+class AwsSigner:
+    """A learner's AWS tool at its lightest: each call a query-API request signed with
+    botocore's own SigV4 signer (the gate checks a real signature), sent on the learner's
+    connection pool; no SDK client, models or parsers. The learners' laptops would pay for a
+    whole SDK, not LearnLab, and 300 of them would take most of this machine's two cores."""
 
+    VERSIONS = {"iam": "2010-05-08", "ec2": "2016-11-15"}
 
-def aws_client(service: str, endpoint: str, key_id: str, secret: str):
-    """A learner's own boto3-equivalent client. Sharing the session's parsed service models
-    keeps 300 of them from costing the machine a core and gigabytes (the learners' own laptops
-    would pay that, not LearnLab)."""
-    config = Config(retries={"max_attempts": 1}, connect_timeout=30, read_timeout=30)
-    with _botocore_lock:
-        return _botocore.create_client(
-            service,
-            region_name="us-east-1",
-            endpoint_url=endpoint,
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret,
-            config=config,
+    def __init__(self, http: urllib3.PoolManager, url: str, key_id: str, secret: str):
+        self.http, self.url = http, url
+        self.credentials = Credentials(key_id, secret)
+
+    def call(self, service: str, action: str, **params) -> str:
+        """The answer's XML; BenchError with AWS's error code on a refusal."""
+        body = urlencode(
+            {"Action": action, "Version": self.VERSIONS[service], **params}, quote_via=quote
         )
+        request = AWSRequest(
+            method="POST",
+            url=self.url,
+            data=body.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+        SigV4Auth(self.credentials, service, "us-east-1").add_auth(request)
+        prepared = request.prepare()
+        response = self.http.request(
+            "POST", prepared.url, body=prepared.body, headers=dict(prepared.headers)
+        )
+        text = response.data.decode(errors="replace")
+        if response.status >= 400:
+            code = re.search(r"<Code>([^<]+)</Code>", text)
+            raise BenchError(f"{response.status} {code[1] if code else text[:80]}")
+        return text
 
 
-def learner(base: str, recorder: Recorder, start_at: float, stop_at: float, number: int):
+def learner(
+    base: str,
+    recorder: Recorder,
+    start_at: float,
+    stop_at: float,
+    number: int,
+    poll_seconds: float = POLL_SECONDS,
+):
     time.sleep(max(0.0, start_at - time.monotonic()))
     browser = Browser(base, recorder)
     try:
         browser.request("lab page", "GET", "/lab/instance-role/")
         env = browser.request("sandbox env", "GET", "/sandbox/env").data.decode()
         values = dict(re.findall(r"export (\w+)='?([^'\n]*)'?", env))
-        iam, ec2 = (
-            aws_client(
-                service,
-                base + GATE_PREFIX,
-                values["AWS_ACCESS_KEY_ID"],
-                values["AWS_SECRET_ACCESS_KEY"],
-            )
-            for service in ("iam", "ec2")
+        aws = AwsSigner(
+            browser.http,
+            base + GATE_PREFIX,
+            values["AWS_ACCESS_KEY_ID"],
+            values["AWS_SECRET_ACCESS_KEY"],
         )
         name = f"web{number}"
         calls = [
-            ("CreateRole", lambda: iam.create_role(
-                RoleName=name, AssumeRolePolicyDocument=EC2_TRUST_POLICY)),
-            ("AttachRolePolicy", lambda: iam.attach_role_policy(
-                RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")),
-            ("CreateInstanceProfile", lambda: iam.create_instance_profile(
-                InstanceProfileName=name)),
-            ("AddRoleToInstanceProfile", lambda: iam.add_role_to_instance_profile(
-                InstanceProfileName=name, RoleName=name)),
-            ("RunInstances", lambda: ec2.run_instances(
-                ImageId=AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1,
-                IamInstanceProfile={"Name": name})),
+            ("iam", "CreateRole", {"RoleName": name, "AssumeRolePolicyDocument": EC2_TRUST_POLICY}),
+            ("iam", "AttachRolePolicy", {
+                "RoleName": name, "PolicyArn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}),
+            ("iam", "CreateInstanceProfile", {"InstanceProfileName": name}),
+            ("iam", "AddRoleToInstanceProfile", {"InstanceProfileName": name, "RoleName": name}),
+            ("ec2", "RunInstances", {
+                "ImageId": AMI, "InstanceType": "t3.micro", "MinCount": "1", "MaxCount": "1",
+                "IamInstanceProfile.Name": name}),
         ]  # fmt: skip
         instance_id = None
-        for operation, call in calls:
+        for service, operation, params in calls:
             began = time.monotonic()
             try:
-                reply = call()
+                reply = aws.call(service, operation, **params)
             except Exception as error:
                 recorder.add(
                     f"gate {operation}", began, time.monotonic() - began, False, str(error)
                 )
                 raise
             recorder.add(f"gate {operation}", began, time.monotonic() - began, True)
-            instance_id = reply.get("Instances", [{}])[0].get("InstanceId", instance_id)
+            found = re.search(r"<instanceId>(i-[0-9a-f]+)</instanceId>", reply)
+            instance_id = found[1] if found else instance_id
         for step in ("create-role", "create-instance-profile", "attach-to-instance"):
             browser.request("check", "POST", f"/lab/instance-role/steps/{step}/check", htmx=True)
         shell = browser.request("instance env", "GET", f"/sandbox/env?instance={instance_id}")
         imds = re.search(r"AWS_EC2_METADATA_SERVICE_ENDPOINT='?([^'\n]+)", shell.data.decode())[1]
+        imds = imds.rstrip("/") + "/"  # the SDKs append /latest/... with or without the slash
         imds_path = imds.removeprefix(base)
         token = browser.http.request(
             "PUT", imds + "latest/api/token",
@@ -202,14 +226,17 @@ def learner(base: str, recorder: Recorder, start_at: float, stop_at: float, numb
         )
         fragment = f"/sandbox/instances/{instance_id}/credentials"
         while time.monotonic() < stop_at:
+            if not poll_seconds:  # --poll 0: the page does not poll; the learner just stays
+                time.sleep(max(0.0, stop_at - time.monotonic()))
+                break
             browser.request("credentials fragment", "GET", fragment, htmx=True)
-            time.sleep(POLL_SECONDS)
+            time.sleep(poll_seconds)
     except Exception as error:  # this learner stops, the class goes on
         recorder.add("learner stopped", time.monotonic(), 0.0, False, repr(error))
 
 
-def ceiling(base: str, seconds: float, threads: int = 8) -> float:
-    """Requests/s of the home page (a trivial Django view) in a closed loop."""
+def ceiling(base: str, seconds: float, threads: int = 8) -> int:
+    """Home pages (a trivial Django view) served in a closed loop for ``seconds``."""
     done, stop_at = [0], time.monotonic() + seconds
     lock = threading.Lock()
 
@@ -225,35 +252,7 @@ def ceiling(base: str, seconds: float, threads: int = 8) -> float:
         worker.start()
     for worker in workers:
         worker.join()
-    return done[0] / seconds
-
-
-def processes_rss(root_pid: int) -> dict[str, int]:
-    """KiB resident of the supervisor and every process under it, by pid and command line."""
-    parents, commands, rss = {}, {}, {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
-        commands[pid] = cmdline
-        found = re.search(r"VmRSS:\s+(\d+)", status)
-        rss[pid] = int(found[1]) if found else 0
-
-    def under_root(pid: int) -> bool:
-        while pid > 1:
-            if pid == root_pid:
-                return True
-            pid = parents.get(pid, 0)
-        return False
-
-    return {f"{pid} {commands[pid][-80:]}": rss[pid] for pid in sorted(rss) if under_root(pid)}
+    return done[0]
 
 
 class Stack:
@@ -407,38 +406,95 @@ def plot(recorder: Recorder, path: Path, seconds: float, bucket: float = 10.0) -
     )
 
 
+def _snapshot(stack) -> dict:
+    return {
+        "at": time.monotonic(),
+        "bench_cpu_s": time.process_time(),
+        "stack": stack_processes(stack.process.pid) if stack else [],
+    }
+
+
+def _cost(before: dict, after: dict, learner_minutes: float, requests: int) -> dict:
+    """What a stretch of the run cost: the bench's own CPU share, LearnLab's CPU by process
+    role, per learner-minute and per request."""
+    wall = after["at"] - before["at"]
+    bench = after["bench_cpu_s"] - before["bench_cpu_s"]
+    roles = cpu_by_role(before["stack"], after["stack"]) if after["stack"] else {}
+    stack_cpu = sum(roles.values())
+    cores = os.cpu_count() or 1
+    return {
+        "seconds": round(wall, 1),
+        "requests": requests,
+        "bench_cpu_s": round(bench, 1),
+        "bench_cpu_share": round(bench / wall, 3) if wall else None,  # of one core
+        "bench_machine_pct": round(100 * bench / wall / cores, 1) if wall else None,
+        "stack_cpu_s": {role: round(cpu, 1) for role, cpu in sorted(roles.items())},
+        "stack_machine_pct": round(100 * stack_cpu / wall / cores, 1) if wall else None,
+        "stack_cpu_ms_per_learner_minute": (
+            round(1000 * stack_cpu / learner_minutes, 1) if learner_minutes and roles else None
+        ),
+        "stack_cpu_ms_per_request": round(1000 * stack_cpu / requests, 2)
+        if requests and roles
+        else None,
+    }
+
+
 def run(args) -> dict:
     stack = None if args.url else Stack(args.servers, args.scale_out)
     try:
         if stack:
             stack.start()
         base = args.url or stack.base
-        ceiling_rps = ceiling(base, args.ceiling_seconds)
+        before_ceiling = _snapshot(stack)
+        home_pages = ceiling(base, args.ceiling_seconds)
+        after_ceiling = _snapshot(stack)
+        ceiling_rps = home_pages / args.ceiling_seconds
         health_before = stack.sandbox_health() if stack else None
         recorder = Recorder()
         started = time.monotonic()
         stop_at = started + args.seconds
+        settled_after = args.ramp + SETTLE_SECONDS
         rng = random.Random(1)
+        arrivals = [started + rng.uniform(0, args.ramp) for _ in range(args.learners)]
         threads = [
             threading.Thread(
                 target=learner,
-                args=(base, recorder, started + rng.uniform(0, args.ramp), stop_at, n),
+                args=(base, recorder, arrivals[n], stop_at, n, args.poll),
                 daemon=True,
             )
             for n in range(args.learners)
         ]
+        begin = _snapshot(stack)
         for thread in threads:
             thread.start()
+        settled_snapshot = None
+        while time.monotonic() < stop_at:
+            if settled_snapshot is None and time.monotonic() >= started + settled_after:
+                settled_snapshot = _snapshot(stack)
+            time.sleep(0.25)
+        end = _snapshot(stack)
         for thread in threads:
             thread.join(timeout=max(1.0, stop_at - time.monotonic() + 60))
-        report = report_of(recorder, time.monotonic() - started, args.ramp + SETTLE_SECONDS)
+        report = report_of(recorder, time.monotonic() - started, settled_after)
+        learner_minutes = sum(max(0.0, stop_at - at) for at in arrivals) / 60
         report |= {
             "servers": args.servers,
             "database": "postgresql + redis broker" if args.scale_out else "sqlite + orm broker",
             "learners": args.learners,
             "seconds": args.seconds,
+            "poll_seconds": args.poll,
             "ceiling_home_rps": round(ceiling_rps, 1),
+            "ceiling_cost": _cost(before_ceiling, after_ceiling, 0, home_pages),
+            "run_cost": _cost(begin, end, learner_minutes, len(recorder.samples)),
         }
+        if settled_snapshot:
+            settled_requests = sum(1 for s in recorder.samples if s[1] >= settled_after)
+            window = end["at"] - settled_snapshot["at"]
+            settled = _cost(settled_snapshot, end, args.learners * window / 60, settled_requests)
+            settled["requests_per_s_per_learner"] = round(
+                settled_requests / window / args.learners, 3
+            )
+            report["settled_cost"] = settled
         if stack:
             health = stack.sandbox_health()
             accounts = max(1, health["accounts"] - health_before["accounts"])
@@ -447,12 +503,19 @@ def run(args) -> dict:
                 "rss_kib": health["rss_kib"],
                 "kib_per_sandbox": round((health["rss_kib"] - health_before["rss_kib"]) / accounts),
             }
-            report["processes_rss_kib"] = processes_rss(stack.process.pid)
+            processes = stack_processes(stack.process.pid)
+            report["processes"] = processes
+            report["memory"] = memory_by_role(processes)
             if report["errors"]:
                 report["server_tracebacks"] = stack.server_errors()
         report["goals"] = {
             "no_errors": report["errors"] == 0,
             "pages_p95_under_250_ms": (report["pages_p95_ms"] or 0) < GOAL_P95_MS,
+            "every_endpoint_p95_under_250_ms": all(
+                figures["p95"] < GOAL_P95_MS
+                for name, figures in report["endpoints"].items()
+                if name != "learner stopped"
+            ),
             "sandbox_under_256_kib": (
                 report.get("sandbox_server", {}).get("kib_per_sandbox", 0) < GOAL_KIB_PER_SANDBOX
             ),
@@ -466,19 +529,42 @@ def run(args) -> dict:
             stack.stop()
 
 
+def _print_cost(label: str, cost: dict, ceiling: str) -> None:
+    roles = ", ".join(f"{role} {cpu:.1f}" for role, cpu in cost["stack_cpu_s"].items())
+    print(f"  {label} ({cost['seconds']:.0f} s, {cost['requests']} requests; {ceiling}):")
+    print(f"    bench's own CPU {cost['bench_cpu_s']:.1f} s = {cost['bench_cpu_share']:.2f} "
+          f"of a core, {cost['bench_machine_pct']:.1f} % of the machine")  # fmt: skip
+    if cost["stack_cpu_s"]:
+        print(f"    LearnLab CPU s by process: {roles} = {cost['stack_machine_pct']:.1f} % of "
+              f"the machine; {cost['stack_cpu_ms_per_request']} CPU-ms per request")  # fmt: skip
+    if cost["stack_cpu_ms_per_learner_minute"] is not None:
+        print(f"    LearnLab {cost['stack_cpu_ms_per_learner_minute']:.1f} CPU-ms per "
+              f"learner-minute")  # fmt: skip
+    if "requests_per_s_per_learner" in cost:
+        print(f"    {cost['requests_per_s_per_learner']:.3f} requests/s per learner")
+
+
 def print_report(report: dict) -> None:
     print(f"{report['learners']} learners for {report['seconds']} s, "
           f"{report['servers']} sandbox server(s), {report['database']}")  # fmt: skip
     print(f"  requests {report['requests']}  errors {report['errors']}  "
           f"{report['requests_per_s']:.1f} req/s (ceiling, home page: "
           f"{report['ceiling_home_rps']} req/s)")  # fmt: skip
+    ceiling = f"ceiling {report['ceiling_home_rps']} req/s"
+    poll = report["poll_seconds"]
+    print(f"  credentials fragment polled every {poll:g} s" if poll else "  no polling")
     print(f"  overall p50 {report['p50_ms']:.1f}  p95 {report['p95_ms']:.1f}  "
-          f"p99 {report['p99_ms']:.1f} ms")  # fmt: skip
+          f"p99 {report['p99_ms']:.1f} ms ({ceiling})")  # fmt: skip
+    _print_cost("ceiling, home page closed loop", report["ceiling_cost"], ceiling)
+    _print_cost("whole run", report["run_cost"], ceiling)
+    if "settled_cost" in report:
+        _print_cost("settled (every learner arrived and walked the lab)",
+                    report["settled_cost"], ceiling)  # fmt: skip
     settled = report["settled_pages_p95_ms"]
     settled_text = f"p95 {settled:.1f} ms" if settled else "not reached (the run was too short)"
     print(f"  pages and fragments p95 {report['pages_p95_ms']:.1f} ms; once every learner has "
           f"arrived and walked the lab: {settled_text}")  # fmt: skip
-    print(f"  {'endpoint':28} {'n':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
+    print(f"  {'endpoint':28} {'n':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  ({ceiling})")
     for name, figures in report["endpoints"].items():
         print(f"  {name:28} {figures['n']:6d} {figures['p50']:8.1f} {figures['p95']:8.1f} "
               f"{figures['p99']:8.1f} {figures['max']:8.1f}")  # fmt: skip
@@ -488,8 +574,9 @@ def print_report(report: dict) -> None:
         server = report["sandbox_server"]
         print(f"  sandbox server: {server['accounts']} accounts, {server['rss_kib']} KiB, "
               f"{server['kib_per_sandbox']} KiB per sandbox")  # fmt: skip
-        for process, kib in sorted(report["processes_rss_kib"].items()):
-            print(f"  rss {kib / 1024:7.1f} MiB  {process}")
+        for proc in report["processes"]:
+            print(f"  rss {proc['rss_kib'] / 1024:7.1f} MiB  {proc['pid']} {proc['command']}")
+        print_memory(report["memory"])
     for traceback in report.get("server_tracebacks", []):
         print("  server traceback:\n    " + traceback.strip().replace("\n", "\n    "))
     for goal, met in report["goals"].items():
@@ -502,6 +589,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--ramp", type=float, default=60, help="learners arrive over this long")
     parser.add_argument("--ceiling-seconds", type=float, default=10)
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=POLL_SECONDS,
+        help="seconds between polls of the credentials fragment (0: no polling)",
+    )
     parser.add_argument("--url", help="an already running LearnLab (else one is started)")
     parser.add_argument("--servers", type=int, default=1, help="LEARNLAB_SANDBOX_SERVERS")
     parser.add_argument(
