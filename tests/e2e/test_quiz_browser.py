@@ -107,3 +107,82 @@ def test_the_other_pages_pass_axe(live_server, sandbox_server, page, path):
     page.goto(live_server.url + path)
     page.wait_for_load_state("networkidle")
     assert axe_violations(page) == []
+
+
+def _shown_values(page) -> list[int]:
+    return [int(v) for v in page.locator('input[name="choice"]').evaluate_all(
+        "inputs => inputs.map(input => input.value)"
+    )]  # fmt: skip
+
+
+def test_shuffled_options_previous_and_a_retake_of_what_was_missed(live_server, page):
+    from learnlab.quiz.bank import items_for, load_bank
+    from learnlab.quiz.models import Exam
+
+    page.goto(live_server.url + "/quiz/")
+    page.get_by_label("Timed").uncheck()
+    page.get_by_role("button", name="Start the exam").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("question 1 of 10")
+    exam = Exam.objects.get()
+    bank = load_bank()
+    first, second = bank[exam.item_ids[0]], bank[exam.item_ids[1]]
+
+    # The options come in this learner's order, the same after a reload.
+    shown = _shown_values(page)
+    assert shown == [n for n, _ in first.shuffled(exam.learner_id)]
+    page.reload()
+    assert _shown_values(page) == shown
+
+    # Question 1 answered wrong (chosen by identity), question 2 right; Previous keeps answer 1.
+    wrong = sorted(set(range(len(first.options))) - first.correct)[0]
+    page.locator(f'input[name="choice"][value="{wrong}"]').check()
+    page.get_by_role("button", name="Save and next").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("question 2 of 10")
+    for key in sorted(second.correct):
+        page.locator(f'input[name="choice"][value="{key}"]').check()
+    page.get_by_role("button", name="Previous").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("question 1 of 10")
+    expect(page.locator(f'input[name="choice"][value="{wrong}"]')).to_be_checked()
+    page.get_by_role("button", name="Review all and submit").click()
+    expect(page.get_by_text("8 questions not answered yet")).to_be_visible()
+    page.get_by_role("button", name="Submit the exam").click()
+
+    expect(page.get_by_role("status").first).to_contain_text("You scored 10%")
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="Show only what I missed (9)").click()
+    expect(page.locator("h3")).to_have_count(9)
+    expect(page.get_by_role("heading", name="Question 2: right")).to_have_count(0)
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Retake what I missed (9 questions)").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("question 1 of 9")
+    retake = Exam.objects.latest("pk")
+    assert retake.item_ids == [i for i in exam.item_ids if i != second.id]
+    assert _shown_values(page) == shown  # same learner, same item: same order
+    assert axe_violations(page) == []
+
+    # Asking for more questions than the bank holds is said before the exam starts.
+    page.goto(live_server.url + "/quiz/")
+    page.locator("#exam").select_option("CLF-C02")
+    page.locator("#count").select_option("30")
+    page.get_by_role("button", name="Start the exam").click()
+    available = len(items_for(exam="CLF-C02"))
+    expect(page.get_by_role("status")).to_contain_text(f"has {available} CLF-C02 questions")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name=f"Start a {available}-question exam").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"question 1 of {available}")
+
+    # A lab mistake's reason on the mastery page.
+    from learnlab.quiz.services import lab_mistake_record
+
+    lab_mistake_record(
+        learner=exam.learner,
+        lab="instance-role",
+        step=3,
+        points=["EP06"],
+        source="check",
+        reason="check",
+        message="The instance has no instance profile: attach the profile, not the role.",
+    )
+    page.goto(live_server.url + "/quiz/mastery/")
+    expect(page.get_by_text("Due because step 3's check failed")).to_be_visible()
+    assert axe_violations(page) == []
