@@ -12,6 +12,7 @@ from learnlab.imds.services import instance_access_revoke
 from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
 from learnlab.learners.selectors import SESSION_KEY
+from learnlab.learners.shell_token import shell_token_revoke
 from learnlab.quiz.models import Answer, Exam, ReviewCard
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
@@ -65,8 +66,13 @@ def _merge_records(*, source: Learner, target: Learner, move_sandbox: bool) -> N
 
 def learner_sign_in(*, request, user) -> Learner:
     """After sign-up or log-in: the browser's anonymous learner joins the account's; a sandbox
-    it brings gets new keys and its instances new metadata URLs and credentials."""
+    it brings gets new keys and its instances new metadata URLs and credentials, and the
+    personal terminal token made with its cookie stops working."""
     anonymous = Learner.objects.filter(pk=request.session.get(SESSION_KEY), user=None).first()
+    if anonymous is not None and anonymous.shell_token_hash:
+        # Made by whoever held the cookie (a planted one, say): like the keys, it is not the
+        # account's. The learner makes a new one on the sandbox page.
+        shell_token_revoke(learner=anonymous)
     carried = Sandbox.objects.filter(learner=anonymous).first() if anonymous else None
     target = Learner.objects.filter(user=user).first()
     if target is None:

@@ -35,9 +35,6 @@ def _exports(text: str) -> dict:
     return {name: shlex.split(value)[0] for name, value in pairs}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="red team R2: a planted anonymous session's terminal token survives sign-in"
-)
 @pytest.mark.parametrize("how", ["sign-up", "log-in"])
 def test_a_terminal_token_made_with_a_planted_cookie_stops_working_once_the_victim_signs_in(
     sandbox_server, how
