@@ -6,7 +6,9 @@ the matching public certificates in "Verify the instance identity document" (ec2
 ``verify-pkcs7.md``, ``verify-signature.md``, ``verify-rsa2048.md``). LearnLab cannot sign as
 AWS, so it signs with its own RSA-2048 key, made once per server into the data folder
 (``imds_identity.pem``, owner only) beside a self-signed certificate,
-"LearnLab instance identity (not AWS)":
+"LearnLab instance identity (not AWS)". If the data folder cannot hold the file (read-only, or
+not a folder), the server logs a warning and signs with a key made in memory for the life of
+the process, rather than fail the learner's request:
 
 - ``signature``: base64 of the RSA (PKCS #1 v1.5) SHA-256 signature of the document's bytes;
 - ``pkcs7`` and ``rsa2048``: a PKCS #7 signed-data structure over the document (SHA-256; AWS's
