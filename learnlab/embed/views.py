@@ -58,9 +58,9 @@ def _lab_or_404(slug: str) -> Lab:
     return lab
 
 
-def _launch(request) -> EmbedLaunch | str:
+def _launch(request) -> EmbedLaunch | tuple[str, int]:
     """The launch this page load carries: its token, else a new one for a listed ``host``
-    (an error message, when neither)."""
+    (when neither, the refusal's message and status)."""
     token = request.GET.get(PARAM, "")
     if token:
         return embed_token_read(token)
@@ -68,12 +68,14 @@ def _launch(request) -> EmbedLaunch | str:
     if host is None:
         return (
             "An embedded lab needs its host page's origin: add ?host=https://your.site to the "
-            "iframe's address (docs/embedding.md shows the snippet)."
+            "iframe's address (docs/embedding.md shows the snippet).",
+            400,
         )
     if host not in listed_origins():
         return (
             f"{host} may not embed LearnLab: its operator lists the sites that may "
-            "(LEARNLAB_EMBED_ORIGINS)."
+            "(LEARNLAB_EMBED_ORIGINS).",
+            403,
         )
     learner = learner_from_request(request, create=True)
     return EmbedLaunch(learner=learner, host=host, source="embed")
@@ -92,8 +94,8 @@ def embed_lab(request, slug, step=None):
         launch = _launch(request)
     except EmbedTokenError as error:
         return _refused(request, error.message, host=error.host)
-    if isinstance(launch, str):
-        return _refused(request, launch, status=400)
+    if isinstance(launch, tuple):
+        return _refused(request, launch[0], status=launch[1])
     learner = launch.learner
     token = embed_token_mint(learner=learner, host=launch.host, source=launch.source)
     progress, _ = lab_progress(learner=learner, lab=lab)
