@@ -9,10 +9,20 @@ from learnlab.lib import clock
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
 
-TIMELINE_WIDTH = 600
+# The timeline's geometry, in SVG units (CSS pixels when drawn 1:1: on a phone it scrolls
+# sideways instead of shrinking, so its 11-px labels stay 11 px). A gutter on the left names
+# each row's key; the bars share the rest under an axis with a tick at every renewal.
+TIMELINE_WIDTH = 640
 TIMELINE_ROWS = 6
 ROW_HEIGHT = 22
-AXIS_HEIGHT = 18
+BAR_HEIGHT = 16
+AXIS_HEIGHT = 30
+GUTTER = 84  # the key ids' column: "…" and the last 6 characters
+BARS_LEFT = GUTTER + 8
+BARS_RIGHT = TIMELINE_WIDTH - 28  # room for the last tick's label, centred on it
+CHAR_WIDTH = 6.8  # an 11-px monospace character (0.6 em), with a little to spare
+LABEL_PAD = 4
+MINUS = "\N{MINUS SIGN}"
 # The timeline shows the renewal cadence: the last six renewal intervals and two ahead. Sets
 # that outlive the window (every handed-out set at high speeds, whose floor is 30 real
 # minutes) run off its right edge with their expiry time written on them.
@@ -29,6 +39,19 @@ class TimelineBar:
     kind: str  # current, valid (handed out, superseded), withdrawn, expired
     runs_on: bool  # expires after the window's right edge
     expires: str  # HH:MM:SS UTC
+    # Its expiry written beside or on it, where the text fits ("" for none): at label_x, anchored
+    # "start" or "end", on the bar (on_bar: the bar's own text colour) or on the background.
+    label: str = ""
+    label_x: float = 0.0
+    label_anchor: str = "start"
+    on_bar: bool = False
+
+
+@dataclass
+class TimelineTick:
+    x: float
+    label: str  # "-5 min" (with a minus sign), "now", "+1 min"
+    now: bool = False
 
 
 @dataclass
@@ -89,6 +112,45 @@ def _span(delta: timedelta) -> str:
     return f"{seconds / 3600:.0f} h"
 
 
+def _tick_label(offset: timedelta, unit: tuple[int, str]) -> str:
+    """An axis tick's offset from now, in one unit for the whole axis: -90 s, -1.5 min, +2 h
+    (typeset with a minus sign)."""
+    seconds = offset.total_seconds()
+    if abs(seconds) < 0.5:
+        return "now"
+    value = f"{abs(seconds) / unit[0]:.1f}".removesuffix(".0")
+    return f"{MINUS if seconds < 0 else '+'}{value} {unit[1]}"
+
+
+def _axis_unit(every: timedelta) -> tuple[int, str]:
+    seconds = every.total_seconds()
+    if seconds < 60:
+        return (1, "s")
+    if seconds < 3600:
+        return (60, "min")
+    return (3600, "h")
+
+
+def _text_width(text: str) -> float:
+    return len(text) * CHAR_WIDTH
+
+
+def _place_label(bar: TimelineBar, now_x: float) -> None:
+    """Write a bar's expiry where it fits: on the bar, right-aligned at its visible end; else
+    just after the bar; else nowhere (its tooltip still says). Only for sets that have not
+    expired or been withdrawn: an ended bar's end is its expiry, drawn."""
+    if bar.kind not in ("current", "valid"):
+        return
+    text = f"expires {bar.expires}"
+    width = _text_width(text)
+    end = bar.x + bar.width
+    # On the bar: to the right of the now line, which crosses a live bar.
+    if end - max(bar.x, now_x + 2) >= width + 2 * LABEL_PAD:
+        bar.label, bar.label_x, bar.label_anchor, bar.on_bar = text, end - LABEL_PAD, "end", True
+    elif end + LABEL_PAD + width <= BARS_RIGHT:
+        bar.label, bar.label_x, bar.label_anchor = text, end + LABEL_PAD, "start"
+
+
 def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> dict:
     """What the live credentials panel shows: the current (or, once renewal has stopped, the
     last) set and its countdown from stored deadlines, why renewal stopped if it did, what the
@@ -112,27 +174,33 @@ def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> d
 
     def x_of(moment):
         seconds = (min(max(moment, start), end) - start).total_seconds()
-        return round(seconds / span * TIMELINE_WIDTH, 1)
+        return round(BARS_LEFT + seconds / span * (BARS_RIGHT - BARS_LEFT), 1)
 
     def kind(s):
         if s.expires_at <= now or (_withdrawn(s) and s.forgotten_at <= now):
             return "withdrawn" if _withdrawn(s) else "expired"
         return "current" if s is current else "valid"
 
+    now_x = x_of(now)
     bars = []
     for row, s in enumerate(sets):
         ends = s.forgotten_at if _withdrawn(s) else s.expires_at
-        bars.append(
-            TimelineBar(
-                key_id=s.access_key.access_key_id,
-                x=x_of(s.issued_at),
-                width=max(2.0, x_of(ends) - x_of(s.issued_at)),
-                y=AXIS_HEIGHT + row * ROW_HEIGHT,
-                kind=kind(s),
-                runs_on=ends > end,
-                expires=_hms(s.expires_at),
-            )
+        bar = TimelineBar(
+            key_id=s.access_key.access_key_id,
+            x=x_of(s.issued_at),
+            width=max(2.0, x_of(ends) - x_of(s.issued_at)),
+            y=AXIS_HEIGHT + row * ROW_HEIGHT,
+            kind=kind(s),
+            runs_on=ends > end,
+            expires=_hms(s.expires_at),
         )
+        _place_label(bar, now_x)
+        bars.append(bar)
+    unit = _axis_unit(every)
+    ticks = [
+        TimelineTick(x=x_of(now + every * k), label=_tick_label(every * k, unit), now=k == 0)
+        for k in range(-TIMELINE_PAST_RENEWALS, TIMELINE_AHEAD_RENEWALS + 1)
+    ]
     height = AXIS_HEIGHT + max(1, len(bars)) * ROW_HEIGHT + 4
     return {
         "current": current,
@@ -154,7 +222,13 @@ def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> d
         "served_floor_minutes": round(clock.SERVED_FLOOR.total_seconds() / 60),
         "at_floor": clock.at_floor(at_speed=speed),
         "bars": bars,
-        "now_x": x_of(now),
+        "ticks": ticks,
+        "now_x": now_x,
+        "timeline_gutter": GUTTER,
+        "bars_left": BARS_LEFT,
+        "bars_right": BARS_RIGHT,
+        "bar_height": BAR_HEIGHT,
+        "axis_height": AXIS_HEIGHT,
         "axis_past": _span(now - start),
         "axis_ahead": _span(end - now),
         "timeline_height": height,

@@ -216,3 +216,133 @@ if (terminalRoot) {
   });
   terminalRoot.addEventListener("htmx:after:swap", toBottom);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The terminal within reach: "/" (when not typing in a field; as on many sites, and no screen
+// reader's or browser's own key) and the lab page's "Jump to the terminal" link
+// (a[data-focus-terminal]) scroll to the terminal and put the caret in its input.
+function focusTerminal() {
+  const line = document.getElementById("terminal-line");
+  if (!line) return false;
+  line.focus({ preventScroll: true });
+  (document.getElementById("terminal") || line).scrollIntoView({ block: "nearest" });
+  line.scrollIntoView({ block: "nearest" });
+  return true;
+}
+const typingIn = (element) =>
+  element instanceof Element && Boolean(element.closest("input, textarea, select, [contenteditable]:not([contenteditable='false'])"));
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+  if (event.defaultPrevented || typingIn(event.target)) return;
+  if (focusTerminal()) event.preventDefault();
+});
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-focus-terminal]");
+  if (link && focusTerminal()) event.preventDefault();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Focus follows the result of what the learner asked for (a console form, Check, any htmx
+// form or button): after its swap, focus moves to the swapped region's first error, else its
+// first notice, else its first heading (made focusable with tabindex=-1), so a screen reader
+// reads the outcome and the keyboard carries on from there. Polls and loads move nothing, and
+// the terminal keeps its own focus (its input) after its swaps.
+const RESULT_ORDER = [
+  "[role=alert], .notice-error",
+  "[aria-invalid=true]",
+  ".notice, [role=status]:not(.working):not(:empty)",
+  "h2, h3, h4",
+];
+function swappedRegion(ctx) {
+  let target = ctx.target;
+  if (typeof target === "string") {
+    try {
+      target = document.querySelector(target);
+    } catch {
+      target = null; // an htmx extended selector ("closest ..."): fall back to the source
+    }
+  }
+  if (target instanceof Element && target.isConnected) return target;
+  return ctx.sourceElement instanceof Element && ctx.sourceElement.isConnected ? ctx.sourceElement : null;
+}
+function resultIn(region) {
+  for (const selector of RESULT_ORDER) {
+    for (const candidate of region.querySelectorAll(selector)) {
+      if (candidate.closest("[hidden], .visually-hidden") || !candidate.getClientRects().length) continue;
+      return candidate;
+    }
+  }
+  return null;
+}
+document.addEventListener("htmx:after:swap", (event) => {
+  const ctx = event.detail?.ctx;
+  const trigger = ctx?.sourceEvent?.type;
+  if (trigger !== "submit" && trigger !== "click") return;
+  const region = swappedRegion(ctx);
+  if (!region || region.closest("[data-terminal]")) return;
+  const active = document.activeElement;
+  // The learner went on typing elsewhere (the terminal, another field) while this ran.
+  if (active && !region.contains(active) && (active.closest("[data-terminal]") || typingIn(active))) return;
+  const result = resultIn(region);
+  if (!result) return;
+  if (!result.matches("a[href], button, input, select, textarea, [tabindex]")) result.setAttribute("tabindex", "-1");
+  result.focus({ preventScroll: true });
+  result.scrollIntoView({ block: "nearest" });
+});
+
+// Quiz pages are whole pages: an answered question's verdict (or the error saying what is
+// missing) gets focus, and so does the next question's heading when "Next" led here.
+const quizFocus = () => {
+  const verdict = document.getElementById("verdict") || document.getElementById("answer-error");
+  const stem = document.querySelector("main form legend.stem");
+  let target = verdict;
+  if (!target && stem) {
+    // From another page of the quiz ("Next question", "Save and next"), not from elsewhere.
+    const section = (path) => path.split("/")[1];
+    let fromQuiz = false;
+    try {
+      const from = new URL(document.referrer);
+      fromQuiz = from.origin === window.location.origin && section(from.pathname) === section(window.location.pathname);
+    } catch {
+      fromQuiz = false;
+    }
+    if (fromQuiz) target = document.querySelector("main h1");
+  }
+  if (!target) return;
+  if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+  target.focus();
+};
+if (document.readyState === "complete") quizFocus();
+else window.addEventListener("load", quizFocus, { once: true });
+
+// Boxes that scroll sideways and are redrawn by polls (the credentials timeline on a phone) keep
+// their scroll position across swaps; data-keep-scroll="end" starts them at their right end (now).
+// Inside such a box, an SVG group marked data-pin-left (the timeline's key ids) stays at the
+// box's left edge while the rest scrolls under it.
+const pinLeft = (box) => {
+  for (const group of box.querySelectorAll("svg [data-pin-left]")) {
+    const svg = group.ownerSVGElement;
+    const scale = svg.viewBox.baseVal.width / (svg.getBoundingClientRect().width || 1);
+    group.setAttribute("transform", `translate(${(box.scrollLeft * scale).toFixed(1)} 0)`);
+  }
+};
+document.addEventListener(
+  "scroll",
+  (event) => {
+    if (event.target instanceof Element && event.target.matches("[data-keep-scroll]")) pinLeft(event.target);
+  },
+  true,
+);
+const keptScroll = new Map();
+const restoreScroll = () => {
+  for (const box of document.querySelectorAll("[data-keep-scroll][id]")) {
+    if (keptScroll.has(box.id)) box.scrollLeft = keptScroll.get(box.id);
+    else if (box.dataset.keepScroll === "end") box.scrollLeft = box.scrollWidth;
+    pinLeft(box);
+  }
+};
+document.addEventListener("htmx:before:swap", () => {
+  for (const box of document.querySelectorAll("[data-keep-scroll][id]")) keptScroll.set(box.id, box.scrollLeft);
+});
+document.addEventListener("htmx:after:swap", restoreScroll);
+restoreScroll();
