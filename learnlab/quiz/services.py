@@ -227,3 +227,28 @@ def lab_mistake_record(
         ignore_conflicts=True,
     )
     return mistake
+
+
+@transaction.atomic
+def lab_mistakes_merge(*, source: Learner, target: Learner) -> None:
+    """Move ``source``'s lab mistakes to ``target`` (an account's learner), keeping the newer of
+    two with the same step and reason. For the account merge, which moves the due cards too."""
+    for mistake in LabMistake.objects.filter(learner=source):
+        existing = LabMistake.objects.filter(
+            learner=target,
+            lab=mistake.lab,
+            step=mistake.step,
+            source=mistake.source,
+            reason=mistake.reason,
+        ).first()
+        if existing is None:
+            mistake.learner = target
+            mistake.save(update_fields=["learner"])
+        elif mistake.at > existing.at:
+            existing.message, existing.points, existing.at = (
+                mistake.message,
+                mistake.points,
+                mistake.at,
+            )
+            existing.save(update_fields=["message", "points", "at"])
+    LabMistake.objects.filter(learner=source).delete()

@@ -138,3 +138,20 @@ def test_a_learners_mistakes_are_bounded(db):
     assert LabMistake.objects.filter(learner=learner).count() == MISTAKES_PER_LEARNER
     assert {len(m.message) for m in LabMistake.objects.all()} == {400}
     assert ReviewCard.objects.filter(learner=learner).count() == len(items_for(points=["EP06"]))
+
+
+def test_merging_moves_mistakes_and_keeps_the_newer_of_a_pair(db):
+    from learnlab.learners.models import Learner
+    from learnlab.quiz.services import lab_mistake_record, lab_mistakes_merge
+
+    source, target = Learner.objects.create(), Learner.objects.create()
+    common = {"lab": "instance-role", "step": 2, "points": ["EP04"], "source": "check"}
+    lab_mistake_record(learner=target, reason="check", message="old", **common)
+    lab_mistake_record(learner=source, reason="check", message="new", **common)
+    lab_mistake_record(learner=source, reason="EntityAlreadyExists", message="dup", **common)
+    lab_mistakes_merge(source=source, target=target)
+    assert sorted(LabMistake.objects.filter(learner=target).values_list("message", flat=True)) == [
+        "dup",
+        "new",
+    ]
+    assert not LabMistake.objects.filter(learner=source).exists()
