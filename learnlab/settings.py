@@ -283,3 +283,7 @@ LEARNLAB_LTI_RETRIES = env_int("LEARNLAB_LTI_RETRIES", 5)
 LEARNLAB_XAPI_URL = env_str("LEARNLAB_XAPI_URL")
 LEARNLAB_XAPI_USERNAME = env_str("LEARNLAB_XAPI_USERNAME")
 LEARNLAB_XAPI_PASSWORD = env_str("LEARNLAB_XAPI_PASSWORD")
+# The site's public address: xAPI activity ids and anonymous learners' account home page.
+LEARNLAB_XAPI_HOMEPAGE = env_str(
+    "LEARNLAB_XAPI_HOMEPAGE", f"http://localhost:{env_int('PORT', 8000)}"
+)
