@@ -16,6 +16,7 @@ the gate carry it too, which spares moto re-checking a signature the gate has ch
     GET    /_admin/health                               boot id, accounts, memory
     PUT    /_admin/accounts/<acct>                      create the lab user and its keys; to
                                                         rebuild, replay the recorded calls too
+    PUT    /_admin/rebuilds                             rebuild several accounts, one by one
     DELETE /_admin/accounts/<acct>                      drop the account, free its memory
     POST   /_admin/accounts/<acct>/access-keys          rotate the lab user's key
     GET    /_admin/accounts/<acct>/roles/<name>         a role's ARN and trust policy
@@ -32,8 +33,9 @@ Learners are untrusted, so the server defends itself whatever the gate lets thro
 forwarded call moto hands out no backend of any account but the request's own (an AWS
 AccessDenied instead: ``_own_account_only``), each account has S3 bucket names of its own
 (``BucketNamespaces``), and the process opens no outbound connection at all
-(``refuse_outbound_network``). A rebuild replays its calls one at a time under the lock,
-so other learners' calls go on in between; calls for the account being rebuilt get a 503.
+(``refuse_outbound_network``). A rebuild replays its calls in short slices under the lock
+(``REPLAY_SLICE_SECONDS``, and one call only while another request waits for the lock), so
+other learners' calls go on in between; calls for the account being rebuilt get a 503.
 
 This module touches moto internals; moto is pinned in pyproject.toml for that reason and
 tests/sandbox/test_server.py exercises every one of them.
@@ -42,6 +44,7 @@ tests/sandbox/test_server.py exercises every one of them.
 import argparse
 import contextlib
 import errno
+import functools
 import gc
 import hmac
 import json
@@ -103,6 +106,11 @@ LAB_USER_POLICY = json.dumps(
     }
 )
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+# A rebuild holds the lock for at most this long at a time (and for one replayed call only
+# while another request waits for it): other learners wait a slice at most, and a rebuild
+# does not pay a thread switch per call when nobody waits.
+REPLAY_SLICE_SECONDS = 0.02
+REBUILDS_MAX = 50  # accounts in one PUT /_admin/rebuilds
 SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 HTTP_REASONS = {
     200: "OK",
@@ -269,12 +277,20 @@ class SandboxServer:
         self.secret = secret.encode()
         self.boot_id = uuid.uuid4().hex
         self.moto = DomainDispatcherApplication(create_backend_app)
+        # Which backend serves a host is fixed (moto's URL patterns), but moto works it out
+        # again on every request, listing its package folder on disk (about 1 ms a call).
+        self.moto.get_backend_for_host = functools.lru_cache(maxsize=512)(
+            self.moto.get_backend_for_host
+        )
         # moto is not thread safe, and one process is GIL-bound anyway: serialise requests.
         self.lock = threading.RLock()
+        self._waiting = 0  # requests waiting for the lock: a rebuild yields to them at once
+        self._waiting_lock = threading.Lock()
         self.rebuilding: set[str] = set()  # accounts whose recorded calls are being replayed
         self.routes = [
             ("GET", re.compile(r"^/_admin/health$"), self.health),
             ("PUT", re.compile(r"^/_admin/accounts/(\d{12})$"), self.account_bootstrap),
+            ("PUT", re.compile(r"^/_admin/rebuilds$"), self.rebuilds),
             ("DELETE", re.compile(r"^/_admin/accounts/(\d{12})$"), self.account_drop),
             (
                 "POST",
@@ -325,7 +341,7 @@ class SandboxServer:
         # Requests the gate forwards carry the shared secret; moto still checks the key, the
         # session token and the caller's policies, but not the signature a second time.
         gated = hmac.compare_digest(environ.get(SECRET_HEADER, "").encode(), self.secret)
-        with self.lock:
+        with self._locked():
             if environ[ACCOUNT_HEADER] in self.rebuilding:
                 return _aws_error(start_response, environ, SandboxRebuilding(), 503)
             return self._moto_call(environ, start_response, gated=gated)
@@ -373,7 +389,7 @@ class SandboxServer:
                     if getattr(handler, "locks_itself", False):
                         status, payload = handler(*args, **body)
                     else:
-                        with self.lock:
+                        with self._locked():
                             self._refuse_while_rebuilding(args)
                             status, payload = handler(*args, **body)
                 except AdminError as error:
@@ -384,6 +400,27 @@ class SandboxServer:
                     status, payload = 500, {"code": "InternalError", "message": repr(error)}
                 return _json(start_response, status, payload)
         return _json(start_response, 404, {"code": "NotFound", "message": path})
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """The lock, for a request that a rebuild in progress should let in at once."""
+        if self.lock.acquire(blocking=False):
+            try:
+                yield
+            finally:
+                self.lock.release()
+            return
+        with self._waiting_lock:
+            self._waiting += 1
+        try:
+            self.lock.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self.lock.release()
 
     def _refuse_while_rebuilding(self, args) -> None:
         """Calls about an account being rebuilt wait for it: a 503 that callers retry."""
@@ -421,7 +458,8 @@ class SandboxServer:
         here already, so two rebuilds of one sandbox never replay twice. A replayed call that
         fails is one failed call: the rest of the sandbox comes back all the same.
         """
-        with self.lock:
+        calls = [RecordedCall.from_json(document) for document in replay]  # TypeError: 400
+        with self._locked():
             self._refuse_while_rebuilding([account_id])
             restoring, user, key = _lab_user(
                 account_id, user_name, access_key_id, secret_access_key
@@ -430,18 +468,14 @@ class SandboxServer:
                 self.rebuilding.add(account_id)
         replayed = failed = 0
         try:
-            for document in replay if restoring else ():
-                call = RecordedCall.from_json(document)
-                # The lock is taken per call, so a long log never stalls the other learners.
-                with self.lock:
-                    failed += not self._replay(account_id, key.access_key_id, call)
-                replayed += 1
-                time.sleep(0)  # hand the lock to whoever waits for it
+            if restoring:
+                failed = self._replay_log(account_id, key.access_key_id, calls)
+                replayed = len(calls)
             for session in role_sessions if restoring else ():
-                with self.lock, contextlib.suppress(Exception):  # one failure, no more
+                with self._locked(), contextlib.suppress(Exception):  # one failure, no more
                     self._restore_role_session(account_id, **session)
         finally:
-            with self.lock:
+            with self._locked():
                 self.rebuilding.discard(account_id)
         return 200, {
             "user_arn": user.arn,
@@ -451,6 +485,54 @@ class SandboxServer:
             "replayed": replayed,
             "replay_failed": failed,
         }
+
+    def _replay_log(self, account_id, access_key_id, calls: list[RecordedCall]) -> int:
+        """Replay the calls in order, taking the lock in slices of REPLAY_SLICE_SECONDS and
+        handing it over after one call whenever another request waits, so a long log never
+        stalls the other learners; returns how many failed."""
+        failed, pending = 0, iter(calls)
+        call = next(pending, None)
+        while call is not None:
+            with self._locked():
+                ends = time.monotonic() + REPLAY_SLICE_SECONDS
+                while call is not None:
+                    failed += not self._replay(account_id, access_key_id, call)
+                    call = next(pending, None)
+                    if self._waiting or time.monotonic() >= ends:
+                        break
+            if call is not None:
+                time.sleep(0)  # hand the lock to whoever waits for it
+        return failed
+
+    @_locks_itself
+    def rebuilds(self, *, accounts):
+        """Rebuild several accounts, one after the other, as ``account_bootstrap`` does each:
+        one request for many sandboxes after a restart. An account another request is
+        rebuilding is ``busy`` (that request brings it back); one that cannot be rebuilt is
+        ``failed``, with why, and the others go on."""
+        if not isinstance(accounts, list) or len(accounts) > REBUILDS_MAX:
+            raise AdminError(400, "BadRequest", f"accounts: a list of at most {REBUILDS_MAX}.")
+        rebuilt, busy, failed = {}, [], {}
+        for account in accounts:
+            if not isinstance(account, dict) or not ACCOUNT_ID.match(
+                str(account.get("account_id", ""))
+            ):
+                raise AdminError(400, "BadRequest", "Each account needs a 12-digit account_id.")
+        for account in accounts:
+            account_id = account["account_id"]
+            fields = {name: value for name, value in account.items() if name != "account_id"}
+            try:
+                _status, rebuilt[account_id] = self.account_bootstrap(account_id, **fields)
+            except AdminError as error:
+                if error.status != 503:
+                    failed[account_id] = error.message
+                    continue
+                busy.append(account_id)
+            except (TypeError, ValueError) as error:
+                failed[account_id] = str(error)
+            except Exception as error:  # one account's failure, not the batch's
+                failed[account_id] = repr(error)
+        return 200, {"rebuilt": rebuilt, "busy": busy, "failed": failed, "boot_id": self.boot_id}
 
     def _replay(self, account_id, access_key_id, call: RecordedCall):
         """Make a recorded call again, as the lab user, with the seed it was first made with,

@@ -32,6 +32,12 @@ LOG_MAX_CALLS = 2000
 LOG_MAX_BYTES = 4 * 1024 * 1024
 NOT_REPLAYABLE_QUERY = {"uploads", "uploadId"}  # S3 multipart: ids from os.urandom
 REBUILD_BACKOFF_MAX = timedelta(minutes=5)
+# The clock rebuilds lost sandboxes several to a request (PUT /_admin/rebuilds): at most this
+# many, with this many recorded calls together (a bigger log goes alone), so a batch is back
+# within a second and its learners are marked ready soon after their sandboxes are.
+REBUILD_BATCH_SANDBOXES = 20
+REBUILD_BATCH_CALLS = 100
+REBUILD_BATCH_BYTES = 1024 * 1024
 
 
 def _new_account_id() -> str:
@@ -115,32 +121,64 @@ def sandbox_rebuild(*, sandbox: Sandbox) -> None:
         raise connection.SandboxServerUnavailable(
             f"sandbox {sandbox.account_id}: rebuild backing off until {sandbox.rebuild_after}"
         )
-    key = sandbox.lab_key()
-    sessions = sandbox.access_keys.filter(kind=AccessKey.Kind.ROLE_SESSION, expires_at__gt=now)
+    request = _rebuild_requests([sandbox], now=now).get(sandbox.pk)
+    if request is None:
+        raise AccessKey.DoesNotExist(f"sandbox {sandbox.account_id} has no lab key")
     try:
         rebuilt = connection.account_bootstrap(
             sandbox.account_id,
             user_name=LAB_USER_NAME,
-            access_key_id=key.access_key_id,
-            secret_access_key=key.secret_access_key,
-            replay=[call.recorded() for call in sandbox.calls.all()],
-            role_sessions=[_role_session(session) for session in sessions],
+            access_key_id=request["access_key_id"],
+            secret_access_key=request["secret_access_key"],
+            replay=request["replay"],
+            role_sessions=request["role_sessions"],
         )
     except connection.SANDBOX_ERRORS as error:
         if getattr(error, "status", None) != 503:  # 503: being rebuilt by someone else
             _rebuild_failed(sandbox=sandbox)
         raise
-    done = {"status": Sandbox.Status.READY, "built_at": now}
-    done |= {"rebuild_failures": 0, "rebuild_after": None}
-    Sandbox.objects.filter(pk=sandbox.pk).update(**done)
-    for field, value in done.items():
-        setattr(sandbox, field, value)
+    _rebuilt([sandbox], now=now)
     log.info(
         "rebuilt sandbox %s: %s calls replayed, %s failed",
         sandbox.account_id,
         rebuilt.get("replayed"),
         rebuilt.get("replay_failed"),
     )
+
+
+def _rebuild_requests(sandboxes: list[Sandbox], *, now) -> dict[int, dict]:
+    """What rebuilding each sandbox takes (its lab key, its log, its live role sessions), by
+    sandbox pk, read in two queries whatever the number of sandboxes; none for a sandbox
+    without a lab key (it cannot be rebuilt)."""
+    pks = [sandbox.pk for sandbox in sandboxes]
+    keys, sessions, calls = {}, {pk: [] for pk in pks}, {pk: [] for pk in pks}
+    for key in AccessKey.objects.filter(sandbox__in=pks):
+        if key.kind == AccessKey.Kind.LAB_USER:
+            keys[key.sandbox_id] = key
+        elif key.expires_at is not None and key.expires_at > now:
+            sessions[key.sandbox_id].append(_role_session(key))
+    for call in SandboxCall.objects.filter(sandbox__in=pks).order_by("pk"):
+        calls[call.sandbox_id].append(call.recorded())
+    return {
+        sandbox.pk: {
+            "account_id": sandbox.account_id,
+            "access_key_id": keys[sandbox.pk].access_key_id,
+            "secret_access_key": keys[sandbox.pk].secret_access_key,
+            "replay": calls[sandbox.pk],
+            "role_sessions": sessions[sandbox.pk],
+        }
+        for sandbox in sandboxes
+        if sandbox.pk in keys
+    }
+
+
+def _rebuilt(sandboxes: list[Sandbox], *, now) -> None:
+    done = {"status": Sandbox.Status.READY, "built_at": now}
+    done |= {"rebuild_failures": 0, "rebuild_after": None}
+    Sandbox.objects.filter(pk__in=[sandbox.pk for sandbox in sandboxes]).update(**done)
+    for sandbox in sandboxes:
+        for field, value in done.items():
+            setattr(sandbox, field, value)
 
 
 def _rebuild_failed(*, sandbox: Sandbox) -> None:
@@ -225,18 +263,109 @@ def sandbox_servers_watch() -> int:
 
 
 def sandbox_rebuild_lost(*, budget_seconds: float) -> int:
-    """Rebuild lost sandboxes, most recently used first, for up to ``budget_seconds``."""
+    """Rebuild lost sandboxes, the most recently used first, for up to ``budget_seconds``;
+    returns how many came back.
+
+    Several go in one request (``_rebuild_batch``); the server replays them one after the
+    other, handing its lock to other learners' calls in between. A sandbox another request is
+    rebuilding (a web worker, for its learner's own call) is left to it."""
     deadline = time.monotonic() + budget_seconds
-    rebuilt = 0
-    due = Q(rebuild_after__isnull=True) | Q(rebuild_after__lte=timezone.now())
-    lost = Sandbox.objects.filter(due, status=Sandbox.Status.LOST).order_by("-last_used_at")
-    for sandbox in lost.iterator():
-        if time.monotonic() > deadline:
+    rebuilt, passed = 0, set()
+    while time.monotonic() < deadline:
+        batch = _rebuild_batch(exclude=passed)
+        if not batch:
             break
+        passed.update(sandbox.pk for sandbox in batch)
         try:
-            sandbox_rebuild(sandbox=sandbox)
+            rebuilt += _rebuild_together(batch)
         except connection.SandboxServerUnavailable:
             break  # down again: the next tick goes on
+    return rebuilt
+
+
+def _rebuild_batch(*, exclude: set) -> list[Sandbox]:
+    """The next lost sandboxes due a rebuild, most recently used first, on one server, within
+    REBUILD_BATCH_SANDBOXES, _CALLS and _BYTES (the first one whatever its size). One whose
+    rebuild failed before goes alone."""
+    due = Q(rebuild_after__isnull=True) | Q(rebuild_after__lte=timezone.now())
+    lost = (
+        Sandbox.objects.filter(due, status=Sandbox.Status.LOST)
+        .exclude(pk__in=exclude)
+        .order_by("-last_used_at", "-pk")
+    )
+    candidates = list(lost[:REBUILD_BATCH_SANDBOXES])
+    logged = dict(  # the log as it is, whatever its running count says
+        SandboxCall.objects.filter(sandbox__in=candidates)
+        .values_list("sandbox")
+        .annotate(count=Count("pk"))
+    )
+    batch, calls, size = [], 0, 0
+    for sandbox in candidates:
+        log_calls = logged.get(sandbox.pk, 0)
+        if batch and (
+            sandbox.rebuild_failures
+            or batch[0].rebuild_failures
+            or sandbox.server != batch[0].server
+            or calls + log_calls > REBUILD_BATCH_CALLS
+            or size + sandbox.log_bytes > REBUILD_BATCH_BYTES
+        ):
+            break  # the order is kept: this one leads the next batch
+        batch.append(sandbox)
+        calls, size = calls + log_calls, size + sandbox.log_bytes
+        if len(batch) == REBUILD_BATCH_SANDBOXES:
+            break
+    return batch
+
+
+def _rebuild_together(batch: list[Sandbox]) -> int:
+    """Rebuild ``batch`` (one server's) in one request; returns how many came back. One that
+    fails backs off alone; if the request itself is refused each is rebuilt on its own."""
+    now = timezone.now()
+    found = _rebuild_requests(batch, now=now)
+    requests = []
+    for sandbox in batch:
+        if sandbox.pk not in found:
+            log.warning("could not rebuild sandbox %s: it has no lab key", sandbox.account_id)
+            _rebuild_failed(sandbox=sandbox)
+            continue
+        request = found[sandbox.pk] | {"user_name": LAB_USER_NAME}
+        request["replay"] = [call.as_json() for call in request["replay"]]
+        requests.append(request)
+    if not requests:
+        return 0
+    try:
+        answer = connection.admin_call(
+            "PUT",
+            "rebuilds",
+            {"accounts": requests},
+            server=batch[0].server,
+            timeout=connection.REBUILD_DEADLINE,
+        )
+    except connection.SandboxServerUnavailable:
+        # Down, or it died or hung on the way (the log of one of these, maybe): each backs
+        # off, and is rebuilt alone from now on (_rebuild_batch), so one sandbox whose log
+        # brings the server down keeps backing off and the others come back.
+        for sandbox in batch:
+            _rebuild_failed(sandbox=sandbox)
+        raise
+    except connection.SandboxServerError as error:
+        log.warning("batch rebuild refused (%s): rebuilding one by one", error)
+        return _rebuild_one_by_one(batch)
+    by_account = {sandbox.account_id: sandbox for sandbox in batch}
+    back = [by_account[account] for account in answer.get("rebuilt", {}) if account in by_account]
+    _rebuilt(back, now=now)
+    for account, why in answer.get("failed", {}).items():
+        if account in by_account:
+            log.warning("could not rebuild sandbox %s: %s", account, why)
+            _rebuild_failed(sandbox=by_account[account])
+    return len(back)
+
+
+def _rebuild_one_by_one(batch: list[Sandbox]) -> int:
+    rebuilt = 0
+    for sandbox in batch:
+        try:
+            sandbox_rebuild(sandbox=sandbox)
         except connection.SandboxServerError as error:
             log.warning("could not rebuild sandbox %s: %s", sandbox.account_id, error)
             continue  # stays lost, tried again after its backoff; the others go on
