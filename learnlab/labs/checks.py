@@ -11,7 +11,10 @@ problem and what to do about it. Each returns a ``CheckResult`` whose ``facts`` 
 also feed the lab's diagram.
 """
 
+import copy
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -22,6 +25,7 @@ from learnlab.gate.client import aws_client
 from learnlab.imds.models import InstanceCredentials
 from learnlab.lib import clock
 from learnlab.lib.iam_policy import EC2_SERVICE, action_matches, parse_policy, trust_allows
+from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
 
 TRUST_FIX = (
@@ -58,8 +62,36 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+# What a sandbox holds follows from its replay log: a rebuild replays the log to the same state,
+# and every call that changes IAM or EC2 (the learner's tools, console forms, the terminal: all
+# through the gate) adds to it. So the reads a check makes at one state of the log serve every
+# page and Check that sees that same state (a class's learners look at the lab page, press
+# Check, look again: most see no change in between), in this process, until the log moves on,
+# the sandbox is reset or rebuilt (``built_at``), or it is not ready (then every read goes to
+# the sandbox server, whose answer the gate turns into a rebuild or "reconnecting").
+READS_KEPT = 2000  # sandboxes whose last reads a process keeps (a few KiB each)
+_reads: OrderedDict[int, tuple[tuple, dict]] = OrderedDict()
+_reads_lock = threading.Lock()
+
+
+def _log_state(sandbox: Sandbox) -> tuple | None:
+    """What the reads of ``sandbox`` are kept under: its log's state as the database has it now
+    (not as ``sandbox`` was loaded: this request may have made calls since), and the server
+    holding it; None when it is not ready."""
+    row = (
+        Sandbox.objects.filter(pk=sandbox.pk)
+        .values_list("status", "built_at", "log_calls", "log_bytes", "server", "account_id")
+        .first()
+    )
+    if row is None or row[0] != Sandbox.Status.READY:
+        return None
+    return (*row, connection.server_url(row[4]))
+
+
 class SandboxView:
-    """The sandbox as checks see it: reads through the gate as the lab user, each made once."""
+    """The sandbox as checks see it: reads through the gate as the lab user, each made once,
+    and kept for the next view of the same state of the sandbox (``_log_state``). Callers get
+    copies: what one changes, the next does not see."""
 
     def __init__(self, sandbox: Sandbox):
         self.sandbox = sandbox
@@ -73,8 +105,34 @@ class SandboxView:
         return aws_client("ec2", sandbox=self.sandbox)
 
     @functools.cached_property
+    def _kept(self) -> dict:
+        """The reads kept for the sandbox's current state (filled as they are made)."""
+        state = _log_state(self.sandbox)
+        if state is None:
+            return {}  # read afresh, kept for this view only
+        with _reads_lock:
+            found = _reads.get(self.sandbox.pk)
+            if found is not None and found[0] == state:
+                _reads.move_to_end(self.sandbox.pk)
+                return found[1]
+            kept: dict = {}
+            _reads[self.sandbox.pk] = (state, kept)
+            while len(_reads) > READS_KEPT:
+                _reads.popitem(last=False)
+            return kept
+
+    def _read(self, key, read: Callable):
+        kept = self._kept
+        if key not in kept:
+            kept[key] = read()
+        return copy.deepcopy(kept[key])
+
+    @functools.cached_property
     def roles(self) -> list[dict]:
         """Every role, newest first."""
+        return self._read("roles", self._roles)
+
+    def _roles(self) -> list[dict]:
         pages = self.iam.get_paginator("list_roles").paginate()
         roles = [role for page in pages for role in page["Roles"]]
         return sorted(roles, key=lambda r: r["CreateDate"], reverse=True)
@@ -82,6 +140,9 @@ class SandboxView:
     @functools.cached_property
     def instance_profiles(self) -> list[dict]:
         """Every instance profile with its roles, newest first."""
+        return self._read("instance_profiles", self._instance_profiles)
+
+    def _instance_profiles(self) -> list[dict]:
         pages = self.iam.get_paginator("list_instance_profiles").paginate()
         profiles = [p for page in pages for p in page["InstanceProfiles"]]
         return sorted(profiles, key=lambda p: p["CreateDate"], reverse=True)
@@ -89,6 +150,9 @@ class SandboxView:
     @functools.cached_property
     def instances(self) -> list[dict]:
         """Every instance, newest first."""
+        return self._read("instances", self._instances)
+
+    def _instances(self) -> list[dict]:
         pages = self.ec2.get_paginator("describe_instances").paginate()
         found = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
         return sorted(found, key=lambda i: i["LaunchTime"], reverse=True)
@@ -96,6 +160,9 @@ class SandboxView:
     @functools.cache  # noqa: B019 - one view lives for one request
     def permission_documents(self, role_name: str) -> list[tuple[str, dict]]:
         """(label, document) for each permissions policy of the role, managed and inline."""
+        return self._read(("permission_documents", role_name), lambda: self._documents(role_name))
+
+    def _documents(self, role_name: str) -> list[tuple[str, dict]]:
         documents = []
         attached = self.iam.list_attached_role_policies(RoleName=role_name)
         for policy in attached["AttachedPolicies"]:
