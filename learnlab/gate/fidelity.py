@@ -9,6 +9,7 @@ states) run in the sandbox server, ``learnlab/sandbox/strictness.py``.
 import functools
 import json
 import re
+import unicodedata
 
 import botocore.session
 from moto.iam.exceptions import MalformedPolicyDocument
@@ -49,6 +50,13 @@ PATH_INVALID = {
 INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 IMAGE_ID = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 EC2_ID_PARAMETER = re.compile(r"^(InstanceId|ImageId)(?:\.\d+)?$")
+# IAM tags (tagKeyType, tagValueType): \p{L}\p{Z}\p{N} and these, by Unicode category.
+TAG_CATEGORIES = ("L", "Z", "N")
+TAG_PUNCTUATION = frozenset("_.:/=+-@")
+TAG_PARAMETER = re.compile(r"^Tags\.member\.(\d+)\.(Key|Value)$")
+# The pattern IAM quotes for a free-text member its model gives none (a managed policy's
+# Description): letters, marks, separators, symbols, numbers, punctuation; never a control.
+IAM_TEXT_PATTERN = r"[\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]*"
 IDENTITY_POLICY_ACTIONS = {
     "PutRolePolicy",
     "PutUserPolicy",
@@ -215,6 +223,143 @@ def check_iam_names(action: str, params: dict) -> None:
             raise AwsError("ValidationError", wording.format(member=member), 400)
 
 
+def _validation_error(problems: list[str]) -> AwsError:
+    count = f"{len(problems)} validation error{'s' if len(problems) > 1 else ''}"
+    return AwsError("ValidationError", f"{count} detected: " + "; ".join(problems), 400)
+
+
+def _length_problems(value: str, member: str, shape) -> list[str]:
+    problems = []
+    if (limit := shape.metadata.get("max")) is not None and len(value) > limit:
+        problems.append(
+            f"Value at '{member}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {limit}"
+        )
+    if (least := shape.metadata.get("min")) is not None and len(value) < least:
+        problems.append(
+            f"Value at '{member}' failed to satisfy constraint: "
+            f"Member must have length greater than or equal to {least}"
+        )
+    return problems
+
+
+def _pattern_problem(member: str, pattern: str) -> str:
+    return (
+        f"Value at '{member}' failed to satisfy constraint: "
+        f"Member must satisfy regular expression pattern: {pattern}"
+    )
+
+
+def _is_tag_text(value: str) -> bool:
+    return all(c in TAG_PUNCTUATION or unicodedata.category(c)[0] in TAG_CATEGORIES for c in value)
+
+
+@functools.cache
+def _iam_shapes(action: str) -> tuple:
+    """(the Description member's shape, the tag key's and value's shapes) of an IAM action, from
+    IAM's API model as botocore ships it; None where the action has no such member."""
+    model = botocore.session.get_session().get_service_model("iam")
+    if action not in model.operation_names:
+        return None, None, None
+    members = model.operation_model(action).input_shape.members
+    description = members.get("Description")
+    if description is not None and "pattern" not in description.metadata:
+        description = None  # a managed policy's: no pattern in the model (the generic rule)
+    tags = members.get("Tags")
+    if tags is None:
+        return description, None, None
+    tag = tags.member.members
+    return description, tag["Key"], tag["Value"]
+
+
+def check_iam_text(action: str, params: dict) -> None:
+    r"""IAM validates a role's Description and every tag against its API model before anything
+    else, and reports every member that fails at once. moto keeps a Description of any length
+    and any character, tags likewise, and echoes them raw in the XML of every ListRoles and
+    ListInstanceProfiles after: a control character there is a document no client can parse.
+
+    Source: botocore's IAM model (data/iam/2010-05-08/service-2.json): roleDescriptionType is at
+    most 1000 characters of ``[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*``; tagKeyType
+    1 to 128 and tagValueType 0 to 256 characters of ``[\p{L}\p{Z}\p{N}_.:/=+\-@]``. Wording
+    as IAM answers (IAM API Reference, "Common Errors", ValidationError; real answers quoted in
+    public issues): "1 validation error detected: Value at 'tags.1.member.value' failed to
+    satisfy constraint: Member must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*"
+    (IAM no longer repeats the value in these).
+    """
+    description, tag_key, tag_value = _iam_shapes(action)
+    problems = []
+    text = params.get("Description")
+    if description is not None and isinstance(text, str):
+        problems += _length_problems(text, "description", description)
+        if not re.fullmatch(description.metadata["pattern"], text):
+            problems.append(_pattern_problem("description", description.metadata["pattern"]))
+    if tag_key is not None:
+        for name, value in params.items():
+            found = TAG_PARAMETER.match(name)
+            if not found or not isinstance(value, str):
+                continue
+            shape = tag_key if found.group(2) == "Key" else tag_value
+            member = f"tags.{found.group(1)}.member.{found.group(2).lower()}"
+            problems += _length_problems(value, member, shape)
+            if not _is_tag_text(value):
+                problems.append(_pattern_problem(member, shape.metadata["pattern"]))
+    if problems:
+        raise _validation_error(problems)
+
+
+def _member_path(parameter: str) -> str:
+    """A query parameter as IAM names it in a validation error: ``Tags.member.2.Value`` is
+    ``tags.2.member.value``, ``PolicyDocument`` is ``policyDocument``."""
+    parts = parameter.split(".")
+    for i in range(len(parts) - 2):
+        if parts[i + 1] == "member" and parts[i + 2].isdigit():
+            parts[i + 1], parts[i + 2] = parts[i + 2], parts[i + 1]
+    return ".".join(part[:1].lower() + part[1:] for part in parts)
+
+
+@functools.cache
+def _top_level_pattern(service: str, action: str, parameter: str) -> str | None:
+    model = botocore.session.get_session().get_service_model(service)
+    if action not in model.operation_names:
+        return None
+    shape = model.operation_model(action).input_shape
+    member = shape.members.get(parameter) if shape else None
+    return member.metadata.get("pattern") if member is not None else None
+
+
+def check_xml_characters(service: str, action: str, params: dict) -> None:
+    r"""No parameter of a query API may carry a character XML 1.0 cannot (C0 controls but tab,
+    newline and carriage return; U+FFFE, U+FFFF): moto stores values as sent and writes them
+    back into its XML answers raw, and botocore cannot parse those (ResponseParserError), so
+    one such value breaks every later read that lists it (a tag on an instance breaks every
+    DescribeInstances). AWS never echoes one: it refuses them on the way in.
+
+    IAM and STS: ValidationError naming the member and the pattern it breaks (the model's own,
+    else the one IAM quotes for free text, ``[\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]*``). EC2, whose
+    model sets no pattern on tags or names ("Amazon EC2 resources allow any characters", Tag
+    restrictions, Amazon EC2 User Guide): ``InvalidCharacter``, "A specified character is
+    invalid." (Amazon EC2 API Reference, "Error codes for the Amazon EC2 API", common client
+    errors), with which parameter and character, never the value itself.
+    """
+    for parameter, value in params.items():
+        bad = aws_errors.XML_INVALID.search(parameter) or (
+            isinstance(value, str) and aws_errors.XML_INVALID.search(value)
+        )
+        if not bad:
+            continue
+        character = f"U+{ord(bad.group()):04X}"
+        named = aws_errors.xml_safe(parameter)
+        if service == "ec2":
+            raise AwsError(
+                "InvalidCharacter",
+                f"A specified character is invalid: {character} in parameter {named}. "
+                "Remove control characters from the value.",
+                400,
+            )
+        pattern = _top_level_pattern(service, action, parameter) or IAM_TEXT_PATTERN
+        raise _validation_error([_pattern_problem(_member_path(named), pattern)])
+
+
 def check_identity_policy(document) -> None:
     """An identity policy (inline or managed) names no principal: the principal is whoever
     it is attached to. IAM: MalformedPolicyDocument "Policy document should not specify a
@@ -253,10 +398,15 @@ def check(service: str, action: str, params: dict, *, key: AccessKey) -> None:
     """Apply the rules for this operation, if any."""
     if service == "iam":
         check_iam_names(action, params)
+        check_iam_text(action, params)
+        check_xml_characters(service, action, params)
         if action in IDENTITY_POLICY_ACTIONS:
             check_identity_policy(params.get("PolicyDocument"))
     elif service == "ec2":
+        check_xml_characters(service, action, params)
         check_ec2_ids(params)
+    elif service == "sts":
+        check_xml_characters(service, action, params)
     match (service, action):
         case ("iam", "CreateRole"):
             check_trust_policy(params.get("AssumeRolePolicyDocument", ""))

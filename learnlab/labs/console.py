@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from django import forms
 from moto.iam.exceptions import MalformedPolicyDocument
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
@@ -30,6 +31,11 @@ DEFAULT_INSTANCE_TYPE = INSTANCE_TYPES[0]
 NO_PROFILE = ""
 CLI_SERVICE = {"s3": "s3api"}
 NOTHING_CREATED = "Nothing was created in your sandbox."
+UNREADABLE_ANSWER = (
+    "The sandbox's answer to {operation} could not be read (ResponseParserError): a value in "
+    "it holds a character AWS never returns. Remove control characters from what you typed; "
+    "if this keeps happening, reset the lab."
+)
 AWS_ERROR_CODE = re.compile(r"^An error occurred \(([^)]+)\)")
 
 
@@ -147,6 +153,12 @@ class Recorder:
                 field = field.get(details.get("Code", ""), field.get("*"))
         except BotoCoreError as error:
             record.error = str(error)
+            if isinstance(field, dict):
+                field = field.get("*")
+        except ResponseParserError:
+            # An answer botocore cannot read (not a BotoCoreError): a value the sandbox kept
+            # and echoed raw. A failure like any other, so the form's undo runs.
+            record.error = UNREADABLE_ANSWER.format(operation=operation)
             if isinstance(field, dict):
                 field = field.get("*")
         raise CallFailed(record, field)

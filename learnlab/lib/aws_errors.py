@@ -2,6 +2,7 @@
 AWS CLI print them exactly as they print AWS's."""
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
@@ -26,6 +27,17 @@ def protocol_for(service: str, headers: dict) -> str:
     return "json" if "x-amz-target" in headers else "rest-json"
 
 
+# What XML 1.0 cannot carry, even as a character reference: C0 controls but tab, newline and
+# carriage return; surrogates; U+FFFE and U+FFFF (XML 1.0, section 2.2, "Characters").
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with each character XML cannot carry written as its code point (U+0001), so
+    that an error repeating a learner's value is still a document botocore parses."""
+    return XML_INVALID.sub(lambda match: f"U+{ord(match.group()):04X}", text)
+
+
 @dataclass
 class GateResponse:
     status: int
@@ -43,7 +55,7 @@ class AwsError(Exception):
 
     def render(self, protocol: str) -> GateResponse:
         request_id = str(uuid.uuid4())
-        code, message = escape(self.code), escape(self.message)
+        code, message = escape(xml_safe(self.code)), escape(xml_safe(self.message))
         if protocol in ("json", "rest-json"):
             payload = {"__type": self.code, "message": self.message}
             if protocol == "rest-json":
