@@ -2,6 +2,7 @@ import json
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -19,8 +20,9 @@ from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
 
-# The sandbox server down or failing: directly, or as the gate's AWS error to a form's reads.
-SANDBOX_ERRORS = (*connection.SANDBOX_ERRORS, ClientError, BotoCoreError)
+# The sandbox server down or failing: directly, or as the gate's AWS error to a form's reads, or
+# an answer botocore cannot parse (ResponseParserError is not a BotoCoreError).
+SANDBOX_ERRORS = (*connection.SANDBOX_ERRORS, ClientError, BotoCoreError, ResponseParserError)
 
 
 def _lab_or_404(slug: str) -> Lab:
