@@ -262,6 +262,8 @@ function swappedRegion(ctx) {
       target = null; // an htmx extended selector ("closest ..."): fall back to the source
     }
   }
+  // An outerHTML swap replaced the target: its successor has its id.
+  if (target instanceof Element && !target.isConnected && target.id) target = document.getElementById(target.id);
   if (target instanceof Element && target.isConnected) return target;
   return ctx.sourceElement instanceof Element && ctx.sourceElement.isConnected ? ctx.sourceElement : null;
 }
