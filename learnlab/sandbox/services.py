@@ -263,23 +263,22 @@ def sandbox_servers_watch() -> int:
 
 
 def sandbox_rebuild_lost(*, budget_seconds: float) -> int:
-    """Rebuild lost sandboxes, the most recently used first, for up to ``budget_seconds``;
-    returns how many came back.
+    """Rebuild lost sandboxes, the most recently used first, for up to ``budget_seconds`` (a
+    batch at least); returns how many came back.
 
     Several go in one request (``_rebuild_batch``); the server replays them one after the
     other, handing its lock to other learners' calls in between. A sandbox another request is
     rebuilding (a web worker, for its learner's own call) is left to it."""
     deadline = time.monotonic() + budget_seconds
     rebuilt, passed = 0, set()
-    while time.monotonic() < deadline:
-        batch = _rebuild_batch(exclude=passed)
-        if not batch:
-            break
+    while batch := _rebuild_batch(exclude=passed):  # one batch at least, whatever the budget
         passed.update(sandbox.pk for sandbox in batch)
         try:
             rebuilt += _rebuild_together(batch)
         except connection.SandboxServerUnavailable:
             break  # down again: the next tick goes on
+        if time.monotonic() >= deadline:
+            break
     return rebuilt
 
 
