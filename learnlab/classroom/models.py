@@ -8,6 +8,7 @@ from learnlab.learners.models import Learner
 # Join codes are read off a projector: no 0/O, 1/I/L lookalikes.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
+ANNOUNCEMENT_MAX = 280
 
 
 def new_code() -> str:
@@ -26,6 +27,13 @@ class Classroom(models.Model):
     clock_speed = models.PositiveSmallIntegerField(default=60)
     rotation_paused = models.BooleanField(default=False)
     revealed_hints = models.JSONField(default=list)  # step slugs shown to the whole class
+    # Who set the class clock last, and when; when rotation was paused (None: running).
+    clock_set_by = models.CharField(max_length=150, blank=True)
+    clock_set_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # A short note to the whole class, shown on learners' pages until they dismiss it.
+    announcement = models.CharField(max_length=ANNOUNCEMENT_MAX, blank=True)
+    announcement_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -45,6 +53,9 @@ class Membership(models.Model):
     display_name = models.CharField(max_length=60)
     joined_at = models.DateTimeField(auto_now_add=True)
     left_at = models.DateTimeField(null=True, blank=True)
+    # The learner pressed "I'm stuck" on this step (cleared when they take it back or pass).
+    stuck_at = models.DateTimeField(null=True, blank=True)
+    stuck_step = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -53,3 +64,40 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} in {self.classroom.code}"
+
+
+class HintReveal(models.Model):
+    """A step's hint the instructor opened to the whole class: who, and when."""
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="hints")
+    step = models.SlugField(max_length=64)
+    opened_by = models.CharField(max_length=150)
+    opened_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["classroom", "step"], name="one_reveal")]
+
+    def __str__(self) -> str:
+        return f"hint of {self.step} opened by {self.opened_by}"
+
+
+class LearnerReset(models.Model):
+    """An instructor reset one learner's sandbox and lab progress. Kept for the history (the
+    export's attempts before a reset) and, for ``UNDO_SECONDS``, what undoing it takes: the
+    sandbox's replay log and the step results as they were (cleared once undone or expired)."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="resets")
+    by = models.CharField(max_length=150)
+    at = models.DateTimeField()
+    # [{"step": slug, "attempts": n, "passed": bool}] before the reset: the history.
+    history = models.JSONField(default=list)
+    # Undo material: StepResult values and the replay log (bodies base64), emptied after use.
+    results = models.JSONField(default=list)
+    calls = models.JSONField(default=list)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"reset of {self.membership_id} by {self.by} at {self.at}"

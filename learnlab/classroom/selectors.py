@@ -1,15 +1,18 @@
+import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Q
 
-from learnlab.classroom.models import Classroom, Membership
+from learnlab.classroom.models import Classroom, HintReveal, LearnerReset, Membership
 from learnlab.labs.catalog import Lab, lab_get
 from learnlab.labs.models import StepResult
 from learnlab.labs.selectors import sandboxes_changed_at
 from learnlab.learners.models import Learner
 from learnlab.quiz.bank import EXAM_POINTS, load_bank
-from learnlab.quiz.models import Answer
+from learnlab.quiz.models import Answer, LabMistake
+from learnlab.terminal.selectors import shell_for_learner
 
 STUCK_AFTER = timedelta(minutes=10)  # on one step this long, or a failed last check
 IDLE_AFTER = timedelta(minutes=5)
@@ -33,14 +36,21 @@ def is_instructor(user) -> bool:
 
 def classroom_for_learner(*, learner: Learner | None) -> Classroom | None:
     """The open class this learner is in, if any."""
+    membership = membership_for_learner(learner=learner)
+    return membership.classroom if membership and membership.classroom.is_open else None
+
+
+def membership_for_learner(*, learner: Learner | None) -> Membership | None:
+    """The learner's current membership: their open class, else the class they were last in
+    when it closed (so their page can say it ended)."""
     if learner is None:
         return None
-    membership = (
+    return (
         Membership.objects.select_related("classroom")
-        .filter(learner=learner, left_at=None, classroom__closed_at=None)
+        .filter(learner=learner, left_at=None)
+        .order_by("classroom__closed_at", "-joined_at")  # open (NULL) first on both backends
         .first()
     )
-    return membership.classroom if membership else None
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,13 @@ class Member:
     display_name: str
     joined_at: datetime
     last_used_at: datetime | None
+    stuck_at: datetime | None = None
+    stuck_step: int | None = None
+    suffix: str = ""  # told apart from another learner with the same name
+
+    @property
+    def label(self) -> str:
+        return f"{self.display_name} {self.suffix}" if self.suffix else self.display_name
 
 
 @dataclass
@@ -84,6 +101,7 @@ class BoardRow:
     on_step_for: timedelta
     idle_for: timedelta
     stuck: bool = False
+    last_reset: dict | None = None
 
     @property
     def quiz_score(self) -> str:
@@ -93,10 +111,87 @@ class BoardRow:
 
 
 @dataclass
+class Mistake:
+    """One kind of mistake across the class: how many learners made it, on which step."""
+
+    step: object  # the lab's Step
+    source: str  # "check" or "console"
+    text: str  # one learner's words for it, as an example
+    learners: int
+    total: int
+    hint_open: bool
+
+    @property
+    def summary(self) -> str:
+        return f"{self.learners} of {self.total}"
+
+
+@dataclass
 class Board:
     lab: Lab
     rows: list[BoardRow]
     passed_per_step: list[int] = field(default_factory=list)
+    mistakes: list[Mistake] = field(default_factory=list)
+    asking: int = 0  # learners who pressed "I'm stuck"
+
+
+_QUOTED = re.compile("([\"'`\u2018\u201c])[^\"'`\u2019\u201d]{1,200}?([\"'`\u2019\u201d])")
+_IDS = re.compile(r"\b(arn:aws:\S+|i-[0-9a-f]{6,}|[A-Z]{4}[A-Z0-9]{12,}|\d{3,})\b")
+
+
+def mistake_key(text: str) -> str:
+    """A reason with the learner's own names and ids taken out, so two learners who made the
+    same mistake with different role names count as one kind."""
+    text = _QUOTED.sub("<name>", text)
+    text = _IDS.sub("<id>", text)
+    return " ".join(text.lower().split())[:200]
+
+
+def classroom_mistakes(
+    *, lab: Lab, classroom: Classroom, learner_ids: list, results: dict, limit: int = 8
+) -> list[Mistake]:
+    """The class's failed checks (latest per step, from ``results``) and AWS errors in console
+    forms (quiz's LabMistake rows, capped per learner), grouped by step and normalised reason,
+    most learners first. One query besides ``results``."""
+    steps = {step.slug: step for step in lab.steps}
+    by_number = {step.number: step for step in lab.steps}
+    groups: dict = defaultdict(lambda: {"learners": set(), "text": ""})
+    for (learner_id, slug), result in results.items():
+        if not result["passed"] and slug in steps and result["message"]:
+            group = groups[(steps[slug].number, "check", mistake_key(result["message"]))]
+            group["learners"].add(learner_id)
+            group["text"] = group["text"] or result["message"]
+    console = LabMistake.objects.filter(
+        learner_id__in=learner_ids, lab=lab.slug, source=LabMistake.Source.CONSOLE
+    ).values_list("learner_id", "step", "reason", "message")
+    for learner_id, number, reason, message in console:
+        if number in by_number:
+            group = groups[(number, "console", f"{reason}: {mistake_key(message)}")]
+            group["learners"].add(learner_id)
+            group["text"] = group["text"] or f"{reason}: {message}"
+    mistakes = [
+        Mistake(
+            step=by_number[number],
+            source=source,
+            text=group["text"],
+            learners=len(group["learners"]),
+            total=len(learner_ids),
+            hint_open=by_number[number].slug in classroom.revealed_hints,
+        )
+        for (number, source, _key), group in groups.items()
+    ]
+    mistakes.sort(key=lambda m: (-m.learners, m.step.number, m.text))
+    return mistakes[:limit]
+
+
+def _suffixes(members: list) -> None:
+    """Learners who share a display name get a short, stable suffix: #<membership id>."""
+    counts: dict = defaultdict(int)
+    for member in members:
+        counts[member.display_name.casefold()] += 1
+    for member in members:
+        if counts[member.display_name.casefold()] > 1:
+            member.suffix = f"#{member.pk}"
 
 
 def _row(
@@ -149,7 +244,7 @@ def _row(
         quiz_total=total,
         on_step_for=on_step_for,
         idle_for=now - last_seen,
-        stuck=stuck or on_step_for >= STUCK_AFTER,
+        stuck=stuck or on_step_for >= STUCK_AFTER or membership.stuck_at is not None,
     )
 
 
@@ -161,9 +256,16 @@ def classroom_board(
     members = [
         Member(*values)
         for values in Membership.objects.filter(classroom=classroom, left_at=None).values_list(
-            "pk", "learner_id", "display_name", "joined_at", "learner__sandbox__last_used_at"
+            "pk",
+            "learner_id",
+            "display_name",
+            "joined_at",
+            "learner__sandbox__last_used_at",
+            "stuck_at",
+            "stuck_step",
         )
     ]
+    _suffixes(members)
     # By learner id: a join through memberships would repeat rows per class a learner was in.
     learner_ids = [m.learner_id for m in members]
     results = {
@@ -180,6 +282,18 @@ def classroom_board(
     }
     changed_at = sandboxes_changed_at(learner_ids=learner_ids)
     rows = [_row(lab, m, results, quiz, now, changed_at.get(m.learner_id)) for m in members]
+    recent = now - timedelta(hours=1)
+    last_resets = {
+        r["membership_id"]: r
+        for r in LearnerReset.objects.filter(membership__classroom=classroom, at__gte=recent)
+        .order_by("at", "pk")
+        .values("pk", "membership_id", "at", "by", "undone_at")
+    }
+    for row in rows:
+        row.last_reset = last_resets.get(row.membership.pk)
+    mistakes = classroom_mistakes(
+        lab=lab, classroom=classroom, learner_ids=learner_ids, results=results
+    )
     passed_per_step = [
         sum(1 for row in rows if row.cells[i].state == "passed") for i in range(len(lab.steps))
     ]
@@ -188,13 +302,90 @@ def classroom_board(
     elif show == "idle":
         rows = [r for r in rows if r.idle_for >= IDLE_AFTER]
     keys = {
-        "name": lambda r: r.membership.display_name.lower(),
-        "progress": lambda r: (r.passed, -r.on_step_for.total_seconds()),
-        "stuck": lambda r: -r.on_step_for.total_seconds(),
-        "idle": lambda r: -r.idle_for.total_seconds(),
+        "name": lambda r: (),
+        "progress": lambda r: (r.passed, -_minutes(r.on_step_for)),
+        "stuck": lambda r: (r.membership.stuck_at is None, -_minutes(r.on_step_for)),
+        "idle": lambda r: -_minutes(r.idle_for),
     }
-    rows.sort(key=keys.get(sort, keys["name"]))
-    return Board(lab=lab, rows=rows, passed_per_step=passed_per_step)
+    key = keys.get(sort, keys["name"])
+    # Whole minutes, then name, then membership: rows keep their place between refreshes
+    # unless a learner's standing really changes.
+    rows.sort(key=lambda r: (key(r), r.membership.display_name.casefold(), r.membership.pk))
+    return Board(
+        lab=lab,
+        rows=rows,
+        passed_per_step=passed_per_step,
+        mistakes=mistakes,
+        asking=sum(1 for m in members if m.stuck_at is not None),
+    )
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+@dataclass
+class LearnerLive:
+    """What a learner's page shows of their class: the banner, clock, announcement, their
+    instructor's reset, the hints opened, their "I'm stuck" state."""
+
+    membership: Membership
+    classroom: Classroom
+    hints: list
+    last_reset: LearnerReset | None
+
+
+def learner_live(*, learner: Learner | None, now: datetime) -> LearnerLive | None:
+    """The learner's class state for their pages (three queries), None when not in a class."""
+    membership = membership_for_learner(learner=learner)
+    if membership is None:
+        return None
+    classroom = membership.classroom
+    lab = lab_get(classroom.lab)
+    hints = []
+    for reveal in HintReveal.objects.filter(classroom=classroom).order_by("opened_at", "pk"):
+        step = lab.step(reveal.step) if lab is not None else None
+        if step is not None:
+            reveal.step_number = step.number
+            hints.append(reveal)
+    last_reset = (
+        LearnerReset.objects.filter(membership=membership, at__gte=now - timedelta(days=1))
+        .order_by("-at", "-pk")
+        .first()
+    )
+    return LearnerLive(membership, classroom, hints, last_reset)
+
+
+@dataclass
+class LearnerDetail:
+    membership: Membership
+    terminal: list  # the last few scrollback entries: prompt, command, output
+    last_failed: StepResult | None
+    mistakes: list
+    resets: list
+
+
+TERMINAL_ENTRIES = 8
+
+
+def learner_detail(*, membership: Membership) -> LearnerDetail:
+    """The instructor's read-only view of one learner: their last terminal lines, last failed
+    check, the AWS errors they met, and the resets."""
+    learner = membership.learner
+    shell = shell_for_learner(learner=learner)
+    entries = list(shell.scrollback[-TERMINAL_ENTRIES:]) if shell else []
+    last_failed = (
+        StepResult.objects.filter(learner=learner, lab=membership.classroom.lab, passed=False)
+        .order_by("-checked_at")
+        .first()
+    )
+    mistakes = list(
+        LabMistake.objects.filter(learner=learner, lab=membership.classroom.lab).order_by("-at")[
+            :10
+        ]
+    )
+    resets = list(membership.resets.order_by("-at"))
+    return LearnerDetail(membership, entries, last_failed, mistakes, resets)
 
 
 def classroom_export_rows(*, classroom: Classroom) -> list[list[str]]:
@@ -211,6 +402,14 @@ def classroom_export_rows(*, classroom: Classroom) -> list[list[str]]:
         (r.learner_id, r.step): r
         for r in StepResult.objects.filter(learner_id__in=ids, lab=classroom.lab)
     }
+    before: dict = defaultdict(int)  # (learner, step) -> attempts before resets not undone
+    reset_count: dict = defaultdict(int)
+    for membership_id, history in LearnerReset.objects.filter(
+        membership__classroom=classroom, undone_at=None
+    ).values_list("membership_id", "history"):
+        reset_count[membership_id] += 1
+        for entry in history:
+            before[(membership_id, entry["step"])] += entry["attempts"]
     bank = load_bank()
     scores: dict = {}
     for learner_id, item_id, correct in Answer.objects.filter(learner_id__in=ids).values_list(
@@ -225,7 +424,8 @@ def classroom_export_rows(*, classroom: Classroom) -> list[list[str]]:
     for step in lab.steps:
         prefix = f"step{step.number}"
         header += [f"{prefix}_result", f"{prefix}_attempts", f"{prefix}_passed_at",
-                   f"{prefix}_minutes"]  # fmt: skip
+                   f"{prefix}_minutes", f"{prefix}_attempts_before_reset"]  # fmt: skip
+    header += ["resets"]
     header += [f"quiz_{point}" for point in EXAM_POINTS]
     lines = [header]
     for membership in members:
@@ -233,8 +433,9 @@ def classroom_export_rows(*, classroom: Classroom) -> list[list[str]]:
         started = membership.joined_at
         for step in lab.steps:
             result = results.get((membership.learner_id, step.slug))
+            earlier = str(before[(membership.pk, step.slug)])
             if result is None:
-                line += ["not started", "0", "", ""]
+                line += ["not started", "0", "", "", earlier]
                 continue
             passed_at = result.passed_at
             minutes = ""
@@ -246,7 +447,9 @@ def classroom_export_rows(*, classroom: Classroom) -> list[list[str]]:
                 str(result.attempts),
                 passed_at.isoformat(timespec="seconds") if passed_at else "",
                 minutes,
+                earlier,
             ]
+        line.append(str(reset_count[membership.pk]))
         for point in EXAM_POINTS:
             right, total = scores.get((membership.learner_id, point), (0, 0))
             line.append(f"{right}/{total}" if total else "")

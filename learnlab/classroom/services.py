@@ -1,24 +1,39 @@
+import base64
 import logging
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from learnlab.classroom.models import Classroom, Membership
+from learnlab.classroom.models import (
+    ANNOUNCEMENT_MAX,
+    Classroom,
+    HintReveal,
+    LearnerReset,
+    Membership,
+)
 from learnlab.labs.catalog import lab_get
+from learnlab.labs.models import StepResult
 from learnlab.labs.services import lab_reset
 from learnlab.learners.models import Learner
 from learnlab.sandbox import connection
+from learnlab.sandbox.calls import RecordedCall
 from learnlab.sandbox.models import Sandbox
 from learnlab.sandbox.services import (
     ClockSpeedError,
+    sandbox_call_record,
     sandbox_drop,
     sandbox_for_learner,
+    sandbox_rebuild,
+    sandbox_reset,
     sandbox_set_clock,
 )
 
 log = logging.getLogger(__name__)
 INSTRUCTORS = "instructors"
+UNDO_SECONDS = 60  # how long an instructor's reset can be undone
+RESULT_FIELDS = ("step", "passed", "message", "warning", "attempts", "checked_at", "passed_at")
 
 
 class ClassroomError(ValueError):
@@ -95,33 +110,156 @@ def _member_sandboxes(classroom: Classroom):
     )
 
 
-def classroom_set_clock(*, classroom: Classroom, speed: int, paused: bool) -> None:
-    """The whole class's lab clock: speed for new credentials, rotation paused or running."""
+def person_name(user) -> str:
+    """How learners see who did something: the instructor's full name, else their username."""
+    return (user.get_full_name() or user.get_username())[:150]
+
+
+def classroom_set_clock(*, classroom: Classroom, speed: int, paused: bool, by=None) -> None:
+    """The whole class's lab clock: speed for new credentials, rotation paused or running.
+
+    A pause holds renewal (the ticker skips paused sandboxes), never a set's Expiration: a set
+    already handed out keeps its own, as on AWS. Resuming renews at once what fell due during
+    the pause (one renewal per instance, never the missed ones), so the next renewal counts
+    from the resume."""
+    if classroom.closed_at is not None:
+        raise ClassroomError("This class has ended: its clock no longer runs.")
     try:
         sandbox_set_clock(sandboxes=_member_sandboxes(classroom), speed=speed, paused=paused)
     except ClockSpeedError as error:
         raise ClassroomError(str(error)) from error
+    now = timezone.now()
+    if paused and classroom.paused_at is None:
+        classroom.paused_at = now
+    elif not paused:
+        classroom.paused_at = None
     classroom.clock_speed, classroom.rotation_paused = speed, paused
-    classroom.save(update_fields=["clock_speed", "rotation_paused"])
+    classroom.clock_set_at = now
+    if by is not None:
+        classroom.clock_set_by = person_name(by)
+    fields = ["clock_speed", "rotation_paused", "paused_at", "clock_set_at", "clock_set_by"]
+    classroom.save(update_fields=fields)
 
 
-def classroom_reveal_hint(*, classroom: Classroom, step: str) -> None:
+def classroom_reveal_hint(*, classroom: Classroom, step: str, by=None) -> HintReveal:
+    """Open a step's hint on every learner's lab page, saying who opened it."""
     lab = lab_get(classroom.lab)
     if lab is None or lab.step(step) is None:
         raise ClassroomError("That step is not in this class's lab.")
+    name = person_name(by) if by is not None else classroom.instructor.get_username()
+    reveal, _ = HintReveal.objects.get_or_create(
+        classroom=classroom,
+        step=step,
+        defaults={"opened_by": name, "opened_at": timezone.now()},
+    )
     if step not in classroom.revealed_hints:
         classroom.revealed_hints = [*classroom.revealed_hints, step]
         classroom.save(update_fields=["revealed_hints"])
+    return reveal
 
 
-def membership_reset(*, membership: Membership) -> None:
-    """Give one learner an empty sandbox and a fresh start on the lab."""
+def classroom_announce(*, classroom: Classroom, text: str) -> None:
+    """A short note to the whole class (empty: take it down). Plain text, escaped when shown."""
+    text = " ".join(text.split())
+    if len(text) > ANNOUNCEMENT_MAX:
+        raise ClassroomError(
+            f"An announcement is at most {ANNOUNCEMENT_MAX} characters; this one has {len(text)}."
+        )
+    classroom.announcement = text
+    classroom.announcement_at = timezone.now() if text else None
+    classroom.save(update_fields=["announcement", "announcement_at"])
+
+
+def membership_stuck(*, membership: Membership, step: int | None) -> None:
+    """The learner asks for help on ``step`` (None: they no longer need it)."""
+    membership.stuck_step = step
+    membership.stuck_at = timezone.now() if step is not None else None
+    membership.save(update_fields=["stuck_step", "stuck_at"])
+
+
+def _decode_call(data: dict) -> RecordedCall:
+    return RecordedCall(**{**data, "body": base64.b64decode(data["body"])})
+
+
+def membership_reset(*, membership: Membership, by=None) -> LearnerReset:
+    """Give one learner an empty sandbox and a fresh start on the lab, keeping what undoing it
+    takes for ``UNDO_SECONDS`` (the sandbox's replay log and the step results) and, for good,
+    the attempts made before (the export's history)."""
     learner = membership.learner
-    lab_reset(
-        learner=learner,
-        sandbox=sandbox_for_learner(learner=learner),
-        lab=lab_get(membership.classroom.lab),
+    lab = lab_get(membership.classroom.lab)
+    sandbox = sandbox_for_learner(learner=learner)
+    results = list(StepResult.objects.filter(learner=learner, lab=lab.slug).values(*RESULT_FIELDS))
+    calls = [call.recorded().as_json() for call in sandbox.calls.all()]
+    lab_reset(learner=learner, sandbox=sandbox, lab=lab)
+    membership_stuck(membership=membership, step=None)
+    return LearnerReset.objects.create(
+        membership=membership,
+        by=person_name(by) if by is not None else "",
+        at=timezone.now(),
+        history=[
+            {"step": r["step"], "attempts": r["attempts"], "passed": r["passed"]} for r in results
+        ],
+        results=[_stored_result(r) for r in results],
+        calls=calls,
     )
+
+
+def _stored_result(values: dict) -> dict:
+    passed_at = values["passed_at"]
+    return values | {
+        "checked_at": values["checked_at"].isoformat(),
+        "passed_at": passed_at.isoformat() if passed_at else None,
+    }
+
+
+def reset_undoable(reset: LearnerReset, *, now=None) -> bool:
+    now = now or timezone.now()
+    return reset.undone_at is None and now - reset.at <= timedelta(seconds=UNDO_SECONDS)
+
+
+def reset_undo(*, reset: LearnerReset) -> None:
+    """Bring back the sandbox and progress a reset took, within ``UNDO_SECONDS``: the sandbox
+    is emptied again (what the learner did since goes), its old replay log recorded anew and
+    the account rebuilt from it, so every role, profile and instance has its old id; the step
+    results come back as they were. The learner's lab keys change once more."""
+    if not reset_undoable(reset):
+        raise ClassroomError(
+            f"A reset can be undone for {UNDO_SECONDS} seconds only; this one can no longer be."
+        )
+    membership = reset.membership
+    learner = membership.learner
+    lab = lab_get(membership.classroom.lab)
+    sandbox = sandbox_for_learner(learner=learner)
+    sandbox_reset(sandbox=sandbox)  # an empty log and account, whatever happened since
+    for data in reset.calls:
+        sandbox_call_record(sandbox=sandbox, call=_decode_call(data))
+    sandbox_drop(sandbox=sandbox)
+    sandbox.refresh_from_db()
+    sandbox_rebuild(sandbox=sandbox)
+    with transaction.atomic():
+        StepResult.objects.filter(learner=learner, lab=lab.slug).delete()
+        StepResult.objects.bulk_create(
+            StepResult(learner=learner, lab=lab.slug, **_result_fields(data))
+            for data in reset.results
+        )
+        reset.undone_at = timezone.now()
+        reset.calls, reset.results = [], []
+        reset.save(update_fields=["undone_at", "calls", "results"])
+
+
+def _result_fields(data: dict) -> dict:
+    parse = datetime.fromisoformat
+    return {
+        **data,
+        "checked_at": parse(data["checked_at"]),
+        "passed_at": parse(data["passed_at"]) if data["passed_at"] else None,
+    }
+
+
+def resets_expire(*, now=None) -> int:
+    """Drop the undo material of resets past their minute (the history stays)."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=UNDO_SECONDS)
+    return LearnerReset.objects.filter(at__lt=cutoff, undone_at=None).update(calls=[], results=[])
 
 
 def classroom_close(*, classroom: Classroom) -> int:

@@ -12,18 +12,40 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from learnlab.classroom.models import CODE_ALPHABET, CODE_LENGTH, Classroom, Membership
-from learnlab.classroom.selectors import FILTERS, SORTS, classroom_board, classroom_export_rows
+from learnlab.classroom.models import (
+    ANNOUNCEMENT_MAX,
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    Classroom,
+    LearnerReset,
+    Membership,
+)
+from learnlab.classroom.selectors import (
+    FILTERS,
+    SORTS,
+    classroom_board,
+    classroom_export_rows,
+    learner_detail,
+    learner_live,
+    membership_for_learner,
+)
 from learnlab.classroom.selectors import is_instructor as user_is_instructor
 from learnlab.classroom.services import (
+    UNDO_SECONDS,
     ClassroomError,
+    classroom_announce,
     classroom_close,
     classroom_create,
     classroom_join,
     classroom_reveal_hint,
     classroom_set_clock,
     membership_reset,
+    membership_stuck,
+    reset_undo,
+    resets_expire,
 )
+from learnlab.labs.catalog import lab_get
+from learnlab.labs.selectors import lab_progress
 from learnlab.learners.selectors import NEW_LEARNERS_WINDOW, learner_from_request
 from learnlab.lib.clock import SPEED_CHOICES
 from learnlab.lib.throttle import (
@@ -34,6 +56,7 @@ from learnlab.lib.throttle import (
     throttle_count,
     throttle_wait,
 )
+from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
 
 BOARD_POLL_SECONDS = 3
@@ -192,6 +215,7 @@ def teach(request):
 
 
 def _board_context(request, classroom: Classroom) -> dict:
+    resets_expire()
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
     show = request.GET.get("show") if request.GET.get("show") in FILTERS else "all"
     board = classroom_board(classroom=classroom, now=timezone.now(), sort=sort, show=show)
@@ -205,8 +229,11 @@ def _board_context(request, classroom: Classroom) -> dict:
         "filters": FILTERS,
         "speeds": SPEED_CHOICES,
         "poll_seconds": BOARD_POLL_SECONDS,
+        "undo_seconds": UNDO_SECONDS,
+        "announcement_max": ANNOUNCEMENT_MAX,
         # Built once, not per row: reverse() for 300 rows is measurable on the hot board.
         "reset_base": reverse("classroom:reset", args=[classroom.code, 0]).removesuffix("0/reset"),
+        "undo_base": reverse("classroom:undo", args=[classroom.code, 0]).removesuffix("0/undo"),
         "join_url": request.build_absolute_uri(
             reverse("classroom:join_code", args=[classroom.code])
         ),
@@ -241,39 +268,139 @@ def qr(request, code):
     return response
 
 
-@require_POST
-@instructor_required
-def learner_reset(request, code, membership_id):
-    classroom = _own_classroom(request, code)
-    membership = Membership.objects.filter(
-        pk=membership_id, classroom=classroom, left_at=None
-    ).first()
+def _member(classroom: Classroom, membership_id: int) -> Membership:
+    membership = (
+        Membership.objects.select_related("learner")
+        .filter(pk=membership_id, classroom=classroom, left_at=None)
+        .first()
+    )
     if membership is None:
         raise Http404("No such learner in this class")
+    return membership
+
+
+def _member_label(classroom: Classroom, membership: Membership) -> str:
+    """The learner's name, with #id when another learner in the class has the same one."""
+    same = (
+        Membership.objects.filter(
+            classroom=classroom, left_at=None, display_name__iexact=membership.display_name
+        ).count()
+        > 1
+    )
+    return f"{membership.display_name} #{membership.pk}" if same else membership.display_name
+
+
+@require_http_methods(["GET", "POST"])
+@instructor_required
+def learner_reset(request, code, membership_id):
+    """A confirm page naming the learner (GET), then the reset (POST with ``confirm``): works
+    without JavaScript, and a click on a moving board cannot reset the wrong learner."""
+    classroom = _own_classroom(request, code)
+    membership = _member(classroom, membership_id)
+    label = _member_label(classroom, membership)
     if not classroom.is_open:
         messages.error(request, "This class has ended: its sandboxes are already gone.")
         return redirect("classroom:board", code=classroom.code)
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        return render(
+            request,
+            "classroom/reset_confirm.html",
+            {
+                "section": "classroom",
+                "classroom": classroom,
+                "membership": membership,
+                "label": label,
+                "undo_seconds": UNDO_SECONDS,
+            },
+        )
     try:
-        membership_reset(membership=membership)
+        membership_reset(membership=membership, by=request.user)
     except connection.SANDBOX_ERRORS:
         messages.error(request, connection.RECONNECTING)
     else:
         messages.success(
-            request, f"{membership.display_name} has an empty sandbox and starts at step 1."
+            request,
+            f"{label} has an empty sandbox and starts at step 1. You can undo this for "
+            f"{UNDO_SECONDS} seconds from the board.",
         )
     return redirect("classroom:board", code=classroom.code)
 
 
 @require_POST
 @instructor_required
+def learner_reset_undo(request, code, reset_id):
+    classroom = _own_classroom(request, code)
+    reset = (
+        LearnerReset.objects.select_related("membership__learner", "membership__classroom")
+        .filter(pk=reset_id, membership__classroom=classroom)
+        .first()
+    )
+    if reset is None:
+        raise Http404("No such reset in this class")
+    label = _member_label(classroom, reset.membership)
+    try:
+        reset_undo(reset=reset)
+    except ClassroomError as error:
+        messages.error(request, str(error))
+    except connection.SANDBOX_ERRORS:
+        messages.error(request, connection.RECONNECTING)
+    else:
+        messages.success(request, f"Undone: {label} has their sandbox and progress back.")
+    return redirect("classroom:board", code=classroom.code)
+
+
+@require_GET
+@instructor_required
+def learner_view(request, code, membership_id):
+    """One learner, read-only: last terminal lines, last failed check, AWS errors, resets."""
+    classroom = _own_classroom(request, code)
+    membership = _member(classroom, membership_id)
+    return render(
+        request,
+        "classroom/learner.html",
+        {
+            "section": "classroom",
+            "classroom": classroom,
+            "label": _member_label(classroom, membership),
+            "detail": learner_detail(membership=membership),
+            "lab": lab_get(classroom.lab),
+        },
+    )
+
+
+@require_POST
+@instructor_required
 def reveal_hint(request, code):
     classroom = _own_classroom(request, code)
+    if not classroom.is_open:
+        messages.error(request, "This class has ended.")
+        return redirect("classroom:board", code=classroom.code)
     try:
-        classroom_reveal_hint(classroom=classroom, step=request.POST.get("step", ""))
+        step = request.POST.get("step", "")
+        classroom_reveal_hint(classroom=classroom, step=step, by=request.user)
     except ClassroomError as error:
         messages.error(request, str(error))
     else:
         messages.success(request, "The hint is now open for everyone in the class.")
+    return redirect("classroom:board", code=classroom.code)
+
+
+@require_POST
+@instructor_required
+def announce(request, code):
+    classroom = _own_classroom(request, code)
+    if not classroom.is_open:
+        messages.error(request, "This class has ended.")
+        return redirect("classroom:board", code=classroom.code)
+    try:
+        classroom_announce(classroom=classroom, text=request.POST.get("text", ""))
+    except ClassroomError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            "Announced to the class." if classroom.announcement else "Announcement taken down.",
+        )
     return redirect("classroom:board", code=classroom.code)
 
 
@@ -284,7 +411,10 @@ def clock(request, code):
     try:
         speed = int(request.POST.get("speed", classroom.clock_speed))
         classroom_set_clock(
-            classroom=classroom, speed=speed, paused=request.POST.get("rotation") == "paused"
+            classroom=classroom,
+            speed=speed,
+            paused=request.POST.get("rotation") == "paused",
+            by=request.user,
         )
     except ValueError as error:
         messages.error(
@@ -323,3 +453,53 @@ def export(request, code):
     for line in classroom_export_rows(classroom=classroom):
         writer.writerow([_csv_safe(cell) for cell in line])
     return response
+
+
+DISMISSED = "classroom_dismissed"  # session key: the announcement time the learner dismissed
+
+
+def _live_context(request) -> dict:
+    learner = learner_from_request(request, create=False)
+    live = learner_live(learner=learner, now=timezone.now())
+    return {"live": live, "dismissed": request.session.get(DISMISSED, "")}
+
+
+@require_GET
+def live(request):
+    """The learner's class area on their lab page, polled: banner, clock, announcement, reset
+    notice, opened hints, the "I'm stuck" button."""
+    response = render(request, "classroom/_class_live.html", _live_context(request))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _back(request):
+    return redirect(safe_next(request, reverse("labs:index")))
+
+
+@require_POST
+def stuck(request):
+    """The learner asks for help on the step they are on (``action=done``: no longer)."""
+    learner = learner_from_request(request, create=False)
+    membership = membership_for_learner(learner=learner)
+    if membership is None or not membership.classroom.is_open:
+        messages.error(request, "You are not in an open class, so there is no one to ask.")
+        return _back(request)
+    if request.POST.get("action") == "done":
+        membership_stuck(membership=membership, step=None)
+        messages.success(request, "Glad it worked out: your instructor no longer sees a request.")
+    else:
+        lab = lab_get(membership.classroom.lab)
+        _progress, current = lab_progress(learner=learner, lab=lab)
+        membership_stuck(membership=membership, step=current.number)
+        messages.success(
+            request, f"Your instructor sees that you are stuck on step {current.number}."
+        )
+    return _back(request)
+
+
+@require_POST
+def dismiss(request):
+    """Hide the class announcement in this browser (a new one shows again)."""
+    request.session[DISMISSED] = request.POST.get("at", "")[:40]
+    return _back(request)

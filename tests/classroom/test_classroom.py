@@ -126,7 +126,9 @@ def test_reset_gives_the_learner_an_empty_sandbox(instructor, classroom, join):
         RoleName="web", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
     membership = Membership.objects.get(classroom=classroom)
-    instructor.post(f"/class/teach/{classroom.code}/learners/{membership.pk}/reset")
+    instructor.post(
+        f"/class/teach/{classroom.code}/learners/{membership.pk}/reset", {"confirm": "yes"}
+    )
     assert aws_client("iam", sandbox=sandbox).list_roles()["Roles"] == []
 
 
