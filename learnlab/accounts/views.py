@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -122,3 +123,28 @@ def instructor_signup(request):
     return render(
         request, "accounts/instructor_signup.html", context, status=429 if refused else 200
     )
+
+
+PASSWORD_RESET_CLIENT = "password-reset-client"  # noqa: S105 - a throttle scope
+
+
+class ThrottledPasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, with requests per client address limited
+    (LEARNLAB_PASSWORD_RESETS_PER_CLIENT in the throttle window): each sends an email."""
+
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def post(self, request, *args, **kwargs):
+        limit = settings.LEARNLAB_PASSWORD_RESETS_PER_CLIENT
+        if wait := throttle_wait(PASSWORD_RESET_CLIENT, client_address(request), limit=limit):
+            form = self.get_form()
+            context = self.get_context_data(form=form)
+            context["refused"] = (
+                f"Too many password resets were asked from this address. Try again in "
+                f"{minutes(wait)}."
+            )
+            return self.render_to_response(context, status=429)
+        throttle_count(PASSWORD_RESET_CLIENT, client_address(request))
+        return super().post(request, *args, **kwargs)
