@@ -6,63 +6,130 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('classroom', '0001_initial'),
-        ('learners', '0004_learner_shell_token'),
-        ('lti_tool', '0008_ltideployment_pns_url_and_more'),
+        ("classroom", "0001_initial"),
+        ("learners", "0004_learner_shell_token"),
+        ("lti_tool", "0008_ltideployment_pns_url_and_more"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LtiAccount',
+            name="LtiAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lti_user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='learnlab_account', to='lti_tool.ltiuser')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='lti_account', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "lti_user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="learnlab_account",
+                        to="lti_tool.ltiuser",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lti_account",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LtiCourse',
+            name="LtiCourse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('roster_synced_at', models.DateTimeField(blank=True, null=True)),
-                ('classroom', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lti_courses', to='classroom.classroom')),
-                ('context', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='learnlab_course', to='lti_tool.lticontext')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("roster_synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "classroom",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lti_courses",
+                        to="classroom.classroom",
+                    ),
+                ),
+                (
+                    "context",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="learnlab_course",
+                        to="lti_tool.lticontext",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='UsedNonce',
+            name="UsedNonce",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('issuer', models.CharField(max_length=255)),
-                ('nonce', models.CharField(max_length=255)),
-                ('expires_at', models.DateTimeField(db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("issuer", models.CharField(max_length=255)),
+                ("nonce", models.CharField(max_length=255)),
+                ("expires_at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('issuer', 'nonce'), name='nonce_used_once')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("issuer", "nonce"), name="nonce_used_once")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LtiGrade',
+            name="LtiGrade",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lab', models.SlugField(max_length=64)),
-                ('resource_link_id', models.CharField(max_length=255)),
-                ('lineitem_url', models.URLField(blank=True, max_length=1000)),
-                ('lineitems_url', models.URLField(blank=True, max_length=1000)),
-                ('scopes', models.JSONField(default=list)),
-                ('last_posted_at', models.DateTimeField(blank=True, null=True)),
-                ('last_score', models.CharField(blank=True, max_length=40)),
-                ('last_error', models.TextField(blank=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='grades', to='lti.ltiaccount')),
-                ('learner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lti_grades', to='learners.learner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("lab", models.SlugField(max_length=64)),
+                ("resource_link_id", models.CharField(max_length=255)),
+                ("lineitem_url", models.URLField(blank=True, max_length=1000)),
+                ("lineitems_url", models.URLField(blank=True, max_length=1000)),
+                ("scopes", models.JSONField(default=list)),
+                ("last_posted_at", models.DateTimeField(blank=True, null=True)),
+                ("last_score", models.CharField(blank=True, max_length=40)),
+                ("last_error", models.TextField(blank=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="grades",
+                        to="lti.ltiaccount",
+                    ),
+                ),
+                (
+                    "learner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lti_grades",
+                        to="learners.learner",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('account', 'resource_link_id'), name='one_grade_per_link')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("account", "resource_link_id"), name="one_grade_per_link"
+                    )
+                ],
             },
         ),
     ]
