@@ -136,6 +136,12 @@ class Board:
 
 
 _QUOTED = re.compile("([\"'`\u2018\u201c])[^\"'`\u2019\u201d]{1,200}?([\"'`\u2019\u201d])")
+# The learner's own names: the word after a kind of resource, or after a CLI name option.
+_NAMED = re.compile(
+    r"(?i)\b(role|profile|instance|user|group|policy|bucket|--[a-z-]*name)(\s+)"
+    r"(?!(?:has|is|was|trusts|holds|does|in|on|of|for|to|a|an|the|that|with|no|not)\b)"
+    r"[A-Za-z0-9+=,.@_-]+"
+)
 _IDS = re.compile(r"\b(arn:aws:\S+|i-[0-9a-f]{6,}|[A-Z]{4}[A-Z0-9]{12,}|\d{3,})\b")
 
 
@@ -143,6 +149,7 @@ def mistake_key(text: str) -> str:
     """A reason with the learner's own names and ids taken out, so two learners who made the
     same mistake with different role names count as one kind."""
     text = _QUOTED.sub("<name>", text)
+    text = _NAMED.sub(lambda m: f"{m[1]}{m[2]}<name>", text)
     text = _IDS.sub("<id>", text)
     return " ".join(text.lower().split())[:200]
 
