@@ -363,14 +363,41 @@ def _shared_parts() -> tuple[Loader, HierarchicalEmitter]:
     return _shared["loader"], _shared["template"]
 
 
+@functools.cache
+def _global_options() -> tuple[str, ...]:
+    """The CLI's global options (``aws [options] <command>``), as its main parser has them."""
+    loader, _ = _shared_parts()
+    return tuple(f"--{name}" for name in loader.load_data("cli")["options"])
+
+
+def global_option(name: str) -> str | None:
+    """The global option the CLI reads ``name`` as (``--reg`` is --region), None for none:
+    its main parser is argparse's with abbreviations allowed, so a prefix of one global option
+    only is that option, wherever on the line. A prefix of two or more is argparse's
+    "ambiguous option" error, which the CLI prints."""
+    options = _global_options()
+    if name in options:
+        return name
+    matches = [option for option in options if option.startswith(name)] if len(name) > 2 else []
+    return matches[0] if len(matches) == 1 else None
+
+
+def _refused_global(name: str) -> str | None:
+    """The refused global option (``--d`` is --debug, ``--e`` --endpoint-url) ``name`` is."""
+    option = global_option(name)
+    return option if option in REFUSED_OPTIONS else None
+
+
 def screen(args: list[str]) -> str | None:
     """Why this ``aws`` command may not run here, or None. Nothing has run yet."""
-    positionals = _positionals(args)
+    positionals = command_words(args)
     service = positionals[0] if positionals else None
     operation = positionals[1] if len(positionals) > 1 else None
     for index, arg in enumerate(args):
         name, has_value, value = arg.partition("=")
         if arg.startswith("--") and not arg.startswith("--no-"):
+            if refused := _refused_global(name):
+                return f"aws: {REFUSED_OPTIONS[refused]}"
             for refused, reason in REFUSED_OPTIONS.items():
                 if name == refused or (len(name) >= 4 and refused.startswith(name)):
                     return f"aws: {reason}"
@@ -473,7 +500,7 @@ class _HomeParamFiles:
 
 def reads_only(args: list[str]) -> bool:
     """Whether ``aws <args>`` only reads (so the lab page need not refresh its picture)."""
-    positionals = _positionals(args)
+    positionals = command_words(args)
     operation = positionals[1] if len(positionals) > 1 else ""
     return (
         not operation
@@ -483,12 +510,13 @@ def reads_only(args: list[str]) -> bool:
     )
 
 
-def _positionals(args: list[str]) -> list[str]:
+def command_words(args: list[str]) -> list[str]:
+    """The service, operation and first argument of ``aws`` args, past the global options."""
     found, index = [], 0
     while index < len(args) and len(found) < 3:
         arg = args[index]
         if arg.startswith("--"):
-            takes_value = arg in GLOBALS_WITH_VALUES
+            takes_value = "=" not in arg and global_option(arg) in GLOBALS_WITH_VALUES
             index += 2 if takes_value else 1
             if not found or takes_value:
                 continue
@@ -513,7 +541,7 @@ def run_aws(
     refusal = screen(args)
     if refusal:
         return AwsResult("", refusal + "\n", 252)
-    positionals = _positionals(args)
+    positionals = command_words(args)
     if "help" in positionals:
         return AwsResult(help_text(positionals[: positionals.index("help")]), "", 0)
     if "--version" in args:

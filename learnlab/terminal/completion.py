@@ -1,18 +1,44 @@
 """Tab completion of ``aws`` command lines by the AWS CLI's own completer (awscli.completer,
-what ``aws_completer`` runs), limited to what the terminal runs."""
+what ``aws_completer`` runs), limited to what the terminal runs: nothing after a service it does
+not run or an operation it refuses, and among the words offered none that ``aws.screen`` would
+refuse."""
 
 import functools
 import threading
 
 from awscli.completer import Completer
+from botocore import xform_name
 
-from learnlab.terminal.aws import REFUSED_OPTIONS, S3_COMMANDS, SERVICES, offline_driver
+from learnlab.gate.allowlist import QUERY_ACTIONS
+from learnlab.terminal.aws import (
+    REFUSED_OPTIONS,
+    SERVICES,
+    command_words,
+    offline_driver,
+    screen,
+)
 
 MAX_LINE = 2048
 MAX_COMPLETIONS = 200
 TOP_LEVEL = (*SERVICES, "s3", "configure", "help")
-SUBCOMMANDS = {"s3": S3_COMMANDS, "configure": ("list",)}
 _lock = threading.Lock()  # the completer builds its command tables lazily: one at a time
+
+
+@functools.cache
+def _offered_operations(service: str) -> frozenset[str] | None:
+    """The CLI names (create-role) of the operations the gate forwards for a query service
+    (``gate/allowlist.py``); None where it decides by request (S3)."""
+    actions = QUERY_ACTIONS.get(SERVICES.get(service, ""))
+    return None if actions is None else frozenset(xform_name(a, "-") for a in actions)
+
+
+def _runs(service: str, operation: str) -> bool:
+    """Whether the terminal runs ``aws <service> <operation>``: its screen lets it through and
+    the gate forwards the operation (an InvalidAction otherwise)."""
+    offered = _offered_operations(service)
+    return screen([service, operation]) is None and (
+        offered is None or operation in offered or operation == "help" or operation == "wait"
+    )
 
 
 @functools.cache
@@ -22,21 +48,23 @@ def _completer() -> Completer:
 
 def aws_completions(line: str) -> list[str]:
     """What may follow the last word of ``line`` (text up to the caret), as the CLI's
-    completer says; [] when the line is not an aws command."""
+    completer says; [] when the line is not an aws command, or names a service or an
+    operation the terminal does not run."""
     line = line[:MAX_LINE]
     words = line.split()
     if not words or words[0] != "aws" or (line.strip() == "aws" and not line.endswith(" ")):
         return []
+    typed = words[1:] if line.endswith(" ") else words[1:-1]  # the words before the caret's
+    before = command_words(typed)
+    if before and (before[0] not in TOP_LEVEL or (len(before) > 1 and not _runs(*before[:2]))):
+        return []  # "not available in this lab": nothing of it to offer
     with _lock:
         found = _completer().complete(line) or []
-    positionals = [word for word in words[1:] if not word.startswith("-")]
-    completing_command = not line.endswith(" ") and len(positionals) <= 1
-    if (line.endswith(" ") and not positionals) or (completing_command and len(positionals) == 1):
-        found = [word for word in found if word.startswith("-") or word in TOP_LEVEL]
-    service = positionals[0] if positionals else None
-    if service in SUBCOMMANDS and (
-        (len(positionals) == 1 and line.endswith(" ")) or len(positionals) == 2
-    ):
-        found = [word for word in found if word.startswith("-") or word in SUBCOMMANDS[service]]
-    found = [word for word in found if word not in REFUSED_OPTIONS]
-    return sorted(set(found))[:MAX_COMPLETIONS]
+    if len(before) == 0:
+        commands = [word for word in found if word in TOP_LEVEL]
+    elif len(before) == 1 and before[0] != "help":
+        commands = [word for word in found if _runs(before[0], word)]
+    else:
+        commands = [word for word in found if not word.startswith("-")]
+    options = [word for word in found if word.startswith("-") and word not in REFUSED_OPTIONS]
+    return sorted(set(commands + options))[:MAX_COMPLETIONS]

@@ -546,6 +546,13 @@ class Interpreter:
         names = self._environment()["exported"]
         return {name: value for name in names if (value := self._get(name)) is not None}
 
+    def _check_room_to_export(self, exported: list[str]) -> None:
+        """Exported names are kept like variables, and as many: ``export a1 ... a1000`` (names
+        without values) would otherwise grow the stored shell on every line."""
+        base = self._base()
+        if sum(name not in base for name in exported) >= MAX_VARIABLES:
+            raise _Abort(f"too many variables (this lab keeps {MAX_VARIABLES}).")
+
     def _export(self, words, io: ProgramIO) -> int:
         status = 0
         environment = self._environment()
@@ -564,6 +571,7 @@ class Interpreter:
                     io.err(f"bash: export: `{name}': not a valid identifier\n")
                     status = 1
                 elif name not in environment["exported"]:
+                    self._check_room_to_export(environment["exported"])
                     environment["exported"].append(name)
         if not words or all(_literal(word) == "-p" for word in words):
             for name, value in sorted(self._exported().items()):

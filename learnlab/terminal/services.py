@@ -12,6 +12,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 
+from django.db import transaction
+
 from learnlab.learners.models import Learner
 from learnlab.sandbox.models import Sandbox
 from learnlab.terminal import home
@@ -93,6 +95,14 @@ class DatabaseHome(home.Home):
 
     def count(self):
         return HomeFile.objects.filter(shell=self.shell).count()
+
+    def write(self, host, name, content, *, append=False):
+        """Count and store in one transaction with the shell's row locked: saves that arrive
+        together (editor tabs, a script reusing the cookie, the terminal's ``>``) are counted
+        one after another, so none passes a quota another is about to fill."""
+        with transaction.atomic():
+            list(Shell.objects.select_for_update().filter(pk=self.shell.pk).values_list("pk"))
+            super().write(host, name, content, append=append)
 
     def _store(self, host, name, content):
         HomeFile.objects.update_or_create(
