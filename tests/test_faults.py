@@ -174,7 +174,7 @@ def test_kill_9_of_the_sandbox_server_rebuilds_every_sandbox_and_loses_no_step(s
 
     assert rebuilt_after is not None and rebuilt_after < REBUILD_WITHIN_SECONDS, pages
     assert all(status == 200 for status, _ in pages), pages
-    assert any(reconnecting for _, reconnecting in pages), "the outage was never seen"
+    assert any(reconnecting for _, reconnecting in pages), f"the outage was never seen: {pages}"
     assert _child_running(stack, b"learnlab.sandbox.server") != server
     for learner in learners:
         assert learner.instance_ids() == before[learner.number]  # same resources, same ids
