@@ -258,11 +258,21 @@ def cached_credentials_demo(
     cached = AccessKey.objects.filter(sandbox=sandbox, access_key_id=cached_key_id).first()
 
     def call(key):
+        # LearnLab's own call on the learner's behalf: it must not count as the learner's use
+        # of the role's credentials (step 5 asks for a call from the instance). The gate marks
+        # every successful call's key used, so put back what the key's mark was before, unless
+        # something else has moved it since.
+        keys = AccessKey.objects.filter(pk=key.pk)
+        before = keys.values_list("last_used_at", flat=True).first()
         try:
             arn = aws_client("sts", sandbox=sandbox, key=key).get_caller_identity()["Arn"]
         except ClientError as error:
             return {"ok": False, "text": f"{error.response['Error']['Code']}: "
                     f"{error.response['Error']['Message']}"}  # fmt: skip
+        finally:
+            after = keys.values_list("last_used_at", flat=True).first()
+            if after != before:
+                keys.filter(last_used_at=after).update(last_used_at=before)
         return {"ok": True, "text": f"works as {arn}"}
 
     if cached is None:
