@@ -27,9 +27,6 @@ def _check(browser, step: str) -> StepResult:
     return StepResult.objects.get(step=step)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="red team R2: the credentials page's own demo call passes step 5"
-)
 def test_the_credentials_pages_demo_does_not_pass_step_5_for_the_learner(sandbox_server):
     """Attack: steps 1 to 4 done (the role's credentials fetched once from the metadata
     service), then on the instance's credentials page press the cached-credentials demo: the
