@@ -12,8 +12,6 @@ import re
 import unicodedata
 
 import botocore.session
-from moto.iam.exceptions import MalformedPolicyDocument
-from moto.iam.policy_validation import IAMTrustPolicyDocumentValidator
 
 from learnlab.lib import aws_errors
 from learnlab.lib.aws_errors import AwsError
@@ -77,6 +75,11 @@ def check_own_account(texts: list[str], *, account_id: str, protocol: str) -> No
 
 def check_trust_policy(document: str) -> None:
     """CreateRole and UpdateAssumeRolePolicy: AWS validates the trust policy's shape."""
+    # moto costs every process that sets Django up about 30 MiB: only the gate's first trust
+    # policy loads it (the supervisor and the task cluster never do).
+    from moto.iam.exceptions import MalformedPolicyDocument
+    from moto.iam.policy_validation import IAMTrustPolicyDocumentValidator
+
     try:
         json.loads(document)
     except (ValueError, RecursionError) as error:

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from learnlab.gate import allowlist, fidelity, limits, parsing, signing
@@ -148,9 +148,13 @@ def _after_success(request: GateRequest, auth, key: AccessKey, protocol, params,
     """Bookkeeping of a call that succeeded in the sandbox: a busy database must not turn it
     into a failure the learner would retry."""
     try:
-        access_key_mark_used(key=key)
         action = _action(request, protocol, params)
-        if _changes_sandbox(auth.service, action):
+        changes = _changes_sandbox(auth.service, action)
+        if not changes:
+            access_key_mark_used(key=key)
+            return
+        with transaction.atomic():  # one write transaction, not one a statement
+            access_key_mark_used(key=key)
             _record(request, auth, key, action, seed)
     except OperationalError:
         log.warning("database busy: %s not recorded for replay", request.raw_path, exc_info=True)
