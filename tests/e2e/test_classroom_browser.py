@@ -77,12 +77,46 @@ def test_learners_join_by_code_and_the_board_follows_them_live(
     assert board.evaluate("document.documentElement.dataset.marker") == "same page"
     assert axe_violations(board) == []
 
-    # Reset one learner from the board: their sandbox is empty and they start over.
+    # Both Cy and Bo's shared mistake shows grouped; reveal its hint from the panel.
+    _fail_step_1(learners["Ann"], live_server)
+    # The class clock is the instructor's: the learner's clock form is replaced.
+    board.get_by_label("Rotation").select_option("paused")
+    board.get_by_role("button", name="Set clock").click()
+    expect(board.get_by_test_id("class-clock-state")).to_contain_text("paused since")
+    expect(learners["Cy"].get_by_test_id("class-banner")).to_contain_text(
+        "paused by your instructor", timeout=10_000
+    )
+
+    # A hint reaches an open page (no reload) and says who opened it.
+    learners["Cy"].evaluate("document.documentElement.dataset.marker = 'open'")
+    board.get_by_label("Step", exact=True).select_option(index=0)
+    board.get_by_role("button", name="Reveal hint").click()
+    expect(learners["Cy"].get_by_test_id("class-hint")).to_contain_text(
+        "opened by ada", timeout=10_000
+    )
+    assert learners["Cy"].evaluate("document.documentElement.dataset.marker") == "open"
+
+    # Reset asks first, naming the learner, then can be undone for a minute.
+    board.get_by_role("link", name="Reset Ann's sandbox").click()
+    expect(board.get_by_role("heading", level=1)).to_have_text("Reset Ann's sandbox?")
     board.get_by_role("button", name="Reset Ann's sandbox").click()
     expect(board.get_by_role("status").first).to_contain_text("Ann has an empty sandbox")
     ann = learners["Ann"]
+    expect(ann.get_by_test_id("reset-notice")).to_contain_text("reset your sandbox", timeout=10_000)
     ann.reload()
     expect(ann.get_by_test_id("diagram-text")).to_contain_text("Role: not yet")
-    expect(ann.locator("#lab-progress .is-passed")).to_have_count(0)
+    board.get_by_role("button", name="Undo reset of Ann").click()
+    expect(board.get_by_role("status").first).to_contain_text("Undone: Ann")
+    ann.reload()
+    expect(ann.get_by_test_id("diagram-text")).not_to_contain_text("Role: not yet")
+    assert axe_violations(board) == []
     for page in learners.values():
         page.context.close()
+
+
+def _fail_step_1(page, live_server):
+    """Create a role with no permissions policy and check: the class's common mistake."""
+    form = page.locator("#console-role_for_ec2")
+    form.get_by_label("Role name").fill("lonely-role")
+    form.get_by_role("button", name="Create role").click()
+    expect(page.get_by_test_id("console-done")).to_be_visible()
