@@ -69,6 +69,7 @@ os.environ.setdefault("INITIAL_NO_AUTH_ACTION_COUNT", "0")  # moto's IAM enforce
 os.environ.pop("MOTO_ACCOUNT_ID", None)  # would force every request into one account
 
 from moto.backends import get_backend
+from moto.core import responses as moto_responses
 from moto.core.base_backend import AccountSpecificBackend, BackendDict
 from moto.core.exceptions import ServiceException
 from moto.core.model_instances import reset_model_data
@@ -201,6 +202,27 @@ def _replace_association_everywhere(self, association_id: str, *profile, **by_na
     return association
 
 
+@functools.cache
+def _method_names(clazz) -> frozenset[str]:
+    """moto lists a response class's methods (``inspect.getmembers``) on every call to find
+    the action's: about 1 ms a call. Classes are patched at import, before any call."""
+    return frozenset(_method_names_from_class(clazz))
+
+
+_method_names_from_class = moto_responses.method_names_from_class
+_serialized = moto_responses.BaseResponse.serialized
+
+
+def _serialized_unless_replayed(self, action_result):
+    """A replayed call's answer is read for its status only: moto need not render the rest
+    (a third of a replayed call's time). An error still is, as moto renders it."""
+    if getattr(_request_context, "replaying", False) and not isinstance(
+        action_result.result, Exception
+    ):
+        return 200, dict(self.response_headers), ""
+    return _serialized(self, action_result)
+
+
 class BucketNamespaces(MutableMapping):
     """moto's one bucket namespace (``s3_backends.bucket_accounts``, bucket name: (partition,
     account)) made one per account: during a forwarded call moto sees its own account's names
@@ -241,6 +263,8 @@ IAMRequestBase._check_role_trust_relationship = _check_trust
 BackendDict.__getitem__ = _account_backends_guarded
 AccountSpecificBackend.__getitem__ = _region_backend_guarded
 IAMRequestBase.check_signature = _check_signature_unless_gated
+moto_responses.method_names_from_class = _method_names
+moto_responses.BaseResponse.serialized = _serialized_unless_replayed
 IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = (
     _replace_association_everywhere
 )
@@ -359,6 +383,7 @@ class SandboxServer:
             mock_random.seed(int(seed))
         _request_context.gated = gated
         _request_context.account, _request_context.refused = environ[ACCOUNT_HEADER], False
+        authorization.take_trace()  # none left over from a request that failed part-way
         started, result = [], ()
         try:
             result = app(environ, lambda status, headers, *_: started.append((status, headers)))
@@ -373,7 +398,12 @@ class SandboxServer:
             # However moto handled the refusal (rendered it, swallowed it, failed with a 500),
             # the caller gets AWS's AccessDenied in its own protocol.
             return _aws_error(start_response, environ, OtherAccountRefused())
-        start_response(*started[0])
+        status, headers, *rest = started[0]
+        trace = authorization.take_trace()
+        if gated and trace and status.startswith("403"):
+            # The denial's trace, for the gate to keep and strip (issue 19: "Explain").
+            headers = [*headers, (authorization.TRACE_HEADER, trace)]
+        start_response(status, headers, *rest)
         return [body]
 
     def admin(self, environ, start_response):
@@ -550,10 +580,13 @@ class SandboxServer:
             path=call.path, method=call.method, headers=headers, data=call.body
         ).get_environ()
         status = []
+        _request_context.replaying = True
         try:
             self._moto_call(environ, lambda line, *_: status.append(int(line[:3])), gated=True)
         except Exception:  # moto raised instead of answering: that call fails, no more
             return False
+        finally:
+            _request_context.replaying = False
         return bool(status) and status[0] < 400
 
     def _restore_role_session(
