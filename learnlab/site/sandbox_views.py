@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from learnlab.classroom.selectors import classroom_for_learner
 from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.imds.services import InstanceNotFound, instance_env_lines
 from learnlab.learners.selectors import learner_from_request
@@ -107,9 +108,13 @@ def reset(request):
 def clock(request):
     """Set this learner's lab clock speed, then go back to the page they came from."""
     target = safe_next(request, reverse("sandbox:detail"))
+    learner = learner_from_request(request, create=True)
+    if classroom_for_learner(learner=learner) is not None:
+        messages.error(request, "Your instructor sets this class's lab clock.")
+        return redirect(target)
     try:
         speed = int(request.POST.get("speed", ""))
-        sandbox = sandbox_for_learner(learner=learner_from_request(request, create=True))
+        sandbox = sandbox_for_learner(learner=learner)
         sandbox_set_clock_speed(sandbox=sandbox, speed=speed)
     except ValueError as error:  # not a number, or out of range
         messages.error(

@@ -7,7 +7,6 @@ import csv
 import io
 from datetime import timedelta
 
-import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -68,10 +67,6 @@ def test_pause_holds_a_set_past_its_renewal_and_resuming_renews_it_once(
     assert fresh.issued_at >= resumed_at and fresh.renew_at > resumed_at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs site/sandbox_views.clock to refuse a learner in a class (see report)",
-)
 def test_a_learner_in_a_class_cannot_set_the_clock(classroom, join):
     grace = join(classroom, "Grace")
     grace.post("/sandbox/clock", {"speed": "360"})
