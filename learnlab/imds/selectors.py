@@ -136,19 +136,27 @@ def _text_width(text: str) -> float:
 
 
 def _place_label(bar: TimelineBar, now_x: float) -> None:
-    """Write a bar's expiry where it fits: on the bar, right-aligned at its visible end; else
-    just after the bar; else nowhere (its tooltip still says). Only for sets that have not
-    expired or been withdrawn: an ended bar's end is its expiry, drawn."""
+    """Write a bar's expiry where it fits in its own row (nothing else is drawn there but the
+    now line): on the bar right of now, right-aligned at its visible end; else on the bar left
+    of now; else just after the bar; else just before it; else nowhere (its tooltip still
+    says). Only for sets that have not expired or been withdrawn: an ended bar's end is its
+    expiry, drawn."""
     if bar.kind not in ("current", "valid"):
         return
     text = f"expires {bar.expires}"
-    width = _text_width(text)
-    end = bar.x + bar.width
-    # On the bar: to the right of the now line, which crosses a live bar.
-    if end - max(bar.x, now_x + 2) >= width + 2 * LABEL_PAD:
-        bar.label, bar.label_x, bar.label_anchor, bar.on_bar = text, end - LABEL_PAD, "end", True
-    elif end + LABEL_PAD + width <= BARS_RIGHT:
-        bar.label, bar.label_x, bar.label_anchor = text, end + LABEL_PAD, "start"
+    width = _text_width(text) + 2 * LABEL_PAD
+    start, end = bar.x, bar.x + bar.width
+    if end - max(start, now_x + 1) >= width:
+        bar.label_x, bar.label_anchor, bar.on_bar = end - LABEL_PAD, "end", True
+    elif min(end, now_x - 1) - start >= width:
+        bar.label_x, bar.label_anchor, bar.on_bar = start + LABEL_PAD, "start", True
+    elif end + width <= BARS_RIGHT:  # a live set ends after now: clear of the now line
+        bar.label_x, bar.label_anchor = end + LABEL_PAD, "start"
+    elif start - width >= BARS_LEFT:  # and began before it
+        bar.label_x, bar.label_anchor = start - LABEL_PAD, "end"
+    else:
+        return
+    bar.label = text
 
 
 def credentials_panel(*, sandbox: Sandbox, instance_id: str, now: datetime) -> dict:
