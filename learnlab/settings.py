@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "learnlab.site",
     "learnlab.learners",
     "learnlab.sandbox",
+    "learnlab.denials",  # denials met and their traces (issue 19)
     "learnlab.gate",
     "learnlab.ticker",
     "learnlab.quiz",
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "learnlab.labs",
     "learnlab.terminal",
     "learnlab.classroom",
+    "learnlab.explain",  # why was it denied, the instance chain, explain this error
     "learnlab.accounts",
     "learnlab.embed",
     "learnlab.lti",

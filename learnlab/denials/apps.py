@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class DenialsConfig(AppConfig):
+    name = "learnlab.denials"

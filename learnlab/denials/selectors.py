@@ -1,0 +1,30 @@
+"""Reading recorded denials: only ever a sandbox's own."""
+
+from datetime import datetime
+
+from learnlab.denials.models import Denial
+from learnlab.sandbox.models import Sandbox
+
+
+def denials_recent(*, sandbox: Sandbox, limit: int = 10) -> list[Denial]:
+    return list(
+        Denial.objects.filter(sandbox=sandbox).order_by("-created_at", "-id").defer("trace")[:limit]
+    )
+
+
+def denials_since(*, sandbox: Sandbox, since: datetime) -> list[Denial]:
+    """What one command met (the terminal's "Explain" links), oldest first."""
+    found = Denial.objects.filter(sandbox=sandbox, created_at__gte=since).defer("trace")
+    return list(found.order_by("created_at", "id")[:5])
+
+
+def denial_of_sandbox(*, sandbox: Sandbox | None, slug: str) -> Denial | None:
+    """The denial, if it belongs to ``sandbox``; None otherwise (never another's)."""
+    if sandbox is None or not isinstance(slug, str) or len(slug) > 22:
+        return None
+    return Denial.objects.filter(sandbox=sandbox, slug=slug).first()
+
+
+def explain_path(denial: Denial) -> str:
+    """Where the trace page is (the explain app's URL; a path, so lower apps can link)."""
+    return f"/explain/denials/{denial.slug}"
