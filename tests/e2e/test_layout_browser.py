@@ -380,3 +380,14 @@ def test_a_quiz_answer_puts_focus_on_its_verdict_and_next_on_the_question(
     expect(page.locator("main h1")).to_be_focused()
     assert page.evaluate(OVERFLOWS) == []
     assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_home_page_fits(live_server, browser_page, width):
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": HEIGHT})
+    page.goto(live_server.url + "/")
+    assert page.evaluate(OVERFLOWS) == []
+    _shot(page, f"home-{width}")
+    assert axe_violations(page) == []
+    assert page.errors == []
