@@ -11,18 +11,22 @@ document's signatures and the reserved identity credentials are ``metadata_ident
 
 import base64
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from learnlab.gate.client import aws_client
 from learnlab.imds import metadata_identity as identity
 from learnlab.imds.credentials import InstanceLimitReached, credentials_fetch
-from learnlab.imds.models import MetadataEndpoint
+from learnlab.imds.models import MetadataEndpoint, MetadataRequest
 from learnlab.sandbox import connection
 
+log = logging.getLogger(__name__)
 # Paths and header names, not secrets.
 TOKEN_PATH = "/latest/api/token"  # noqa: S105
 TOKEN_TTL_HEADER = "x-aws-ec2-metadata-token-ttl-seconds"  # noqa: S105
@@ -98,9 +102,59 @@ def token_valid(endpoint: MetadataEndpoint, token: str) -> bool:
 
 
 def respond(
-    endpoint: MetadataEndpoint, *, method: str, path: str, headers: dict
+    endpoint: MetadataEndpoint,
+    *,
+    method: str,
+    path: str,
+    headers: dict,
+    hops: int = 1,
+    via: str = "",
 ) -> MetadataResponse:
-    """Answer one request to the instance's metadata service. ``headers`` are lower-case."""
+    """Answer one request to the instance's metadata service. ``headers`` are lower-case.
+    ``hops``: the network hops the request took (1 from the instance itself, 2 from a container
+    on it: ``hop_limit_of``); ``via`` names the lab app that sent it. Each request is recorded
+    (``MetadataRequest``) for the labs' checks."""
+    answer = _respond(endpoint, method=method, path=path, headers=headers, hops=hops)
+    request_record(
+        endpoint, method=method, path=path, headers=headers, hops=hops, via=via, answer=answer
+    )
+    return answer
+
+
+def request_record(endpoint, *, method, path, headers, hops, via, answer) -> None:
+    """Keep the request (the last ``MetadataRequest.KEPT`` per instance); a busy database
+    never fails the answer."""
+    try:
+        MetadataRequest.objects.create(
+            sandbox_id=endpoint.sandbox_id,
+            instance_id=endpoint.instance_id,
+            method=method[:10],
+            path=path[:300],
+            token=TOKEN_HEADER in headers,
+            hops=max(1, min(hops, 255)),
+            via=via[:20],
+            status=answer.status,
+        )
+        mine = MetadataRequest.objects.filter(
+            sandbox_id=endpoint.sandbox_id, instance_id=endpoint.instance_id
+        )
+        oldest_kept = mine.order_by("-id").values_list("id", flat=True)[
+            MetadataRequest.KEPT - 1 : MetadataRequest.KEPT
+        ]
+        if cutoff := list(oldest_kept):
+            mine.filter(id__lt=cutoff[0]).delete()
+    except DatabaseError:
+        log.warning("metadata request not recorded", exc_info=True)
+
+
+# The answer a PUT gets when its reply runs out of hops (HttpPutResponseHopLimit): none at all,
+# the caller times out. ``status`` 0: nothing arrived.
+NO_ANSWER = 0
+
+
+def _respond(
+    endpoint: MetadataEndpoint, *, method: str, path: str, headers: dict, hops: int
+) -> MetadataResponse:
     try:
         instance = connection.instance_get(endpoint.sandbox.account_id, endpoint.instance_id)
     except connection.SandboxServerError:
@@ -113,7 +167,17 @@ def respond(
     if instance["http_endpoint"] == "disabled":
         return _error(403)
     if path == TOKEN_PATH:
-        return _token(endpoint, method, headers)
+        answer = _token(endpoint, method, headers)
+        if answer.status == 200 and hops > hop_limit_of(endpoint, instance):
+            # The token's reply leaves with its IP TTL set to the hop limit: a reply that must
+            # cross more hops (a container's bridge) is dropped on the way.
+            return MetadataResponse(
+                NO_ANSWER,
+                f"No answer: the token's reply was dropped after "
+                f"{hop_limit_of(endpoint, instance)} hop(s) (HttpPutResponseHopLimit), "
+                f"{hops} needed. The caller times out.\n",
+            )
+        return answer
     if method == "PUT" and path.endswith("/api/token"):
         return _error(403)  # only /latest/api/token issues tokens
     if method not in ("GET", "HEAD"):
@@ -124,6 +188,22 @@ def respond(
     if token is None and instance["http_tokens"] == "required":
         return _error(401)
     return _tree(endpoint, instance, path)
+
+
+def hop_limit_of(endpoint: MetadataEndpoint, instance: dict) -> int:
+    """The instance's HttpPutResponseHopLimit (1 unless changed): from its facts when the
+    sandbox server reports it, else as DescribeInstances shows it to the lab user."""
+    if "http_put_response_hop_limit" in instance:
+        return int(instance["http_put_response_hop_limit"])
+    try:
+        found = aws_client("ec2", sandbox=endpoint.sandbox).describe_instances(
+            InstanceIds=[endpoint.instance_id]
+        )
+        options = found["Reservations"][0]["Instances"][0].get("MetadataOptions", {})
+        return int(options.get("HttpPutResponseHopLimit", 1))
+    except Exception:  # unreadable: AWS's default
+        log.warning("hop limit of %s not read", endpoint.instance_id, exc_info=True)
+        return 1
 
 
 def _token(endpoint, method: str, headers: dict) -> MetadataResponse:

@@ -53,3 +53,27 @@ class InstanceCredentials(models.Model):
 
     def __str__(self) -> str:
         return f"credentials of {self.role_name} on {self.instance_id}"
+
+
+class MetadataRequest(models.Model):
+    """One request an instance's metadata service answered, as it saw it: what the labs' checks
+    read (a token presented or not, through how many hops, what it answered), never terminal
+    text. Only the last ``KEPT`` per instance are kept."""
+
+    KEPT = 50
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="imds_requests")
+    instance_id = models.CharField(max_length=32)
+    at = models.DateTimeField(auto_now_add=True)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=300)
+    token = models.BooleanField()  # an IMDSv2 session token header came with it
+    hops = models.PositiveSmallIntegerField(default=1)  # network hops simulated on the way
+    via = models.CharField(max_length=20, blank=True)  # "preview", "container", "" (direct)
+    status = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["sandbox", "instance_id", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} on {self.instance_id}: {self.status}"
