@@ -199,10 +199,16 @@ def test_an_unparseable_answer_is_a_failed_call_for_the_forms(sandbox_server, sa
 
 @pytest.mark.django_db(transaction=True)
 def test_the_lab_page_answers_with_an_unparseable_sandbox(sandbox_server, fresh_cache):
-    """The lab page and its diagram on a sandbox whose ListRoles cannot be parsed: 200 with
-    the page's reconnecting notice, never a 500 (``labs/views.py`` SANDBOX_ERRORS)."""
+    """The lab page, its diagram, a Check and a console form on a sandbox whose ListRoles
+    cannot be parsed: each answers 200 with a message, never a 500 (``labs/views.py``
+    SANDBOX_ERRORS, ``labs/console.py``'s Recorder)."""
     browser = Client(raise_request_exception=False)
     browser.get("/sandbox/panel")
     _poison(sandbox_server, Sandbox.objects.get())
     assert browser.get(LAB).status_code == 200
     assert browser.get(f"{LAB}diagram").status_code == 200
+    check = browser.post(f"{LAB}steps/create-role/check", HTTP_HX_REQUEST="true")
+    assert check.status_code == 200
+    form = {"role_for_ec2-role_name": "fresh", "role_for_ec2-trust_policy": EC2_TRUST_POLICY}
+    answer = browser.post(f"{LAB}console/role_for_ec2", form, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200
