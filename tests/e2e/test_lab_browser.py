@@ -78,6 +78,10 @@ def test_a_console_mistake_gets_its_message_and_a_fix_in_the_console(lab):
     trust = page.locator("#console-role_trust")
     trust.locator("summary").click()
     trust.get_by_label("Role").select_option("lambda-role")
+    # The fields reload for the chosen role; typing before they are back would be overwritten.
+    fields = trust.locator(".console-fields")
+    expect(fields).to_have_attribute("data-refresh-url", re.compile("lambda-role"))
+    expect(fields).not_to_have_attribute("aria-busy", "true")
     policy = trust.get_by_label("Trust policy")
     expect(policy).to_have_value(re.compile("lambda.amazonaws.com"))  # the role's own document
     policy.fill(EC2_TRUST_POLICY)
