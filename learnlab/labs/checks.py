@@ -603,3 +603,6 @@ def credentials_rotated(view: SandboxView) -> CheckResult:
         f"{newer.access_key.access_key_id} (at {_when(_seen_at(newer))}): {overlap}.",
         facts=facts | {"used": any(s.access_key.last_used_at for s in sets)},
     )
+
+# The later labs' checks register themselves here, where CHECKS is loaded.
+from learnlab.labs import checks_ssrf  # noqa: E402, F401

@@ -659,3 +659,6 @@ FORMS: dict[str, type[ConsoleForm]] = {
     form.name: form
     for form in (RoleForEc2, RoleTrust, RolePermissions, LaunchInstance, ModifyInstanceRole)
 }
+
+# The later labs' forms add themselves to FORMS here.
+from learnlab.labs import console_more  # noqa: E402, F401
