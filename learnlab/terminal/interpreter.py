@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
+from learnlab.denials.selectors import explain_lines
 from learnlab.imds.services import InstanceNotFound, instance_facts
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
@@ -406,6 +409,7 @@ class Interpreter:
         if args[:2] == ["ssm", "start-session"] and "--target" in args[:-1]:
             return self._connect([args[args.index("--target") + 1]], io)
         environ = self._exported() | prefix
+        started = timezone.now()  # the denials this command meets are recorded after it
         result = run_aws(
             args,
             sandbox=self.sandbox,
@@ -416,6 +420,8 @@ class Interpreter:
         )
         io.out(result.stdout)
         io.err(result.stderr)
+        if result.status != 0:  # "Explain" links: the denial's trace, the error's meaning
+            io.err(explain_lines(sandbox=self.sandbox, since=started, stderr=result.stderr))
         if result.status == 0 and not reads_only(args):
             self._changed = True
         self._check_deadline()  # stopped at the limit: so is the rest of the line
