@@ -74,10 +74,10 @@ def imdsv1_keys_leaked(view: SandboxView) -> CheckResult:
             f"credentials/{role} (or, on the instance, curl that URL with no token header).",
             facts=facts,
         )
-    how = "the URL preview app" if leaked.via == "preview" else "a request with no token"
+    how = "The URL preview app" if leaked.via == "preview" else "A request with no token"
     return CheckResult(
         True,
-        f"{how.capitalize()} read role {role}'s keys from {instance_id}'s metadata service over "
+        f"{how} read role {role}'s keys from {instance_id}'s metadata service over "
         f"IMDSv1 at {leaked.at:%H:%M:%S} UTC: anyone who can make the app fetch a URL gets "
         f"them.",
         facts=facts | {"leaked": True},
