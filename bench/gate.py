@@ -14,7 +14,7 @@ path with the lab user's keys (reused across calls, no retries). For each operat
 ``--warmup`` untimed calls per path, then ``--calls`` timed calls per path, sequentially, in
 alternating blocks (gate, direct, direct, gate, ...) so that both paths see the same machine
 conditions and the same amount of state in moto. It prints p50/p95/p99 and sequential
-requests/s per operation and path, the gate/direct ratios with the goal (gate p50 <= 1.5x direct),
+requests/s per operation and path, the gate/direct ratios with the goal (gate p50 <= 1.25x direct),
 and the resident memory of every process of the stack. The stack is stopped at the end, whatever
 happens.
 
@@ -53,7 +53,7 @@ from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.site.launch import stack_env, stack_start
 
 ROOT = Path(__file__).resolve().parent.parent
-GOAL_RATIO = 1.5
+GOAL_RATIO = 1.25  # issue 16: the gate at p50 within 1.25x of a direct call
 STARTUP_TIMEOUT = 60.0  # seconds: migrate, collectstatic, three processes and a clock heartbeat
 STOP_TIMEOUT = 30.0  # the supervisor gives its children 5 s, then kills them
 ORPHAN_GRACE = 3.0  # for grandchildren still exiting when runstack is gone
