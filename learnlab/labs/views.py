@@ -14,6 +14,7 @@ from learnlab.labs.checks import SandboxView
 from learnlab.labs.console import FORMS, CallFailed, Recorder
 from learnlab.labs.diagrams import DIAGRAMS
 from learnlab.labs.guided import lab_completion, step_values
+from learnlab.labs.rewind import RewindRefused, lab_rewind
 from learnlab.labs.selectors import lab_facts, lab_progress
 from learnlab.labs.services import CHECK_UNAVAILABLE, lab_reset, step_check
 from learnlab.learners.selectors import learner_from_request
@@ -267,8 +268,11 @@ def _errors_named(form) -> str:
 
 @require_POST
 def reset(request, slug):
+    """Reset the lab; with ``before`` (a step's slug), rewind the sandbox to just before it."""
     lab = _lab_or_404(slug)
     learner = learner_from_request(request, create=True)
+    if request.POST.get("before"):
+        return _rewind(request, lab, learner, request.POST["before"])
     try:
         lab_reset(learner=learner, sandbox=sandbox_for_learner(learner=learner), lab=lab)
     except SANDBOX_ERRORS:
@@ -278,3 +282,25 @@ def reset(request, slug):
             request, "Lab reset: your sandbox is empty and you are back at step 1. Your keys stay."
         )
     return redirect("labs:detail", slug=lab.slug)
+
+
+def _rewind(request, lab: Lab, learner, before: str):
+    step = lab.step(before)
+    if step is None:
+        messages.error(request, "There is no such step to rewind to: choose one from the list.")
+        return redirect("labs:detail", slug=lab.slug)
+    try:
+        lab_rewind(
+            learner=learner, sandbox=sandbox_for_learner(learner=learner), lab=lab, step=step
+        )
+    except RewindRefused as refused:
+        messages.error(request, str(refused))
+    except SANDBOX_ERRORS:
+        messages.error(request, connection.RECONNECTING)
+    else:
+        messages.success(
+            request,
+            f"Rewound: your sandbox is as it was just before step {step.number} ({step.title}), "
+            f"with the same ids. Try step {step.number} again.",
+        )
+    return redirect(reverse("labs:detail", args=[lab.slug]) + f"#{step.anchor}")

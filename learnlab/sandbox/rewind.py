@@ -1,0 +1,70 @@
+"""Rewind: take a sandbox back to how it was at an earlier moment, built from its replay log.
+
+The gate records every call that changed the sandbox with the seed moto drew its ids from
+(``SandboxCall``). Keeping the calls made up to the moment and replaying them on a fresh account
+(``sandbox_rebuild``, what a restart does) gives the sandbox as it was then, with the same role,
+profile, instance and association ids. The lab key stays; role credentials issued after the
+moment go (their instance may not exist any more); those issued before come back with the
+rebuild, as after a restart.
+"""
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+
+from learnlab.sandbox import connection
+from learnlab.sandbox.models import AccessKey, Sandbox, SandboxCall
+from learnlab.sandbox.services import sandbox_rebuild
+
+log = logging.getLogger(__name__)
+
+
+def _size(call: SandboxCall) -> int:
+    """What a kept call counts in the log's size (the gate's own measure: body, path and
+    recorded headers)."""
+    headers = sum(len(name) + len(value) for name, value in call.headers.items())
+    return len(bytes(call.body)) + len(call.path) + headers
+
+
+def sandbox_rewind(*, sandbox: Sandbox, to: datetime | None, keep_first: int = 0) -> int:
+    """Take ``sandbox`` back to how it was at ``to``: only the calls made up to then are kept
+    (None: none but the first ``keep_first`` calls, a lab's prepared state) and replayed on a
+    fresh account with their seeds. Returns how many calls were dropped.
+
+    Raises connection.SandboxServerUnavailable when the sandbox server does not answer; the
+    sandbox is then marked dropped and comes back (rewound) on its next use, as after a
+    restart."""
+    with transaction.atomic():
+        locked = Sandbox.objects.select_for_update().get(pk=sandbox.pk)
+        calls = SandboxCall.objects.filter(sandbox=locked).order_by("pk")
+        if to is None:
+            kept_pks = list(calls.values_list("pk", flat=True)[:keep_first])
+            dropped = calls.exclude(pk__in=kept_pks)
+        else:
+            dropped = calls.filter(made_at__gt=to)
+        count = dropped.count()
+        dropped.delete()
+        kept = list(SandboxCall.objects.filter(sandbox=locked))
+        # Credentials issued after the moment did not exist then (nor, maybe, their instance).
+        later = AccessKey.objects.filter(sandbox=locked, kind=AccessKey.Kind.ROLE_SESSION)
+        if to is not None:
+            later = later.filter(created_at__gt=to)
+        later.delete()
+        used_later = Q(last_used_at__gt=to) if to is not None else Q(last_used_at__isnull=False)
+        AccessKey.objects.filter(sandbox=locked).filter(used_later).update(last_used_at=None)
+        fresh = {
+            "log_calls": len(kept),
+            "log_bytes": sum(_size(call) for call in kept),
+            "status": Sandbox.Status.DROPPED,  # a call meanwhile rebuilds it, rewound
+            "rebuild_failures": 0,
+            "rebuild_after": None,
+        }
+        Sandbox.objects.filter(pk=locked.pk).update(**fresh)
+    for name, value in fresh.items():
+        setattr(sandbox, name, value)
+    connection.account_drop(sandbox.account_id, server=sandbox.server)
+    sandbox_rebuild(sandbox=sandbox)
+    log.info("rewound sandbox %s: %s calls dropped, %s kept", sandbox.account_id, count, len(kept))
+    return count
