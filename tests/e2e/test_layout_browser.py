@@ -119,7 +119,7 @@ def test_the_lab_page_keeps_the_step_list_off_the_text_and_the_terminal_a_key_aw
     page = browser_page
     sandbox = _open_sandbox(page, live_server, width)
     launch_with_role(sandbox, "app-with-a-name-as-long-as-learners-give-them")
-    page.goto(live_server.url + "/lab/")
+    page.goto(live_server.url + "/lab/instance-role/")
     expect(page.locator("#terminal-line")).to_be_attached()
 
     # Every console form open, its fields read from the sandbox (selects of roles, AMIs...).
