@@ -419,9 +419,10 @@ class Interpreter:
             files=self._paramfiles(args),
         )
         io.out(result.stdout)
-        io.err(result.stderr)
-        if result.status != 0:  # "Explain" links: the denial's trace, the error's meaning
+        if result.status != 0:  # "Explain" links (the denial's trace, the error's meaning),
+            # above the CLI's own error line, which stays the last line as the CLI prints it
             io.err(explain_lines(sandbox=self.sandbox, since=started, stderr=result.stderr))
+        io.err(result.stderr)
         if result.status == 0 and not reads_only(args):
             self._changed = True
         self._check_deadline()  # stopped at the limit: so is the rest of the line
