@@ -188,8 +188,15 @@ def test_the_lab_page_keeps_the_step_list_off_the_text_and_the_terminal_a_key_aw
     expect(done).to_be_visible(timeout=15_000)
     expect(done).to_be_focused()
 
-    # What the form did (API calls, CLI lines with ARNs) stays inside its box too.
+    # What the form did (API calls, CLI lines with ARNs) stays inside its box too, and so do
+    # the step list's own menus (Reset, Rewind) opened.
     expect(page.locator("#console-role_for_ec2 .calls pre").first).to_be_visible()
+    assert page.evaluate(OVERFLOWS) == []
+    _shot(page, f"lab-calls-{width}")
+    page.reload()
+    page.evaluate(
+        "document.querySelectorAll('.lab-steps details').forEach((d) => { d.open = true; })"
+    )
     assert page.evaluate(OVERFLOWS) == []
     for y in _scroll_positions(page):
         assert page.evaluate(OVER_THE_STEP_LIST) == [], f"under the step list, scrolled to {y}"
