@@ -60,6 +60,9 @@ class AccessKey(models.Model):
     class Kind(models.TextChoices):
         LAB_USER = "lab-user"  # the learner's own long-term keys: full rights in the sandbox
         ROLE_SESSION = "role-session"  # temporary credentials of an assumed role
+        # Long-term keys the learner made for one of their own IAM users (CreateAccessKey),
+        # gone at DeleteAccessKey or UpdateAccessKey Inactive (gate/user_keys.py).
+        IAM_USER = "iam-user"
 
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="access_keys")
     access_key_id = models.CharField(max_length=128, unique=True)
