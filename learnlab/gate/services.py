@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from learnlab.denials.services import denial_from_response, denial_record_trust
 from learnlab.gate import allowlist, fidelity, limits, parsing, signing
+from learnlab.gate.user_keys import user_keys_follow
 from learnlab.lib import aws_errors
 from learnlab.lib.aws_errors import AwsError, GateResponse, protocol_for
 from learnlab.sandbox import connection
@@ -148,6 +149,7 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
         denial_from_response(sandbox=sandbox, response=response, in_process=request.in_process)
     if response.status < 400:
         _after_success(request, auth, key, protocol, params, seed)
+        user_keys_follow(service=auth.service, params=params, body=response.body, key=key)
     return response
 
 
