@@ -605,4 +605,4 @@ def credentials_rotated(view: SandboxView) -> CheckResult:
     )
 
 # The later labs' checks register themselves here, where CHECKS is loaded.
-from learnlab.labs import checks_least_privilege, checks_ssrf  # noqa: E402, F401
+from learnlab.labs import checks_least_privilege, checks_ssrf, checks_swap  # noqa: E402, F401
