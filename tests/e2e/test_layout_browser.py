@@ -373,7 +373,7 @@ def test_the_sandbox_page_fits_and_focus_follows_its_terminal_line_form(
     assert page.errors == []
 
 
-def test_a_quiz_answer_puts_focus_on_its_verdict_and_next_on_the_question(
+def test_a_quiz_answer_puts_focus_on_its_verdict_and_next_on_the_next_question(
     live_server, browser_page
 ):
     page = browser_page
@@ -387,6 +387,20 @@ def test_a_quiz_answer_puts_focus_on_its_verdict_and_next_on_the_question(
     expect(page.locator("main h1")).to_be_focused()
     assert page.evaluate(OVERFLOWS) == []
     assert axe_violations(page) == []
+
+    # An exam at a laptop's width: each "Save and next" lands on the next question's heading.
+    page.set_viewport_size({"width": 1280, "height": HEIGHT})
+    page.goto(live_server.url + "/quiz/")
+    page.get_by_role("button", name="Start the exam").click()
+    expect(page.locator("main h1")).to_contain_text("question 1 of")
+    page.locator(".options input").first.check()
+    page.get_by_role("button", name="Save and next").click()
+    heading = page.locator("main h1")
+    expect(heading).to_contain_text("question 2 of")
+    expect(heading).to_be_focused()
+    assert page.evaluate(OVERFLOWS) == []
+    assert axe_violations(page) == []
+    assert page.errors == []
 
 
 @pytest.mark.parametrize("width", WIDTHS)
