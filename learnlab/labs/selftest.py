@@ -25,7 +25,7 @@ from learnlab.labs.catalog import RUNS, WAYS, Lab, RunEntry, Step
 from learnlab.labs.checks import CheckResult, SandboxView
 from learnlab.labs.console import FORMS, CallFailed, Recorder
 from learnlab.labs.prepared import SetupFailed, lab_prepare
-from learnlab.labs.services import check_run, steps_check
+from learnlab.labs.services import check_run, step_check, steps_check
 from learnlab.learners.models import Learner
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
@@ -63,6 +63,7 @@ class Report:
     lab: Lab
     rows: list[Row] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    learners: dict = field(default_factory=dict)  # way -> its learner, when kept
 
     @property
     def ok(self) -> bool:
@@ -116,6 +117,7 @@ class _Run:
 
     def __init__(self, lab: Lab, way: str, report: Report, sandbox: Sandbox):
         self.lab, self.way, self.report, self.sandbox = lab, way, report, sandbox
+        self.learner = sandbox.learner
         self.shell = shell_open(sandbox=sandbox)
         self.facts: dict = {}
 
@@ -176,10 +178,11 @@ class _Run:
                     step.number, f"{RUNS[self.way]} entry {number} ({entry.said}): {failed}"
                 )
                 raise _Stop
-        outcomes = steps_check(view=SandboxView(self.sandbox), lab=self.lab, step=step)
-        for _, outcome in outcomes:
+        # The steps before it and the step itself, on the same reads (the facts feed the
+        # next step's example values), then the learner's Check, stored as the page stores it.
+        for _, outcome in steps_check(view=SandboxView(self.sandbox), lab=self.lab, step=step):
             self.facts |= {k: v for k, v in outcome.facts.items() if v}
-        result = outcomes[-1][1]
+        result = step_check(learner=self.learner, sandbox=self.sandbox, lab=self.lab, step=step)
         row.green, row.message = result.passed, result.message
         if not result.passed:
             self.problem(
@@ -251,10 +254,11 @@ class _Run:
         return ""
 
 
-def lab_selftest(lab: Lab, *, ways: tuple[str, ...] = WAYS) -> Report:
-    """Run the lab's solutions both ways (each on a fresh sandbox, dropped afterwards) and
-    report every row and problem. Raises connection.SandboxServerUnavailable when the sandbox
-    server does not answer."""
+def lab_selftest(lab: Lab, *, ways: tuple[str, ...] = WAYS, keep: bool = False) -> Report:
+    """Run the lab's solutions both ways, each on a fresh sandbox of a new learner, and report
+    every row and problem. The learners and their sandboxes are removed afterwards, unless
+    ``keep`` (then ``Report.learners`` has them, their results stored as Check stores them).
+    Raises connection.SandboxServerUnavailable when the sandbox server does not answer."""
     report = Report(lab)
     for way in ways:
         learner = Learner.objects.create(display_name=f"selftest {lab.slug} {way}")
@@ -262,8 +266,11 @@ def lab_selftest(lab: Lab, *, ways: tuple[str, ...] = WAYS) -> Report:
         try:
             _Run(lab, way, report, sandbox).run()
         finally:
-            # An account a server that is down never drops goes with its next restart.
-            with contextlib.suppress(*connection.SANDBOX_ERRORS):
-                sandbox_drop(sandbox=sandbox)
-            learner.delete()
+            if keep:
+                report.learners[way] = learner
+            else:
+                # An account a server that is down never drops goes with its next restart.
+                with contextlib.suppress(*connection.SANDBOX_ERRORS):
+                    sandbox_drop(sandbox=sandbox)
+                learner.delete()
     return report

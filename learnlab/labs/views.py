@@ -3,13 +3,14 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
+from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from learnlab.labs.catalog import EXAMPLE_FACTS, Lab, lab_get, labs_all
+from learnlab.labs.catalog import EXAMPLE_FACTS, Lab, lab_get, lab_version, labs_all
 from learnlab.labs.checks import SandboxView
 from learnlab.labs.console import FORMS, CallFailed, Recorder
 from learnlab.labs.diagrams import DIAGRAMS
@@ -42,10 +43,26 @@ def _changed(response, source: str, what: str = "sandbox"):
 
 @require_GET
 def index(request):
+    """Every lab with the learner's progress in it: steps passed, where to resume."""
     labs = labs_all()
     if len(labs) == 1:
         return redirect("labs:detail", slug=next(iter(labs)))
-    return render(request, "labs/index.html", {"section": "lab", "labs": labs.values()})
+    learner = learner_from_request(request, create=False)
+    rows = []
+    for lab in labs.values():
+        progress, current = lab_progress(learner=learner, lab=lab)
+        passed = sum(1 for p in progress if p.passed)
+        rows.append(
+            {
+                "lab": lab,
+                "passed": passed,
+                "total": len(progress),
+                "current": current,
+                "started": any(p.result for p in progress),
+                "complete": passed == len(progress),
+            }
+        )
+    return render(request, "labs/index.html", {"section": "lab", "rows": rows})
 
 
 @dataclass(frozen=True)
@@ -93,9 +110,21 @@ def _sections(
     ]
 
 
+def _preview(request, lab: Lab):
+    """``make dev`` only: the lab page polls this; when the lab's file changed since the page
+    was made, htmx reloads the page (``HX-Refresh``), else nothing (204)."""
+    if request.GET["preview"] == lab_version(lab.slug):
+        return HttpResponse(status=204)
+    response = HttpResponse(status=200)
+    response["HX-Refresh"] = "true"
+    return response
+
+
 @require_GET
 def detail(request, slug):
     lab = _lab_or_404(slug)
+    if settings.DEBUG and "preview" in request.GET:
+        return _preview(request, lab)
     learner = learner_from_request(request, create=True)
     progress, current = lab_progress(learner=learner, lab=lab)
     context = {
@@ -105,6 +134,7 @@ def detail(request, slug):
         "current": current,
         "all_passed": all(p.passed for p in progress),
         "diagram_template": DIAGRAMS.get(lab.diagram),
+        "preview_version": lab_version(lab.slug) if settings.DEBUG else "",
     }
     try:
         sandbox = sandbox_for_learner(learner=learner)
