@@ -2,12 +2,18 @@
 made as the learner's lab user through the gate, so they are recorded in the replay log like the
 learner's own calls (a rebuild or a rewind brings back the same ids)."""
 
+import logging
+
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
 from learnlab.gate.client import aws_client
 from learnlab.labs.catalog import Lab
+from learnlab.labs.models import StepResult
+from learnlab.learners.models import Learner
 from learnlab.sandbox.models import Sandbox
+
+log = logging.getLogger(__name__)
 
 
 class SetupFailed(Exception):
@@ -31,3 +37,20 @@ def lab_prepare(*, sandbox: Sandbox, lab: Lab) -> int:
                 f"{where}, setup call {number} ({call.service} {call.operation}) failed: {error}"
             ) from error
     return len(lab.setup)
+
+
+def lab_start(*, learner: Learner, sandbox: Sandbox, lab: Lab) -> bool:
+    """Set up the lab's prepared state when the learner starts it: a lab with setup calls, a
+    learner with no result in it yet, and a sandbox that holds nothing (its replay log is
+    empty), so the calls meet nothing of another lab's. Otherwise the learner resets the lab to
+    get it (the reset makes the calls). Returns whether it made them."""
+    if not lab.setup or sandbox.log_calls or sandbox.calls.exists():
+        return False
+    if StepResult.objects.filter(learner=learner, lab=lab.slug).exists():
+        return False
+    try:
+        lab_prepare(sandbox=sandbox, lab=lab)
+    except SetupFailed as error:  # a page loaded twice at once: the other made them
+        log.warning("%s", error)
+        return False
+    return True

@@ -15,6 +15,7 @@ from learnlab.labs.checks import SandboxView
 from learnlab.labs.console import FORMS, CallFailed, Recorder
 from learnlab.labs.diagrams import DIAGRAMS
 from learnlab.labs.guided import lab_completion, step_values
+from learnlab.labs.prepared import SetupFailed, lab_prepare, lab_start
 from learnlab.labs.rewind import RewindRefused, lab_rewind
 from learnlab.labs.selectors import lab_facts, lab_progress
 from learnlab.labs.services import CHECK_UNAVAILABLE, lab_reset, step_check
@@ -138,6 +139,7 @@ def detail(request, slug):
     }
     try:
         sandbox = sandbox_for_learner(learner=learner)
+        lab_start(learner=learner, sandbox=sandbox, lab=lab)  # a break-fix lab's starting state
         values = step_values(sandbox=sandbox)
         view = SandboxView(sandbox)
         view.roles  # noqa: B018 - the first read: the page shows "reconnecting" if it fails
@@ -304,12 +306,17 @@ def reset(request, slug):
     if request.POST.get("before"):
         return _rewind(request, lab, learner, request.POST["before"])
     try:
-        lab_reset(learner=learner, sandbox=sandbox_for_learner(learner=learner), lab=lab)
+        sandbox = sandbox_for_learner(learner=learner)
+        lab_reset(learner=learner, sandbox=sandbox, lab=lab)
+        lab_prepare(sandbox=sandbox, lab=lab)  # a break-fix lab's starting state
     except SANDBOX_ERRORS:
         messages.error(request, connection.RECONNECTING)
+    except SetupFailed as failed:
+        messages.error(request, f"The lab's starting state could not be set up: {failed}")
     else:
+        state = "holds the lab's starting state" if lab.setup else "is empty"
         messages.success(
-            request, "Lab reset: your sandbox is empty and you are back at step 1. Your keys stay."
+            request, f"Lab reset: your sandbox {state} and you are back at step 1. Your keys stay."
         )
     return redirect("labs:detail", slug=lab.slug)
 
