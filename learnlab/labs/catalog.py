@@ -263,12 +263,14 @@ def _run_entries(entries, way: str, key: str, forms: list, problems: list) -> tu
             continue
         fields = entry.get("fields", {})
         good = isinstance(fields, dict) and all(
-            isinstance(v, str | bool)
+            isinstance(v, str | int)  # true/false are ints too
             or (isinstance(v, list) and all(isinstance(i, str) for i in v))
             for v in fields.values()
         )
         if not good:
-            problems.append(f"{where}: fields must map field names to text, true/false or lists")
+            problems.append(
+                f"{where}: fields must map field names to text, numbers, true/false or lists"
+            )
             continue
         parsed.append(RunEntry(form=entry["form"], fields=fields))
     return tuple(parsed)

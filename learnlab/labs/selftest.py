@@ -225,6 +225,8 @@ class _Run:
         data = {}
         for name, form_field in shown.fields.items():
             value = entry.fields.get(name, shown.get_initial_for_field(form_field, name))
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
             if isinstance(value, str):
                 value = self._own(value)
             elif isinstance(value, list):

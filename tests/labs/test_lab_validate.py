@@ -71,7 +71,7 @@ def test_a_step_without_runnable_solutions_still_loads_with_none():
             "console_run entry 2: form 'launch_instance' is not one of the step's forms",
         ),
         (
-            'console_run = [{ form = "role_for_ec2", fields = { role_name = 3 } }]',
+            'console_run = [{ form = "role_for_ec2", fields = { role_name = { a = 1 } } }]',
             "console_run entry 1: fields must map field names to text",
         ),
         ('console_run = [{ from = "role_for_ec2" }]', "console_run entry 1: a table is"),
