@@ -16,10 +16,7 @@ first the same, so a client dripping headers is closed after --keep-alive second
 """
 
 import asyncio
-import functools
-import importlib
 import io
-import os
 import sys
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -29,11 +26,7 @@ from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
 from learnlab.lib.env import env_int
-
-# The arbiter imports this module for ``Worker`` and so reads the settings, but never sets
-# Django up: each worker loads LearnLab (``_wsgi_application``) in its own process, so the
-# arbiter stays small (about 30 MiB rather than 90).
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnlab.settings")
+from learnlab.wsgi import application as wsgi_application
 
 THREADS = max(1, env_int("LEARNLAB_WEB_THREADS", 4))
 BODY_SECONDS = 30.0
@@ -56,13 +49,7 @@ class Worker(gasgi.ASGIWorker):
 
     def init_process(self):
         gasgi.ASGIProtocol = _HeaderDeadlineProtocol  # the one name its server factory uses
-        _wsgi_application()  # Django set up in the worker, before it serves
         super().init_process()
-
-
-@functools.cache
-def _wsgi_application():
-    return importlib.import_module("learnlab.wsgi").application
 
 
 async def application(scope, receive, send) -> None:
@@ -178,7 +165,7 @@ def _run_wsgi(environ: dict) -> tuple[int, list, bytes]:
     def start_response(status, headers, exc_info=None):
         started["status"], started["headers"] = status, headers
 
-    result = _wsgi_application()(environ, start_response)
+    result = wsgi_application(environ, start_response)
     try:
         content = b"".join(result)
     finally:
