@@ -604,5 +604,6 @@ def credentials_rotated(view: SandboxView) -> CheckResult:
         facts=facts | {"used": any(s.access_key.last_used_at for s in sets)},
     )
 
+
 # The later labs' checks register themselves here, where CHECKS is loaded.
 from learnlab.labs import checks_least_privilege, checks_ssrf, checks_swap  # noqa: E402, F401
