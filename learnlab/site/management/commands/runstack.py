@@ -19,4 +19,10 @@ class Command(BaseCommand):
         call_command("clearsessions", verbosity=0)  # sessions live in the database: drop expired
         if not dev:
             call_command("collectstatic", interactive=False, verbosity=0)
+        else:
+            # DEBUG: the lab loader re-reads a changed lab file and an open lab page reloads.
+            self.stdout.write(
+                "[learnlab] lab preview: edit learnlab/labs/content/*.toml and the open lab page "
+                "reloads; check a file with manage.py lab validate FILE (docs/authoring.md)"
+            )
         raise SystemExit(Supervisor(port=port, host=host, dev=dev, out=self.stdout).run())
