@@ -17,7 +17,9 @@ Excluded, where moto knowingly departs from AWS (so a difference is moto's, not 
 - ``regex``: moto reads patterns as regular expressions (``?``, ``.``, ``+``... are special), AWS
   as globs where only ``*`` and ``?`` are;
 - ``effect``: an Effect other than Allow/Deny (moto treats it as Deny, IAM refuses it);
-- ``principal``: a statement naming a Principal is a resource or trust policy, not identity.
+- ``principal``: a statement naming a Principal is a resource or trust policy, not identity;
+- ``malformed``: a Statement that is not an object or a list of objects (the suite's bad
+  input tests): IAM refuses it as MalformedPolicyDocument, moto's evaluator raises on it.
 """
 
 import ast
@@ -128,6 +130,9 @@ def _statements(document) -> list:
 
 def excluded(document: dict, action: str) -> str | None:
     """Why moto's semantics do not apply to this policy for this action (None: they do)."""
+    raw = document.get("Statement")
+    if not isinstance(raw, dict | list) or not all(isinstance(s, dict) for s in _as_list(raw)):
+        return "malformed"  # IAM refuses it; moto's evaluator raises on it
     for statement in _statements(document):
         if "Condition" in statement:
             return "condition"
