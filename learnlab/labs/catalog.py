@@ -332,7 +332,16 @@ def lab_parse(text: str, *, where: str, registries: dict) -> Lab:
     if not isinstance(data["steps"], list) or not all(isinstance(s, dict) for s in data["steps"]):
         raise LabError(f"{where}: steps must be [[steps]] tables")
     setup = _setup(data.get("setup", []), where)
-    steps = tuple(_step(raw, n, where, registries) for n, raw in enumerate(data["steps"], 1))
+    # Every step's problems at once (a line each), so an author fixes them in one pass.
+    steps, errors = [], []
+    for number, raw in enumerate(data["steps"], 1):
+        try:
+            steps.append(_step(raw, number, where, registries))
+        except LabError as error:
+            errors.append(str(error))
+    if errors:
+        raise LabError("\n".join(errors))
+    steps = tuple(steps)
     slugs = [s.slug for s in steps]
     if len(set(slugs)) != len(slugs):
         raise LabError(f"{where}: step slugs must be unique")

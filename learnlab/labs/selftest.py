@@ -15,11 +15,10 @@ A disagreement is a ``Problem`` naming the file, the way, the step and what happ
 
 import contextlib
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from django.db.models import Max
+from django.utils import timezone
 
-from learnlab.imds.credentials import credentials_tick
+from learnlab.imds.credentials import credentials_renew
 from learnlab.imds.models import InstanceCredentials
 from learnlab.labs.catalog import RUNS, WAYS, Lab, RunEntry, Step
 from learnlab.labs.checks import CheckResult, SandboxView
@@ -245,14 +244,26 @@ class _Run:
         return ""
 
     def renewal(self) -> str:
-        """What a lab-hour does: the clock's tick just after the sandbox's newest set of
-        credentials is due for renewal."""
-        due = InstanceCredentials.objects.filter(
-            sandbox=self.sandbox, superseded_at=None
-        ).aggregate(due=Max("renew_at"))["due"]
-        if due is None:
+        """What a lab-hour does to this sandbox alone: each instance's live set renewed, as the
+        clock's tick renews a due one (``credentials_renew``: the same compare-and-set). Other
+        sandboxes are left alone, so a self-test on a live site moves nobody's clock."""
+        live = InstanceCredentials.objects.filter(
+            sandbox=self.sandbox,
+            superseded_at=None,
+            forgotten_at=None,
+            expires_at__gt=timezone.now(),
+        )
+        renewed = 0
+        for current in live:
+            fresh = credentials_renew(
+                sandbox=self.sandbox,
+                instance_id=current.instance_id,
+                role_name=current.role_name,
+                current=current,
+            )
+            renewed += fresh is not None
+        if not renewed:
             return "no instance of the sandbox has credentials for the clock to renew"
-        credentials_tick(now=due + timedelta(seconds=1))
         return ""
 
 

@@ -169,3 +169,13 @@ def test_lab_selftest_prints_a_table_and_exits_1_when_a_step_disagrees(
     assert "MalformedPolicyDocument" in out
     with pytest.raises(CommandError, match="no lab 'nope' in learnlab/labs/content/"):
         call_command("lab", "selftest", "nope")
+
+
+def test_every_broken_step_is_named_at_once():
+    second = STEP.replace("make-role", "make-profile").replace('["EP01"]', '["EP99"]')
+    with pytest.raises(LabError) as error:
+        parse(HEAD + STEP.replace("role_for_ec2", "nope", 1) + second)
+    assert str(error.value).splitlines() == [
+        "demo.toml, step 1: unknown check 'nope'",
+        "demo.toml, step 2: unknown exam points ['EP99'] (EP01 to EP18)",
+    ]
