@@ -275,7 +275,11 @@ def lab_selftest(lab: Lab, *, ways: tuple[str, ...] = WAYS, keep: bool = False) 
     report = Report(lab)
     for way in ways:
         learner = Learner.objects.create(display_name=f"selftest {lab.slug} {way}")
-        sandbox = sandbox_provision(learner=learner)
+        try:
+            sandbox = sandbox_provision(learner=learner)
+        except BaseException:
+            learner.delete()  # nothing was made for it on the server
+            raise
         try:
             _Run(lab, way, report, sandbox).run()
         finally:
