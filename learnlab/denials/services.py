@@ -110,3 +110,41 @@ def denial_record_trust(
         principal_arn=principal_arn, role_arn=role_arn, trust_policy=trust_policy, message=message
     )
     return denial_record(sandbox=sandbox, trace=trace, in_process=in_process)
+
+
+def denial_record_refusal(
+    *, sandbox: Sandbox, principal_arn: str, code: str, message: str, in_process: bool
+) -> Denial | None:
+    """A refusal that is LearnLab's isolation, not a policy: the request named another
+    account (every sandbox is an account of its own, and no policy can open another)."""
+    trace = {
+        "code": code,
+        "message": message,
+        "principal": {"arn": principal_arn, "type": _principal_type(principal_arn)},
+        "action": "",
+        "resource": "",
+        "resource_type": None,
+        "action_notes": [],
+        "access_level": None,
+        "context": {"aws:PrincipalArn": [principal_arn]},
+        "policies": [],
+        "identity_not_evaluated": True,
+        "boundary": None,
+        "trust": None,
+        "bucket_policy": None,
+        "verdict": {"kind": "isolation", "text": _refusal_text(message)},
+    }
+    return denial_record(sandbox=sandbox, trace=trace, in_process=in_process)
+
+
+def _refusal_text(message: str) -> str:
+    if "account" in message.lower():
+        return (
+            "LearnLab refused this before any policy was asked: the request names an account "
+            "that is not your sandbox's. Every sandbox is an AWS account of its own; use your "
+            "own account id (aws sts get-caller-identity shows it)."
+        )
+    return (
+        "LearnLab refused this request before any policy was asked (its path or shape is one "
+        "the lab's sandbox does not serve), so no policy of yours could allow it."
+    )

@@ -185,3 +185,14 @@ def test_a_sandbox_keeps_its_latest_denials_only(sandbox):
     for _ in range(Denial.KEEP + 3):
         denied(iam.list_users)
     assert Denial.objects.filter(sandbox=sandbox).count() == Denial.KEEP
+
+
+def test_a_request_naming_another_account_is_traced_as_isolation(sandbox):
+    iam = aws_client("iam", sandbox=sandbox)
+    other = "arn:aws:iam::123456789012:policy/Theirs"
+    with pytest.raises(ClientError):
+        iam.attach_role_policy(RoleName="nope", PolicyArn=other)
+    denial = latest(sandbox)
+    assert denial.code == "AccessDenied"
+    assert denial.trace["verdict"]["kind"] == "isolation"
+    assert "123456789012" not in json.dumps(denial.trace)  # never names the other account
