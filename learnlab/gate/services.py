@@ -16,7 +16,12 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from learnlab.denials.services import denial_from_response, denial_record_trust
+from learnlab.denials.services import (
+    DENIAL_CODES,
+    denial_from_response,
+    denial_record_refusal,
+    denial_record_trust,
+)
 from learnlab.gate import allowlist, fidelity, limits, parsing, signing
 from learnlab.gate.user_keys import user_keys_follow
 from learnlab.lib import aws_errors
@@ -122,7 +127,11 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     limits.check(auth, key, protocol, in_process=request.in_process)
     sandbox = key.sandbox
     # Refused before it costs a rebuild: what moto must never see, whatever state the sandbox.
-    parsed = _parse(request, auth, protocol, account_id=sandbox.account_id)
+    try:
+        parsed = _parse(request, auth, protocol, account_id=sandbox.account_id)
+    except AwsError as error:
+        _record_gate_denial(request, key, {}, error)
+        raise
     params = parsed.params
 
     if sandbox.status != Sandbox.Status.READY:
@@ -132,7 +141,7 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     try:
         fidelity.check(auth.service, params.get("Action", ""), params, key=key)
     except AwsError as error:
-        _record_trust_denial(request, key, params, error)
+        _record_gate_denial(request, key, params, error)
         raise
 
     if not sandbox_log_has_room(sandbox=sandbox) and _changes_sandbox(
@@ -153,9 +162,19 @@ def _handle(request: GateRequest, auth, protocol: str) -> GateResponse:
     return response
 
 
-def _record_trust_denial(request: GateRequest, key: AccessKey, params, error: AwsError) -> None:
-    """AssumeRole refused by the gate's trust check (fidelity.check_assume_role): its trace."""
-    if error.code != "AccessDenied" or params.get("Action") != "AssumeRole":
+def _record_gate_denial(request: GateRequest, key: AccessKey, params, error: AwsError) -> None:
+    """A denial the gate itself answers, traced for "Explain": AssumeRole refused by the role's
+    trust policy (fidelity.check_assume_role), or a request naming another account."""
+    if error.code not in DENIAL_CODES:
+        return
+    if params.get("Action") != "AssumeRole":
+        denial_record_refusal(
+            sandbox=key.sandbox,
+            principal_arn=key.principal_arn,
+            code=error.code,
+            message=error.message,
+            in_process=request.in_process,
+        )
         return
     role_arn = params.get("RoleArn", "")
     try:
