@@ -16,6 +16,8 @@ from learnlab.explain import chain as chains
 from learnlab.explain.errors import EXPLANATIONS, explanation_for
 from learnlab.gate.client import aws_client
 from learnlab.labs.catalog import lab_get
+from learnlab.labs.models import StepResult
+from learnlab.labs.selectors import lab_progress
 from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
@@ -122,6 +124,8 @@ def error(request, code):
         raise Http404("No explanation for this error code")
     lab = lab_get(request.GET.get("lab", "")) if request.GET.get("lab") else None
     step = lab.step(request.GET.get("step", "")) if lab else None
+    if lab is None:  # the terminal's link names no step: the one the learner is on
+        lab, step = _current_step(request)
     return render(
         request,
         "explain/error.html",
@@ -134,3 +138,15 @@ def error(request, code):
             "others": sorted(EXPLANATIONS),
         },
     )
+
+
+def _current_step(request):
+    """The lab the learner last checked a step of, and the step to resume at there."""
+    learner = learner_from_request(request, create=False)
+    if learner is None:
+        return None, None
+    latest = StepResult.objects.filter(learner=learner).order_by("-checked_at").first()
+    lab = lab_get(latest.lab) if latest else None
+    if lab is None:
+        return None, None
+    return lab, lab_progress(learner=learner, lab=lab)[1]

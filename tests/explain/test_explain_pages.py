@@ -124,3 +124,10 @@ def test_the_credentials_page_and_a_failed_check_link_the_chain_debugger(sandbox
     check = client.post("/lab/instance-role/steps/read-metadata/check", HTTP_HX_REQUEST="true")
     assert 'data-testid="chain-debugger-4"' in check.content.decode()
     assert re.search(r'href="/explain/instances/"', check.content.decode())
+
+
+def test_explain_this_error_without_a_step_names_the_learners_current_one(sandbox, client):
+    as_learner(client, sandbox)
+    client.post("/lab/instance-role/steps/create-role/check", HTTP_HX_REQUEST="true")
+    text = client.get("/explain/errors/MalformedPolicyDocument").content.decode()
+    assert "step 1, Create the role" in text
