@@ -68,7 +68,10 @@ def _as_list(value) -> list:
 # page and Check that sees that same state (a class's learners look at the lab page, press
 # Check, look again: most see no change in between), in this process, until the log moves on,
 # the sandbox is reset or rebuilt (``built_at``), or it is not ready (then every read goes to
-# the sandbox server, whose answer the gate turns into a rebuild or "reconnecting").
+# the sandbox server, whose answer the gate turns into a rebuild or "reconnecting"). The server's
+# boot id, asked each time (one small internal call instead of the reads), is part of the state:
+# a server that is down is seen as down (the page says "reconnecting"), and one that restarted
+# lost what it held, so the reads go through the gate again, which rebuilds the sandbox.
 READS_KEPT = 2000  # sandboxes whose last reads a process keeps (a few KiB each)
 _reads: OrderedDict[int, tuple[tuple, dict]] = OrderedDict()
 _reads_lock = threading.Lock()
@@ -77,7 +80,7 @@ _reads_lock = threading.Lock()
 def _log_state(sandbox: Sandbox) -> tuple | None:
     """What the reads of ``sandbox`` are kept under: its log's state as the database has it now
     (not as ``sandbox`` was loaded: this request may have made calls since), and the server
-    holding it; None when it is not ready."""
+    holding it and that server's boot; None when it is not ready."""
     row = (
         Sandbox.objects.filter(pk=sandbox.pk)
         .values_list("status", "built_at", "log_calls", "log_bytes", "server", "account_id")
@@ -85,7 +88,11 @@ def _log_state(sandbox: Sandbox) -> tuple | None:
     )
     if row is None or row[0] != Sandbox.Status.READY:
         return None
-    return (*row, connection.server_url(row[4]))
+    try:
+        boot_id = connection.health(server=row[4])["boot_id"]
+    except connection.SANDBOX_ERRORS:
+        return None  # down: the reads go through the gate and fail as they always have
+    return (*row, connection.server_url(row[4]), boot_id)
 
 
 class SandboxView:
