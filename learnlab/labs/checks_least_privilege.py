@@ -155,15 +155,15 @@ def least_privilege_app(view: SandboxView) -> CheckResult:
     failing = [(call, code) for call, ok, code in answers if not ok]
     allowed = [call for call in forbidden if _allowed(clients[call.service], call)[0]]
     findings = lint_findings(view.permission_documents(role))
-    warning = ("Policy findings (cloudsplaining): " + "; ".join(findings) + ".") if findings else ""
+    # Said with a failure (the page shows a warning only beside a pass), else as the warning.
+    lint = (" Policy findings (cloudsplaining): " + "; ".join(findings) + ".") if findings else ""
     if failing:
         said = "; ".join(f"aws {call.said} ({code or 'failed'})" for call, code in failing)
         return CheckResult(
             False,
             f"The app on {instance_id} now fails: {said}. Role {role} must still allow what the "
             f"app needs: s3:ListBucket on the bucket, s3:GetObject on reports/*, s3:PutObject on "
-            f"logs/*.",
-            warning=warning,
+            f"logs/*.{lint}",
             facts=facts,
         )
     if allowed:
@@ -172,14 +172,14 @@ def least_privilege_app(view: SandboxView) -> CheckResult:
             False,
             f"The app's three calls work, but role {role} still allows {len(allowed)} of "
             f"{len(forbidden)} calls it must not make: {said}. Tighten its policy: name the "
-            f"actions and the resources (bucket ARN for ListBucket, object ARNs for the rest).",
-            warning=warning,
+            f"actions and the resources (bucket ARN for ListBucket, object ARNs for the rest)."
+            f"{lint}",
             facts=facts,
         )
     return CheckResult(
         True,
         f"Role {role} lets the app list {app_bucket(sandbox.account_id)}, read reports/ and "
         f"write {LOG_KEY}, and denies all {len(forbidden)} other calls tried: least privilege.",
-        warning=warning,
+        warning=lint.strip(),
         facts=facts | {"least_privilege": True},
     )

@@ -131,8 +131,8 @@ def pass_role_scoped(view: SandboxView) -> CheckResult:
     if not resources:
         return CheckResult(
             False,
-            f"{OPERATOR} was refused iam:PassRole, as AWS refuses it. Now, as your lab user (export "
-            f"its keys again), give {OPERATOR} a policy that allows "
+            f"{OPERATOR} was refused iam:PassRole, as AWS refuses it. Now, as your lab user "
+            f"(export its keys again), give {OPERATOR} a policy that allows "
             f"iam:PassRole on {role_arn} only: aws iam put-user-policy --user-name {OPERATOR} "
             f"--policy-name PassAppRoleA --policy-document '…'.",
             facts=facts,
