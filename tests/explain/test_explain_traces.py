@@ -196,3 +196,33 @@ def test_a_request_naming_another_account_is_traced_as_isolation(sandbox):
     assert denial.code == "AccessDenied"
     assert denial.trace["verdict"]["kind"] == "isolation"
     assert "123456789012" not in json.dumps(denial.trace)  # never names the other account
+
+
+def test_a_permissions_boundary_that_does_not_allow(sandbox):
+    iam = aws_client("iam", sandbox=sandbox)
+    boundary = iam.create_policy(
+        PolicyName="only-iam",
+        PolicyDocument=_policy({"Effect": "Allow", "Action": "iam:*", "Resource": "*"}),
+    )["Policy"]["Arn"]
+    key = session(sandbox, "bounded", {"Effect": "Allow", "Action": "*", "Resource": "*"})
+    iam.put_role_permissions_boundary(RoleName="bounded", PermissionsBoundary=boundary)
+    ec2 = aws_client("ec2", sandbox=sandbox, key=key)
+    assert denied(ec2.describe_vpcs) == "UnauthorizedOperation"
+    trace = latest(sandbox).trace
+    assert trace["verdict"]["kind"] == "boundary"
+    assert trace["boundary"]["arn"] == boundary
+    (bounded,) = trace["boundary"]["statements"]
+    assert bounded["action"]["matched"] is False
+    assert statements(trace)[0]["applies"] is True  # the identity policy allowed it
+
+
+def test_a_resource_of_the_wrong_type_is_said_not_to_fit(sandbox):
+    users = f"arn:aws:iam::{sandbox.account_id}:user/*"
+    key = session(
+        sandbox, "misfit", {"Effect": "Allow", "Action": "iam:GetRole", "Resource": users}
+    )
+    iam = aws_client("iam", sandbox=sandbox, key=key)
+    assert denied(iam.get_role, RoleName="misfit") == "AccessDenied"
+    (only,) = statements(latest(sandbox).trace)
+    assert only["resource"]["matched"] is False
+    assert "a user ARN does not fit iam:GetRole, which takes: role." in only["notes"]
