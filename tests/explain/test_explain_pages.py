@@ -131,3 +131,27 @@ def test_explain_this_error_without_a_step_names_the_learners_current_one(sandbo
     client.post("/lab/instance-role/steps/create-role/check", HTTP_HX_REQUEST="true")
     text = client.get("/explain/errors/MalformedPolicyDocument").content.decode()
     assert "step 1, Create the role" in text
+
+
+def test_the_explain_error_tag_links_a_console_forms_failed_call(sandbox):
+    """What a console form's failed call would show beside its error (templates/labs)."""
+    from django.template import Context, Template
+
+    from learnlab.labs.catalog import lab_get
+
+    deny_the_lab_user_list_roles(sandbox)
+    with pytest.raises(Exception, match="AccessDenied"):
+        aws_client("iam", sandbox=sandbox).list_roles()
+    slug = Denial.objects.get(sandbox=sandbox).slug
+    lab = lab_get("instance-role")
+    template = Template("{% load explain %}{% explain_error error step %}")
+    error = "An error occurred (AccessDenied) when calling the ListRoles operation: User: ..."
+    html = template.render(
+        Context({"error": error, "sandbox": sandbox, "lab": lab, "step": lab.steps[2]})
+    )
+    assert f'href="/explain/denials/{slug}"' in html
+    assert (
+        'href="/explain/errors/AccessDenied?lab=instance-role&amp;step=attach-to-instance"' in html
+    )
+    plain = Template("{% load explain %}{% explain_error 'Something else broke' %}")
+    assert plain.render(Context({})).strip() == ""
