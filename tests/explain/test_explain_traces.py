@@ -226,3 +226,35 @@ def test_a_resource_of_the_wrong_type_is_said_not_to_fit(sandbox):
     (only,) = statements(latest(sandbox).trace)
     assert only["resource"]["matched"] is False
     assert "a user ARN does not fit iam:GetRole, which takes: role." in only["notes"]
+
+
+def test_s3_and_pass_role_denials_are_traced(sandbox):
+    key = session(
+        sandbox,
+        "launcher",
+        {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"},
+    )
+    s3 = aws_client("s3", sandbox=sandbox, key=key)
+    assert denied(s3.list_buckets) == "AccessDenied"
+    trace = latest(sandbox).trace
+    assert trace["action"] == "s3:ListAllMyBuckets" and trace["verdict"]["kind"] == "no-allow"
+
+    iam = aws_client("iam", sandbox=sandbox)
+    iam.create_role(RoleName="passed", AssumeRolePolicyDocument=EC2_TRUST_POLICY)
+    iam.create_instance_profile(InstanceProfileName="passed")
+    iam.add_role_to_instance_profile(InstanceProfileName="passed", RoleName="passed")
+    ec2 = aws_client("ec2", sandbox=sandbox, key=key)
+    code = denied(
+        ec2.run_instances,
+        ImageId="ami-0453ec754f44f9a4a",
+        MinCount=1,
+        MaxCount=1,
+        IamInstanceProfile={"Name": "passed"},
+    )
+    assert code == "UnauthorizedOperation"
+    trace = latest(sandbox).trace
+    assert trace["action"] == "iam:PassRole"
+    assert trace["resource"] == f"arn:aws:iam::{sandbox.account_id}:role/passed"
+    assert trace["context"]["iam:PassedToService"] == ["ec2.amazonaws.com"]
+    (only,) = statements(trace)
+    assert only["action"]["matched"] is False  # ec2:RunInstances does not cover iam:PassRole
