@@ -187,7 +187,7 @@ def join(request, code=""):
                 form.add_error(None, connection.RECONNECTING)
             else:
                 messages.success(request, f"Welcome to {classroom.name}. Your lab is ready.")
-                return redirect("labs:index")
+                return redirect("labs:detail", slug=classroom.lab)
     return render(request, "classroom/join.html", {**context, "form": form}, status=status)
 
 

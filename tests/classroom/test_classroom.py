@@ -38,7 +38,7 @@ def test_a_learner_joins_with_code_and_name_and_lands_in_the_lab_on_the_class_cl
     client = Client()
     assert client.get(f"/class/join/{classroom.code}").status_code == 200
     response = client.post("/class/", {"code": classroom.code.lower(), "display_name": " Grace "})
-    assert response.status_code == 302 and response["Location"] == "/lab/"
+    assert response.status_code == 302 and response["Location"] == "/lab/instance-role/"
     membership = Membership.objects.get(classroom=classroom)
     assert membership.display_name == "Grace"
     assert _sandbox(client).clock_speed == 120

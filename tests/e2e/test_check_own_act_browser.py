@@ -36,7 +36,7 @@ def test_step_4_waits_for_the_learners_curl_in_the_page(live_server, sandbox_ser
     IMDSv2's PUT for a token, then GET .../iam/security-credentials/role-name with it."""
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(live_server.url + "/lab/")
+    page.goto(live_server.url + "/lab/instance-role/")
     sandbox = Sandbox.objects.get()
     instance_id = launch_with_role(sandbox, "app")
     aws_client("iam", sandbox=sandbox).attach_role_policy(RoleName="app", PolicyArn=S3_READ)

@@ -20,7 +20,7 @@ def lab(live_server, sandbox_server, page):
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(live_server.url + "/lab/")
+    page.goto(live_server.url + "/lab/instance-role/")
     expect(page.locator("#terminal-line")).to_be_visible()
     page.errors = errors
     return page
@@ -54,7 +54,7 @@ def test_snippets_next_step_the_current_step_and_the_completion_page(lab, live_s
     _check_and_go_next(page, 3)
 
     # Back later: the page opens at step 4, its heading focused and on screen.
-    page.goto(live_server.url + "/lab/")
+    page.goto(live_server.url + "/lab/instance-role/")
     heading = page.locator("#step-4-title")
     expect(heading).to_be_focused()
     expect(heading).to_be_in_viewport()
@@ -78,7 +78,7 @@ def test_snippets_next_step_the_current_step_and_the_completion_page(lab, live_s
             step=step.slug,
             defaults={"passed": True, "message": "ok", "checked_at": now, "passed_at": now},
         )
-    page.goto(live_server.url + "/lab/")
+    page.goto(live_server.url + "/lab/instance-role/")
     page.get_by_test_id("lab-complete").get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("You finished")
     built = page.get_by_test_id("built")

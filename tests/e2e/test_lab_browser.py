@@ -16,7 +16,7 @@ def lab(live_server, sandbox_server, page):
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(live_server.url + "/lab/")
+    page.goto(live_server.url + "/lab/instance-role/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Give an EC2 instance a role")
     page.errors = errors
     return page
@@ -101,7 +101,7 @@ def test_a_learner_resumes_at_the_same_step_with_the_same_sandbox(lab, browser, 
 
     later = browser.new_context(storage_state=state)
     again = later.new_page()
-    again.goto(live_server.url + "/lab/")
+    again.goto(live_server.url + "/lab/instance-role/")
     expect(again.locator('#lab-progress [aria-current="step"]')).to_contain_text("Attach")
     expect(again.locator("#lab-progress .is-passed")).to_have_count(2)
     expect(again.get_by_test_id("check-2")).to_contain_text("Passed.")

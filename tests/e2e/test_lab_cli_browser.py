@@ -17,7 +17,7 @@ TRUST = EC2_TRUST_POLICY  # typed inside single quotes
 def lab(live_server, sandbox_server, page):
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.goto(live_server.url + "/lab/")
+    page.goto(live_server.url + "/lab/instance-role/")
     expect(page.locator("#terminal-line")).to_be_visible()
     page.errors = errors
     return page

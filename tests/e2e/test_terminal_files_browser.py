@@ -37,7 +37,7 @@ def test_a_here_document_then_file_creates_the_role_and_the_check_sees_it(
 ):
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.goto(live_server.url + "/lab/")
+    page.goto(live_server.url + "/lab/instance-role/")
     expect(page.locator("#terminal-line")).to_be_visible()
     _type(page, "cat > ec2-role-trust-policy.json <<'EOF'")
     expect(page.locator("#terminal-ps1")).to_have_text(">", timeout=10_000)
@@ -81,7 +81,7 @@ def test_a_here_document_then_file_creates_the_role_and_the_check_sees_it(
 
 
 def test_the_in_page_editor_saves_a_file_the_terminal_reads(live_server, sandbox_server, page):
-    page.goto(live_server.url + "/lab/")
+    page.goto(live_server.url + "/lab/instance-role/")
     expect(page.locator("#terminal-line")).to_be_visible()
     page.get_by_role("link", name="Files").click()
     expect(page.get_by_role("heading", name="Your terminal's files")).to_be_visible()
