@@ -14,6 +14,7 @@ from learnlab.learners.models import Learner
 from learnlab.learners.selectors import SESSION_KEY
 from learnlab.learners.shell_token import shell_token_revoke
 from learnlab.quiz.models import Answer, Exam, ReviewCard
+from learnlab.quiz.services import lab_mistakes_merge
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
 from learnlab.sandbox.services import sandbox_drop, sandbox_keys_rotate
@@ -61,6 +62,7 @@ def _merge_records(*, source: Learner, target: Learner, move_sandbox: bool) -> N
     if not target.display_name and source.display_name:
         target.display_name = source.display_name
         target.save(update_fields=["display_name"])
+    lab_mistakes_merge(source=source, target=target)  # what makes the due cards due, kept
     source.delete()
 
 
