@@ -110,3 +110,27 @@ def test_a_step_without_a_runnable_solution_fails(sandbox_server):
         "harness.toml, step 2 (cli way): no cli_run: write the step's cli solution as entries "
         "the self-test can run (docs/authoring.md, section 6)"
     ]
+
+
+def test_a_console_solution_that_disagrees_fails_naming_the_form_or_the_check(sandbox_server):
+    text = two_steps([CREATE_ROLE, ATTACH], [PROFILE, ADD_ROLE]).replace(
+        'check = "role_for_ec2"\n', 'check = "role_for_ec2"\nforms = ["role_for_ec2"]\n', 1
+    )
+    no_policy = 'console_run = [{ form = "role_for_ec2", fields = { role_name = "app" } }]\n'
+    wrong_field = 'console_run = [{ form = "role_for_ec2", fields = { name = "app" } }]\n'
+    for console_run, said in (
+        (
+            no_policy,
+            "check role_for_ec2 stays red after the step's console solution ran: "
+            "Role app trusts EC2 but has no permissions policy",
+        ),
+        (
+            wrong_field,
+            "console_run entry 1 (console form role_for_ec2 {'name': 'app'}): the "
+            "form has no fields ['name']",
+        ),
+    ):
+        lab_text = text.replace('cli = "Type."\n', 'cli = "Type."\n' + console_run, 1)
+        lab = lab_parse(lab_text, where="harness.toml", registries=registries())
+        problems = lab_selftest(lab, ways=("console",)).problem_lines()
+        assert problems[0].startswith(f"harness.toml, step 1 (console way): {said}"), problems
