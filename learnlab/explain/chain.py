@@ -5,8 +5,9 @@ runs; an instance profile is associated; the profile still exists; it holds a ro
 trust policy lets ``ec2.amazonaws.com`` assume it (statement by statement, with
 ``lib.iam_policy.explain_trust``, the evaluator the metadata service and the gate use); the
 metadata service answers (the same ``respond`` the terminal's curl calls, in-process, as an SDK
-asks: a token first, then the role's document); and what the credentials may do (the role's
-policies summarised). The first broken link is the one to fix, and says how.
+asks: a token first, then iam/info and the role's name; never the role's credentials document,
+whose first fetch is step 4's own act, left to the learner's curl); and what the credentials
+may do (the role's policies summarised). The first broken link is the one to fix, and says how.
 """
 
 import json
@@ -24,7 +25,7 @@ from learnlab.sandbox.models import Sandbox
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 CREDENTIALS_PATH = "/latest/meta-data/iam/security-credentials/"
-SECRET_FIELDS = ("SecretAccessKey", "Token")
+INFO_PATH = "/latest/meta-data/iam/info"
 
 
 @dataclass
@@ -62,7 +63,7 @@ LINKS = (
     ("profile-exists", "The profile exists"),
     ("role", "The profile holds a role"),
     ("trust", "The role's trust policy lets EC2 assume it"),
-    ("metadata", "The metadata service hands out credentials"),
+    ("metadata", "The metadata service serves the role"),
     ("permissions", "What the credentials may do"),
 )
 
@@ -188,21 +189,21 @@ def instance_chain(*, sandbox: Sandbox, instance_id: str) -> Chain:
     token = respond(endpoint, method="PUT", path=TOKEN_PATH, headers={TOKEN_TTL_HEADER: "60"})
     asked.append(("PUT", TOKEN_PATH, token.status, "(a session token)"))
     headers = {TOKEN_HEADER: token.body} if token.status == 200 else {}
+    info = respond(endpoint, method="GET", path=INFO_PATH, headers=headers)
+    asked.append(("GET", INFO_PATH, info.status, info.body))
     listing = respond(endpoint, method="GET", path=CREDENTIALS_PATH, headers=headers)
     asked.append(("GET", CREDENTIALS_PATH, listing.status, listing.body))
-    document = None
-    if listing.status == 200 and listing.body.strip():
-        path = CREDENTIALS_PATH + listing.body.strip().splitlines()[0]
-        answer = respond(endpoint, method="GET", path=path, headers=headers)
-        document = _masked(answer.body) if answer.status == 200 else answer.body
-        asked.append(("GET", path, answer.status, document))
-    served = document is not None and asked[-1][2] == 200
+    # The role's own document is not fetched here: fetching it is the learner's act the lab's
+    # step 4 checks for (credentials_fetch marks it), so the debugger leaves it to their curl.
+    served = info.status == 200 and listing.status == 200 and listing.body.strip() == role["name"]
     chain.links.append(
         Link(
             "metadata",
             LINKS[5][1],
             served,
-            "Asked just now, as an SDK asks (a token, then the role's name, then its document)."
+            "Asked just now, as an SDK asks (a token first): it names the profile and the role. "
+            f"The credentials themselves are at {CREDENTIALS_PATH}{role['name']}: read them with "
+            "curl on the instance (the debugger leaves that to you: it is step 4's own act)."
             if served
             else "The metadata service did not hand out a credentials document.",
             "" if served else _metadata_fix(facts, asked),
@@ -232,18 +233,6 @@ def instance_chain(*, sandbox: Sandbox, instance_id: str) -> Chain:
         )
     )
     return chain
-
-
-def _masked(body: str) -> str:
-    """The credentials document with its secret parts cut (the page may be on a screen)."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return body
-    for name in SECRET_FIELDS:
-        if isinstance(document.get(name), str):
-            document[name] = document[name][:4] + "…(hidden)"
-    return json.dumps(document, indent=2)
 
 
 def _metadata_fix(facts: dict, asked: list) -> str:

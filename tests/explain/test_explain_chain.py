@@ -10,6 +10,7 @@ import pytest
 
 from learnlab.explain.chain import instance_chain
 from learnlab.gate.client import aws_client
+from learnlab.imds.models import InstanceCredentials
 from tests.helpers import launch_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,7 +95,7 @@ def test_metadata_endpoint_off_breaks_at_metadata(sandbox):
     chain = instance_chain(sandbox=sandbox, instance_id=instance)
     assert chain.broken.key == "metadata"
     asked = chain.broken.extra["asked"]
-    assert [status for _, _, status, _ in asked] == [403, 403]
+    assert [status for _, _, status, _ in asked] == [403, 403, 403]
     assert "--http-endpoint enabled" in chain.broken.fix
 
 
@@ -103,7 +104,7 @@ def test_role_without_permissions_breaks_at_permissions(sandbox):
     chain = instance_chain(sandbox=sandbox, instance_id=instance)
     assert chain.broken.key == "permissions"
     assert "attach-role-policy --role-name bare" in chain.broken.command
-    # The metadata service did answer, as an SDK asks it: token, listing, document.
+    # The metadata service did answer, as an SDK asks it: token, iam/info, the role's name.
     assert [s for _, _, s, _ in chain.links[5].extra["asked"]] == [200, 200, 200]
 
 
@@ -114,9 +115,15 @@ def test_a_whole_chain_has_no_broken_link(sandbox):
     assert chain.broken is None
     assert all(states(chain).values())
     metadata = chain.links[5].extra["asked"]
-    assert metadata[1][3].strip() == "good"
-    document = json.loads(metadata[2][3])
-    assert document["Code"] == "Success" and document["SecretAccessKey"].endswith("(hidden)")
+    info = json.loads(metadata[1][3])
+    assert info["Code"] == "Success" and info["InstanceProfileArn"].endswith(
+        ":instance-profile/good"
+    )
+    assert metadata[2][3].strip() == "good"
+    # Step 4's own act (the first fetch of the credentials) is left to the learner.
+    assert not InstanceCredentials.objects.filter(
+        instance_id=instance, fetched_at__isnull=False
+    ).exists()
     (policy,) = chain.links[6].extra["policies"]
     assert policy["name"] == "AmazonS3ReadOnlyAccess"
     assert any("s3:Get*" in line["actions"] for line in policy["lines"])
