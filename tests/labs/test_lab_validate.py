@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from learnlab.labs import catalog
 from learnlab.labs.catalog import LabError, lab_parse, registries
+from learnlab.quiz.bank import POINT_TITLES
 
 HEAD = 'slug = "demo"\ntitle = "Demo"\nsummary = "A demo."\n'
 STEP = """
@@ -140,10 +141,13 @@ def test_lab_list_names_every_registered_check_form_and_exam_point():
         assert f"  {name}: " in result.stdout
 
 
-def test_the_authoring_guide_names_every_check_and_form():
+def test_the_authoring_guide_names_every_check_form_and_exam_point():
     guide = (Path(settings.BASE_DIR) / "docs" / "authoring.md").read_text()
     found = registries()
     missing = [name for name in [*found["checks"], *found["forms"]] if f"`{name}`" not in guide]
+    missing += [
+        point for point, title in POINT_TITLES.items() if f"| {point} | {title} |" not in guide
+    ]
     assert missing == []
 
 
