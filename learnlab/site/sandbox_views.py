@@ -23,6 +23,7 @@ from learnlab.learners.shell_token import (
 from learnlab.lib.throttle import client_address, minutes, throttle_count, throttle_wait
 from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
+from learnlab.sandbox.models import AccessKey
 from learnlab.sandbox.selectors import sandbox_env_lines
 from learnlab.sandbox.services import (
     ClockSpeedError,
@@ -31,6 +32,10 @@ from learnlab.sandbox.services import (
     sandbox_set_clock_speed,
 )
 from learnlab.site.selectors import sandbox_instances
+
+# A sandbox that cannot be used this moment: its server is down or refused, or it has no lab
+# key (it cannot be rebuilt or shown until it has one): the page says Reconnecting and retries.
+NOT_READY = (*connection.SANDBOX_ERRORS, AccessKey.DoesNotExist)
 
 
 def _gate_url(request) -> str:
@@ -50,15 +55,14 @@ def _panel_context(request, *, token: str = "") -> dict:
     try:
         learner = learner_from_request(request, create=True)
         sandbox = sandbox_for_learner(learner=learner)
-    except connection.SANDBOX_ERRORS:
+        env_text = "\n".join(sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request)))
+    except NOT_READY:
         context["error"] = connection.RECONNECTING
     else:
         context["sandbox"] = sandbox
         context["learner"] = learner
         context["instances"] = sandbox_instances(sandbox=sandbox)
-        context["env_text"] = "\n".join(
-            sandbox_env_lines(sandbox=sandbox, gate_url=_gate_url(request))
-        )
+        context["env_text"] = env_text
         if token:
             context["token_url"] = f"{env_url}?token={token}"
     return context
@@ -97,7 +101,7 @@ def reset(request):
     learner = learner_from_request(request, create=True)
     try:
         sandbox_reset(sandbox=sandbox_for_learner(learner=learner))
-    except connection.SANDBOX_ERRORS:
+    except NOT_READY:
         messages.error(request, connection.RECONNECTING)
     else:
         messages.success(request, "Your sandbox is empty again, with new keys: use the ones below.")
@@ -120,7 +124,7 @@ def clock(request):
         messages.error(
             request, str(error) if isinstance(error, ClockSpeedError) else "Choose a speed."
         )
-    except connection.SANDBOX_ERRORS:
+    except NOT_READY:
         messages.error(request, connection.RECONNECTING)
     else:
         messages.success(request, f"The lab clock now runs at {speed}x real time.")
@@ -210,6 +214,6 @@ def env(request):
             )
     except InstanceNotFound as error:
         return HttpResponse(f"# {error}\n", status=404, content_type="text/plain")
-    except connection.SANDBOX_ERRORS:
+    except NOT_READY:
         return HttpResponse(f"# {connection.RECONNECTING}\n", status=503, content_type="text/plain")
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
