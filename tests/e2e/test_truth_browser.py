@@ -39,6 +39,8 @@ READ_BUCKETS = json.dumps(
 )
 # Valid JSON, but "Effect" is neither Allow nor Deny: IAM's grammar refuses it.
 MAYBE_EFFECT = READ_BUCKETS.replace('"Allow"', '"Maybe"')
+# Grammatical, but longer than IAM's quota for a role's inline policies (10,240 characters).
+OVERSIZED = READ_BUCKETS.replace('"Effect"', '"Sid": "%s", "Effect"' % ("A" * 10_300))
 
 
 def _errors(page) -> list[str]:
@@ -66,8 +68,9 @@ def test_a_bad_inline_policy_makes_nothing_and_the_fixed_one_succeeds_on_retry(
 ):
     """Follows the IAM User Guide's "Create a role to delegate permissions to an AWS service"
     (id_roles_create_for-service.html: the console makes the role, its policies and, for EC2,
-    the same-named instance profile as one act) and the IAM API Reference's PutRolePolicy, whose
-    MalformedPolicyDocument error is what a refused document gets."""
+    the same-named instance profile as one act), the IAM API Reference's PutRolePolicy (its
+    MalformedPolicyDocument and LimitExceeded errors) and "IAM and AWS STS quotas"
+    (reference_iam-quotas.html: a role's inline policies, 10,240 characters in all)."""
     errors = _errors(page)
     page.goto(live_server.url + "/lab/instance-role/")
     sandbox = Sandbox.objects.get()
@@ -94,6 +97,23 @@ def test_a_bad_inline_policy_makes_nothing_and_the_fixed_one_succeeds_on_retry(
         expect(form.get_by_label("Inline policy (optional)")).to_have_value(document)
         _sandbox_has_nothing(iam)
         assert axe_violations(page) == []
+
+    # Grammatical but over IAM's 10,240-character inline quota: only PutRolePolicy can say so,
+    # after CreateRole succeeded, and the form takes the role back before it answers.
+    form.get_by_label("Inline policy (optional)").fill(OVERSIZED)
+    form.get_by_role("button", name="Create role").click()
+    expect(form.get_by_test_id("console-outcome")).to_have_text(
+        "PutRolePolicy failed, so the calls before it were undone (see below): Nothing was "
+        "created in your sandbox. Fix what is marked and press Create role again."
+    )
+    expect(form.locator(".call-failed")).to_contain_text(
+        "An error occurred (LimitExceeded) when calling the PutRolePolicy operation: Maximum "
+        "policy size of 10240 bytes exceeded for role S3ReadForEC2"
+    )
+    expect(form.locator(".calls > li")).to_have_count(3)
+    for call in ("CreateRole", "PutRolePolicy", "DeleteRole"):
+        expect(form.locator(".calls")).to_contain_text(f"IAM {call}")
+    _sandbox_has_nothing(iam)
 
     form.get_by_label("Inline policy (optional)").fill(READ_BUCKETS)
     form.get_by_role("button", name="Create role").click()
