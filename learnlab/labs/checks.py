@@ -300,6 +300,7 @@ def _good_role(view: SandboxView) -> tuple[dict | None, RoleReview]:
 
 @check("role_for_ec2")
 def role_for_ec2(view: SandboxView) -> CheckResult:
+    """Passes when a role trusts ec2.amazonaws.com (sts:AssumeRole) and has a permissions policy."""
     role, review = _good_role(view)
     if role is None:
         return CheckResult(
@@ -347,6 +348,7 @@ def _good_profile(view: SandboxView) -> tuple[dict | None, str]:
 
 @check("profile_with_role")
 def profile_with_role(view: SandboxView) -> CheckResult:
+    """Passes when an instance profile holds a role that passes step 1's review."""
     profile, problem = _good_profile(view)
     if profile is None:
         role, _ = _good_role(view)
@@ -381,6 +383,7 @@ def _instance_profile(view: SandboxView, instance: dict) -> dict | None:
 
 @check("instance_with_profile")
 def instance_with_profile(view: SandboxView) -> CheckResult:
+    """Passes when a running instance has an instance profile whose role passes step 1's review."""
     instances = view.instances
     if not instances:
         return CheckResult(
@@ -489,6 +492,7 @@ def _seen_at(credentials: InstanceCredentials):
 
 @check("metadata_credentials_read")
 def metadata_credentials_read(view: SandboxView) -> CheckResult:
+    """Passes when the role's credentials were fetched from step 3's instance's metadata service."""
     attached, sets = _attached(view)
     if not attached.passed:
         return _first_finish_step_3(attached)
@@ -526,6 +530,7 @@ def metadata_credentials_read(view: SandboxView) -> CheckResult:
 
 @check("role_credentials_used")
 def role_credentials_used(view: SandboxView) -> CheckResult:
+    """Passes when a set of step 3's instance's role credentials made a successful AWS call."""
     attached, sets = _attached(view)
     if not attached.passed:
         return _first_finish_step_3(attached)
@@ -549,6 +554,7 @@ def role_credentials_used(view: SandboxView) -> CheckResult:
 
 @check("credentials_rotated")
 def credentials_rotated(view: SandboxView) -> CheckResult:
+    """Passes when the learner saw two different sets of step 3's instance's credentials."""
     attached, sets = _attached(view)
     if not attached.passed:
         return _first_finish_step_3(attached)
