@@ -50,30 +50,37 @@ def ticker():
 
 
 @pytest.fixture
-def class_of_three(live_server, sandbox_server, browser, fresh_cache):
-    """The instructor's board and three learners' lab pages, each its own browser context."""
-    user = get_user_model().objects.create_user(username="ada", password=PASSWORD)
-    instructor_grant(user=user)
-    contexts = [browser.new_context() for _ in range(1 + len(LEARNERS))]
-    board = contexts[0].new_page()
-    board.goto(live_server.url + "/accounts/login/?next=/class/teach/")
-    board.get_by_label("Username").fill("ada")
-    board.get_by_label("Password").fill(PASSWORD)
-    board.get_by_role("button", name="Sign in").click()
-    board.get_by_label("Class name").fill(CLASS)
-    board.get_by_role("button", name="Create class").click()
-    code = board.get_by_test_id("join-code").text_content().strip()
-    learners = {}
-    for name, context in zip(LEARNERS, contexts[1:], strict=True):
-        page = context.new_page()
-        page.goto(live_server.url + "/class/")
-        page.get_by_label("Class code").fill(code)
-        page.get_by_label("Your name").fill(name)
-        page.get_by_role("button", name="Join the class").click()
-        expect(page.get_by_test_id("class-banner")).to_contain_text(CLASS)
-        learners[name] = page
-    expect(board.get_by_test_id("board").locator("tbody tr")).to_have_count(3, timeout=10_000)
-    yield board, learners
+def make_class(live_server, sandbox_server, browser, fresh_cache):
+    """The instructor's board and the learners' lab pages (joined by code), each in its own
+    browser context."""
+    contexts = []
+
+    def make(names=LEARNERS):
+        user = get_user_model().objects.create_user(username="ada", password=PASSWORD)
+        instructor_grant(user=user)
+        contexts.extend(browser.new_context() for _ in range(1 + len(names)))
+        board = contexts[0].new_page()
+        board.goto(live_server.url + "/accounts/login/?next=/class/teach/")
+        board.get_by_label("Username").fill("ada")
+        board.get_by_label("Password").fill(PASSWORD)
+        board.get_by_role("button", name="Sign in").click()
+        board.get_by_label("Class name").fill(CLASS)
+        board.get_by_role("button", name="Create class").click()
+        code = board.get_by_test_id("join-code").text_content().strip()
+        learners = {}
+        for name, context in zip(names, contexts[1:], strict=True):
+            page = context.new_page()
+            page.goto(live_server.url + "/class/")
+            page.get_by_label("Class code").fill(code)
+            page.get_by_label("Your name").fill(name)
+            page.get_by_role("button", name="Join the class").click()
+            expect(page.get_by_test_id("class-banner")).to_contain_text(CLASS)
+            learners[name] = page
+        rows = board.get_by_test_id("board").locator("tbody tr")
+        expect(rows).to_have_count(len(names), timeout=10_000)
+        return board, learners
+
+    yield make
     for context in contexts:
         context.close()
 
@@ -98,14 +105,14 @@ def _served_key(live_server, sandbox: Sandbox, instance_id: str) -> dict:
 
 
 def test_the_class_clock_overrides_a_learner_and_a_pause_holds_a_set_past_renewal(
-    class_of_three, live_server, ticker
+    make_class, live_server, ticker
 ):
     """The class's clock is the instructor's, and a pause holds renewal but never a set's
     Expiration: AWS's instance metadata credentials carry their own Expiration, and the SDKs
     refresh from the metadata service before it (AWS doc "Retrieve security credentials from
     instance metadata", IAM User Guide, "Use an IAM role to grant permissions to applications
     running on Amazon EC2 instances")."""
-    board, learners = class_of_three
+    board, learners = make_class()
     ann = learners["Ann"]
     _set_class_clock(board, speed="360", rotation="running")
     expect(board.get_by_test_id("class-clock-state")).to_contain_text(
@@ -163,19 +170,21 @@ def test_the_class_clock_overrides_a_learner_and_a_pause_holds_a_set_past_renewa
     assert sandbox.clock_speed == 360, "a learner's forged POST set the class's clock"
     assert axe_violations(ann) == []
 
-    # The first set, as an application on the instance reads it; the open page shows it.
-    first = _served_key(live_server, sandbox, instance_id)
+    # The instructor pauses rotation while the page is open; the set current then is held.
     key = ann.get_by_test_id("key-id")
-    expect(key).to_have_text(first["AccessKeyId"])
-    held = InstanceCredentials.objects.get(sandbox=sandbox, superseded_at=None)
-    assert held.access_key.access_key_id == first["AccessKeyId"]
-
     _set_class_clock(board, speed="360", rotation="paused")
     expect(board.get_by_test_id("class-clock-state")).to_contain_text("rotation paused since")
     expect(ann.get_by_test_id("renewal-stopped")).to_contain_text(
         "Your instructor paused rotation", timeout=5_000
     )
     expect(ann.get_by_test_id("renews-in")).to_have_text("none: renewal has stopped")
+    ann.wait_for_timeout(1_200)  # a tick begun before the pause has ended
+    held = InstanceCredentials.objects.get(sandbox=sandbox, superseded_at=None)
+    first = _served_key(live_server, sandbox, instance_id)
+    assert first["AccessKeyId"] == held.access_key.access_key_id
+    expect(key).to_have_text(first["AccessKeyId"])
+    sets_at_pause = InstanceCredentials.objects.filter(sandbox=sandbox).count()
+    expires_in = int(ann.get_by_test_id("expires-in").text_content().split()[0])
     ann.reload()
     expect(ann.get_by_test_id("class-clock")).to_contain_text("paused by your instructor")
 
@@ -188,7 +197,9 @@ def test_the_class_clock_overrides_a_learner_and_a_pause_holds_a_set_past_renewa
     assert _served_key(live_server, sandbox, instance_id)["AccessKeyId"] == first["AccessKeyId"]
     held.refresh_from_db()
     assert held.superseded_at is None
-    assert InstanceCredentials.objects.filter(sandbox=sandbox).count() == 1
+    assert InstanceCredentials.objects.filter(sandbox=sandbox).count() == sets_at_pause
+    # Expiration stays the set's own: that countdown goes on, as on AWS.
+    assert int(ann.get_by_test_id("expires-in").text_content().split()[0]) < expires_in
     assert expiration(first) > time.time()  # a pause never outlives the set here
 
     # Resume: one new set arrives on the open page, and the next renewal counts from now.
@@ -203,16 +214,16 @@ def test_the_class_clock_overrides_a_learner_and_a_pause_holds_a_set_past_renewa
     fresh = InstanceCredentials.objects.get(sandbox=sandbox, superseded_at=None)
     assert fresh.access_key.access_key_id == second
     assert fresh.issued_at >= resumed_at and fresh.renew_at > timezone.now()
-    assert InstanceCredentials.objects.filter(sandbox=sandbox).count() == 2
+    assert InstanceCredentials.objects.filter(sandbox=sandbox).count() == sets_at_pause + 1
     assert Classroom.objects.get().clock_set_by == "ada"
 
 
 def test_the_common_mistakes_panel_groups_two_learners_and_its_hint_reaches_an_open_page(
-    class_of_three,
+    make_class,
 ):
     """Two learners' roles with no permissions policy fail step 1 for one reason (their own
     role names aside); the third learner's open lab page gets the hint revealed from it."""
-    board, learners = class_of_three
+    board, learners = make_class()
     for name in ("Ann", "Bo"):
         page = learners[name]
         form = page.locator("#console-role_for_ec2")
@@ -241,6 +252,30 @@ def test_the_common_mistakes_panel_groups_two_learners_and_its_hint_reaches_an_o
     )
     assert cy.evaluate("document.documentElement.dataset.marker") == "open"  # never reloaded
     assert axe_violations(cy) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: an open credentials page's class clock section is rendered once, "
+    "outside the polled panel, so it keeps saying 'rotation running' after a pause",
+)
+def test_an_open_credentials_page_says_paused_by_your_instructor_without_a_reload(
+    make_class, live_server
+):
+    """Issue 17: when the instructor pauses rotation, the learner's page says "paused by your
+    instructor"; the page a learner has open must not go on saying "rotation running"."""
+    board, learners = make_class(("Ann",))
+    ann = learners["Ann"]
+    instance_id = launch_with_role(_sandbox("Ann"))
+    ann.goto(f"{live_server.url}/sandbox/instances/{instance_id}/")
+    expect(ann.get_by_test_id("class-clock")).to_contain_text("rotation running")
+    _set_class_clock(board, speed="360", rotation="paused")
+    expect(ann.get_by_test_id("renewal-stopped")).to_contain_text(
+        "Your instructor paused rotation", timeout=5_000
+    )  # the polled panel knows
+    expect(ann.get_by_test_id("class-clock")).to_contain_text(
+        "paused by your instructor", timeout=5_000
+    )
 
 
 def expiration(credentials: dict) -> float:
