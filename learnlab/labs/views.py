@@ -252,6 +252,7 @@ def console(request, slug, form):
                     failure.field if failure.field in bound.fields else None, failure.call.error
                 )
                 context["outcome"] = failure.outcome or bound.nothing_done
+                context["failed_error"] = failure.call.error  # its Explain links
         else:
             context["outcome"] = (
                 f"{bound.nothing_done} Fix what is marked and press {bound.submit} again."
