@@ -15,6 +15,9 @@ urlpatterns = [
     path("announcement/dismiss", views.dismiss, name="dismiss"),
     path("teach/<str:code>/learners/<int:membership_id>/", views.learner_view, name="learner"),
     path("teach/<str:code>/learners/<int:membership_id>/reset", views.learner_reset, name="reset"),
+    path(
+        "teach/<str:code>/learners/<int:membership_id>/rewind", views.learner_rewind, name="rewind"
+    ),
     path("teach/<str:code>/resets/<int:reset_id>/undo", views.learner_reset_undo, name="undo"),
     path("teach/<str:code>/hints", views.reveal_hint, name="hint"),
     path("teach/<str:code>/announcement", views.announce, name="announce"),

@@ -12,6 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from learnlab.classroom.board_rewind import (
+    NothingToRewind,
+    membership_rewind,
+    membership_rewind_points,
+)
 from learnlab.classroom.models import (
     ANNOUNCEMENT_MAX,
     CODE_ALPHABET,
@@ -45,6 +50,7 @@ from learnlab.classroom.services import (
     resets_expire,
 )
 from learnlab.labs.catalog import lab_get
+from learnlab.labs.rewind import RewindRefused
 from learnlab.labs.selectors import lab_progress
 from learnlab.learners.selectors import NEW_LEARNERS_WINDOW, learner_from_request
 from learnlab.lib.clock import SPEED_CHOICES
@@ -324,6 +330,70 @@ def learner_reset(request, code, membership_id):
             f"{UNDO_SECONDS} seconds from the board.",
         )
     return redirect("classroom:board", code=classroom.code)
+
+
+@require_http_methods(["GET", "POST"])
+@instructor_required
+def learner_rewind(request, code, membership_id):
+    """Rewind one learner's sandbox to just before a step they reached: a page naming the
+    learner that lists those steps (GET), a confirm page naming the learner and the chosen
+    step (GET with ``before``, a step's slug, or POST without ``confirm``), then the rewind
+    (POST with ``before`` and ``confirm``). Works without JavaScript."""
+    classroom = _own_classroom(request, code)
+    membership = _member(classroom, membership_id)
+    label = _member_label(classroom, membership)
+    board_url = reverse("classroom:board", args=[classroom.code])
+    if not classroom.is_open:
+        messages.error(request, "This class has ended: its sandboxes are already gone.")
+        return redirect(board_url)
+    lab = lab_get(classroom.lab)
+    points = membership_rewind_points(membership=membership, lab=lab)
+    data = request.POST if request.method == "POST" else request.GET
+    before = data.get("before", "")
+    step = lab.step(before) if before else None
+    context = {
+        "section": "classroom",
+        "classroom": classroom,
+        "membership": membership,
+        "label": label,
+        "points": points,
+        "chosen": None,
+    }
+    if before and (step is None or step not in [point.step for point in points]):
+        context["refused"] = (
+            f"{label} cannot be rewound to that step: they have not reached it, or it is not in "
+            f"this class's lab."
+        )
+        return render(request, "classroom/rewind_confirm.html", context, status=400)
+    if step is None or request.method == "GET" or request.POST.get("confirm") != "yes":
+        context["chosen"] = step
+        return render(request, "classroom/rewind_confirm.html", context)
+    try:
+        membership_rewind(membership=membership, lab=lab, step=step, by=request.user)
+    except NothingToRewind:
+        messages.error(request, f"{label} has no sandbox yet: there is nothing to rewind.")
+    except RewindRefused:
+        messages.error(
+            request,
+            f"{label} has not reached step {step.number} ({step.title}) any more (their "
+            f"progress changed meanwhile): choose one of the steps listed.",
+        )
+        return redirect(reverse("classroom:rewind", args=[classroom.code, membership.pk]))
+    except connection.SANDBOX_ERRORS:
+        messages.error(
+            request,
+            f"The sandbox server is not answering. {label}'s rewind to just before step "
+            f"{step.number} is recorded: their sandbox comes back that way as soon as it "
+            f"answers, and their page says so.",
+        )
+    else:
+        messages.success(
+            request,
+            f"{label}'s sandbox is as it was just before step {step.number} ({step.title}), "
+            f"with the same ids; they check step {step.number} again. Their page tells them "
+            f"you rewound it.",
+        )
+    return redirect(board_url)
 
 
 @require_POST
