@@ -35,9 +35,31 @@ def _create_role(client, **overrides):
     return client.post(f"{LAB}console/role_for_ec2", data, **HTMX)
 
 
-def test_the_lab_index_opens_the_only_lab(client):
+def test_the_lab_index_opens_the_only_lab(client, monkeypatch, tmp_path):
+    """With one lab file in the content folder, /lab/ goes straight to it. The catalog keeps
+    what it read per folder (``_labs_in``'s cache is keyed by the folder), so another folder
+    is read afresh."""
+    from learnlab.labs import catalog
+
+    (tmp_path / "instance-role.toml").write_text(
+        (catalog.LAB_DIR / "instance-role.toml").read_text()
+    )
+    monkeypatch.setattr(catalog, "LAB_DIR", tmp_path)
+    assert list(catalog.labs_all()) == ["instance-role"]
     response = client.get("/lab/")
     assert response.status_code == 302 and response["Location"] == LAB
+
+
+def test_the_lab_index_lists_every_lab_of_the_content_folder(client, db):
+    from learnlab.labs.catalog import labs_all
+
+    labs = labs_all()
+    assert len(labs) > 1  # the project's own labs
+    page = client.get("/lab/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    for lab in labs.values():
+        assert f'href="/lab/{lab.slug}/">{escape(lab.title)}</a>' in text
 
 
 def test_the_lab_page_shows_every_step_with_hint_and_solution(lab_client):
