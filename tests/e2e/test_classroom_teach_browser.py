@@ -108,10 +108,10 @@ def test_the_class_clock_overrides_a_learner_and_a_pause_holds_a_set_past_renewa
     make_class, live_server, ticker
 ):
     """The class's clock is the instructor's, and a pause holds renewal but never a set's
-    Expiration: AWS's instance metadata credentials carry their own Expiration, and the SDKs
-    refresh from the metadata service before it (AWS doc "Retrieve security credentials from
-    instance metadata", IAM User Guide, "Use an IAM role to grant permissions to applications
-    running on Amazon EC2 instances")."""
+    Expiration. Follows the Amazon EC2 User Guide, "Retrieve security credentials from
+    instance metadata" (instance-metadata-security-credentials): the set an application reads
+    from iam/security-credentials/<role> carries its own Expiration, and AWS rotates the sets,
+    making a new one available before the old one expires."""
     board, learners = make_class()
     ann = learners["Ann"]
     _set_class_clock(board, speed="360", rotation="running")
