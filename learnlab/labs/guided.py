@@ -7,10 +7,10 @@ from datetime import timedelta
 from django.db.models import Min
 
 from learnlab.imds.models import InstanceCredentials
-from learnlab.labs.catalog import Lab
+from learnlab.labs.catalog import Lab, Step
 from learnlab.labs.checks import SandboxView
 from learnlab.labs.models import StepResult
-from learnlab.labs.selectors import lab_facts
+from learnlab.labs.services import check_run
 from learnlab.learners.models import Learner
 from learnlab.lib import clock
 from learnlab.quiz.bank import POINT_TITLES
@@ -54,32 +54,74 @@ class PractiseNext:
 
 
 @dataclass
+class BuiltStep:
+    """One step of "What you built": what the lab's own check reports of it now."""
+
+    step: Step
+    passes: bool | None  # None: not read now (the sandbox server is not answering)
+    said: str  # the check's passing message; else what it found (its facts) and why not
+
+
+@dataclass
 class Completion:
-    built: dict  # role, profile, instance as the lab's checks found them
+    built: list[BuiltStep]  # each step as the lab's own checks report it
+    facts: dict  # every step's facts merged (``instance``: the credentials below are its)
     key_ids: list[str]  # the instance's role credentials the learner saw, oldest first
     took: str | None  # from the learner's first change to the last step passing
     points: list[tuple[str, str]]  # (exam point, its title), as the lab teaches them
     practise: list[PractiseNext]
 
 
+def _facts_said(facts: dict) -> str:
+    """A check's facts as words: "role web, profile web" (flags and counts left out)."""
+    return ", ".join(
+        f"{name.replace('_', ' ')} {value}"
+        for name, value in facts.items()
+        if isinstance(value, str)
+    )
+
+
+def _built(view: SandboxView, lab: Lab) -> tuple[list[BuiltStep], dict]:
+    """Each step's check run now, in order, on the same reads of the sandbox."""
+    built, facts = [], {}
+    for step in lab.steps:
+        outcome = check_run(view=view, step=step)
+        facts |= outcome.facts
+        if outcome.passed:
+            said = outcome.message
+        else:
+            found = _facts_said(outcome.facts)
+            said = (
+                f"Found: {found}. " if found else ""
+            ) + f"It does not pass now: {outcome.message}"
+        built.append(BuiltStep(step, outcome.passed, said))
+    return built, facts
+
+
 def lab_completion(*, learner: Learner, sandbox: Sandbox | None, lab: Lab) -> Completion:
-    """What the completion page shows. ``sandbox`` None: the sandbox server is not answering,
-    so what was built is not read (the rest is the database's)."""
-    built: dict = {}
+    """What the completion page shows, for any lab: what was built is each step as the lab's
+    own check reports it now (its passing message). ``sandbox`` None: the sandbox server is
+    not answering, so each step says what its check said when it passed (the rest is the
+    database's)."""
+    built: list[BuiltStep] = []
+    facts: dict = {}
     key_ids: list[str] = []
     started = None
+    results = StepResult.objects.filter(learner=learner, lab=lab.slug)
     if sandbox is not None:
-        built = lab_facts(view=SandboxView(sandbox), lab=lab)
+        built, facts = _built(SandboxView(sandbox), lab)
         seen = InstanceCredentials.objects.filter(sandbox=sandbox).exclude(
             fetched_at=None, shown_at=None
         )
-        if built.get("instance"):
-            seen = seen.filter(instance_id=built["instance"])
+        if facts.get("instance"):
+            seen = seen.filter(instance_id=facts["instance"])
         key_ids = list(
             seen.order_by("issued_at").values_list("access_key__access_key_id", flat=True)
         )
         started = sandbox.calls.aggregate(first=Min("made_at"))["first"]
-    results = StepResult.objects.filter(learner=learner, lab=lab.slug)
+    else:
+        stored = {r.step: r.message for r in results}
+        built = [BuiltStep(step, None, stored.get(step.slug, "")) for step in lab.steps]
     passed = [r.passed_at for r in results if r.passed_at]
     took = None
     if passed:
@@ -91,7 +133,8 @@ def lab_completion(*, learner: Learner, sandbox: Sandbox | None, lab: Lab) -> Co
         item = next_practice_item(learner=learner, points=[row.point], due_only=False)
         practise.append(PractiseNext(row.point, row.title, row.score, item.stem if item else ""))
     return Completion(
-        built={k: built.get(k) for k in ("role", "profile", "instance")},
+        built=built,
+        facts=facts,
         key_ids=key_ids,
         took=took,
         points=[(p, POINT_TITLES[p]) for p in lab.points],

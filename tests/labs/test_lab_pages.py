@@ -2,6 +2,7 @@
 the real sandbox server."""
 
 import pytest
+from django.utils import timezone
 from django.utils.html import escape
 
 from learnlab.gate.client import aws_client
@@ -202,3 +203,73 @@ def test_the_labs_index_lists_every_lab_when_there_are_several(client, monkeypat
     assert page.status_code == 200
     assert 'href="/lab/instance-role/">Give an EC2 instance a role</a>' in page.content.decode()
     assert 'href="/lab/second-lab/">A second lab</a>' in page.content.decode()
+
+
+# The completion page: what the learner built, as each lab's own checks report it -------------
+
+
+def _built(page: str) -> str:
+    return page.split('data-testid="built"', 1)[1].split("</dl>", 1)[0]
+
+
+def test_the_completion_page_lists_what_the_instance_role_labs_checks_report(lab_client):
+    """Steps 1 to 3 done for real (console form, launch form); 4 to 6 stored as passed but not
+    done: each step says what its check reports in the sandbox now."""
+    assert "Role S3ReadForEC2 created" in _create_role(lab_client).content.decode()
+    launched = lab_client.post(
+        f"{LAB}console/launch_instance",
+        {
+            "launch_instance-instance_type": "t3.micro",
+            "launch_instance-image_id": "ami-0453ec754f44f9a4a",
+            "launch_instance-profile": "S3ReadForEC2",
+        },
+        **HTMX,
+    )
+    assert "launched with profile S3ReadForEC2" in launched.content.decode()
+    learner = Learner.objects.get(pk=lab_client.session["learner_id"])
+    for step in lab_get("instance-role").steps:
+        StepResult.objects.update_or_create(
+            learner=learner,
+            lab="instance-role",
+            step=step.slug,
+            defaults={"passed": True, "message": "ok", "checked_at": timezone.now()}
+            | {"passed_at": timezone.now()},
+        )
+    page = lab_client.get(f"{LAB}complete").content.decode()
+    assert "You finished" in page
+    built = _built(page)
+    instance = aws_client("ec2", sandbox=_sandbox(lab_client)).describe_instances()["Reservations"][
+        0
+    ]["Instances"][0]["InstanceId"]
+    said = {
+        n: built.split(f'data-testid="built-{n}">', 1)[1].split("</dd>", 1)[0] for n in (1, 2, 3, 4)
+    }
+    assert (
+        "Role S3ReadForEC2 trusts ec2.amazonaws.com and carries AmazonS3ReadOnlyAccess" in said[1]
+    )
+    assert "Instance profile S3ReadForEC2 holds role S3ReadForEC2" in said[2]
+    assert f"Instance {instance} is running with profile S3ReadForEC2" in said[3]
+    assert "It does not pass now" in said[4] and "has fetched role S3ReadForEC2" in said[4]
+    assert 'data-testid="key-ids"' in built and "none recorded" in built
+
+
+def test_the_completion_page_of_another_lab_lists_its_own_checks_report(sandbox_server, client, db):
+    """The least-privilege lab, solved by its own CLI solution (the self-test harness): "What
+    you built" is its one check's passing message, not the instance-role lab's role, profile
+    and instance."""
+    from learnlab.labs.selftest import lab_selftest
+    from learnlab.learners.selectors import SESSION_KEY
+
+    lab = lab_get("least-privilege")
+    report = lab_selftest(lab, ways=("cli",), keep=True)
+    assert report.ok, "\n".join(report.problem_lines())
+    session = client.session
+    session[SESSION_KEY] = str(report.learners["cli"].pk)
+    session.save()
+    page = client.get(f"/lab/{lab.slug}/complete").content.decode()
+    assert "You finished" in page
+    built = _built(page)
+    assert f"Step 1: {escape(lab.steps[0].title)}" in built
+    assert "lets the app list" in built and "least privilege." in built
+    for other in ("Instance profile</dt>", "Role</dt>", "not found in your sandbox now"):
+        assert other not in built
