@@ -254,11 +254,6 @@ def test_the_common_mistakes_panel_groups_two_learners_and_its_hint_reaches_an_o
     assert axe_violations(cy) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: an open credentials page's class clock section is rendered once, "
-    "outside the polled panel, so it keeps saying 'rotation running' after a pause",
-)
 def test_an_open_credentials_page_says_paused_by_your_instructor_without_a_reload(
     make_class, live_server
 ):
