@@ -149,6 +149,9 @@ if (terminalRoot) {
   let position = history.length;
   let draft = "";
   let submitted = null;
+  // A command typed and entered while another runs runs next, as a shell reads typed-ahead lines
+  // (Enter on the running command itself, unchanged, is not a second run).
+  let queued = false;
 
   const fit = () => {
     line.rows = 1; // grow to the text, wrapped lines included, up to 12 rows
@@ -188,7 +191,12 @@ if (terminalRoot) {
     if (event.key === "Enter" && !event.shiftKey) {
       if (line.value.endsWith("\\") && !after) return; // a continuation: the newline goes in
       event.preventDefault();
-      if (submitted === null) form.requestSubmit();
+      if (submitted === null) {
+        form.requestSubmit();
+      } else if (line.value !== submitted && line.value.trim()) {
+        queued = true;
+        status.textContent = "Running… your next command runs after this one.";
+      }
     } else if (event.key === "ArrowUp" && (recalled || !before.includes("\n")) && position > 0) {
       event.preventDefault();
       if (position === history.length) draft = line.value;
@@ -210,9 +218,12 @@ if (terminalRoot) {
   form.addEventListener("htmx:finally:request", () => {
     status.textContent = "";
     log.setAttribute("aria-busy", "false");
+    const next = queued && line.value !== submitted && line.value.trim();
+    queued = false;
     if (line.value === submitted) show("");
     submitted = null;
     line.focus();
+    if (next) setTimeout(() => { if (submitted === null) form.requestSubmit(); }, 0);
   });
   terminalRoot.addEventListener("htmx:after:swap", toBottom);
 }

@@ -18,11 +18,15 @@ S3_READ = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 
 
 def _type(page, command: str, expected):
+    """Type a command, press Enter, and wait for its own entry in the log."""
+    entries = page.locator("#terminal-log .terminal-entry")
+    count = entries.count()
     line = page.locator("#terminal-line")
     line.click()
     line.fill(command)
     line.press("Enter")
-    expect(page.locator("#terminal-log")).to_contain_text(expected, timeout=15_000)
+    expect(entries).to_have_count(count + 1, timeout=15_000)
+    expect(entries.last).to_contain_text(expected)
 
 
 def _check(page, number: int, outcome: str):

@@ -24,12 +24,16 @@ def lab(live_server, sandbox_server, page):
 
 
 def _type(page, command: str, expected: str | re.Pattern):
-    """Type a command as a learner does, press Enter, and wait for its output."""
+    """Type a command as a learner does, press Enter, and wait for its own entry in the log
+    (text an earlier command printed, such as the role's name, is no sign that this one ran)."""
+    entries = page.locator("#terminal-log .terminal-entry")
+    count = entries.count()
     line = page.locator("#terminal-line")
     line.click()
     line.fill(command)
     line.press("Enter")
-    expect(page.locator("#terminal-log")).to_contain_text(expected, timeout=15_000)
+    expect(entries).to_have_count(count + 1, timeout=15_000)
+    expect(entries.last).to_contain_text(expected)
 
 
 def _check(page, number: int, outcome: str = "Passed."):
