@@ -56,6 +56,18 @@ def _open(page, form: str):
     return section
 
 
+def _choose_role(page, role: str):
+    """Add permissions showing ``role``: choosing one fetches the form's fields again, so wait
+    for that before typing into them."""
+    form = _open(page, "role_permissions")
+    select = form.get_by_label("Role")
+    if select.input_value() != role:
+        select.select_option(role)
+        page.wait_for_load_state("networkidle")
+    expect(form).to_contain_text(f"Attached to {role} now")
+    return _open(page, "role_permissions")
+
+
 KEYS = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 
 
@@ -71,26 +83,32 @@ def test_ssrf_lab_console_then_terminal(open_lab):
     expect(preview).to_contain_text("reaches only your own instance's metadata service")
     preview.get_by_label("URL to preview").fill(KEYS + "PreviewAppRole")
     preview.get_by_role("button", name="Preview").click()
-    expect(preview.get_by_test_id("console-done")).to_contain_text('"AccessKeyId" : "ASIA')
+    expect(preview.get_by_test_id("console-done")).to_contain_text(
+        '"AccessKeyId" : "ASIA', timeout=20_000
+    )
     _check(page, 1)
 
     options = _open(page, "metadata_options")
     options.get_by_label("Instance").select_option(instance)
     options.get_by_label("IMDSv2").select_option("required")
     options.get_by_role("button", name="Save").click()
-    expect(options.get_by_test_id("console-done")).to_contain_text("IMDSv2 required, hop limit 1")
+    expect(options.get_by_test_id("console-done")).to_contain_text(
+        "IMDSv2 required, hop limit 1", timeout=20_000
+    )
     _check(page, 2, "try the attack again")
     preview = _open(page, "url_preview")
     preview.get_by_label("URL to preview").fill(KEYS + "PreviewAppRole")
     preview.get_by_role("button", name="Preview").click()
-    expect(preview.get_by_test_id("console-done")).to_contain_text("HTTP 401")
+    expect(preview.get_by_test_id("console-done")).to_contain_text("HTTP 401", timeout=20_000)
     _type(page, f"connect {instance}", "as ec2-user")
     _type(page, "aws sts get-caller-identity", "assumed-role/PreviewAppRole")
     _check(page, 2)
 
     container = _open(page, "container_sdk")
     container.get_by_role("button", name="Run in container").click()
-    expect(container.get_by_test_id("console-done")).to_contain_text("no answer (timed out)")
+    expect(container.get_by_test_id("console-done")).to_contain_text(
+        "no answer (timed out)", timeout=20_000
+    )
     _check(page, 3, "hop limit is 1")
     _type(page, "exit", "exit")
     _type(page, "echo back-home", "[learner@workstation ~]$ echo back-home")
@@ -102,7 +120,9 @@ def test_ssrf_lab_console_then_terminal(open_lab):
     )
     container = _open(page, "container_sdk")
     container.get_by_role("button", name="Run in container").click()
-    expect(container.get_by_test_id("console-done")).to_contain_text("got credentials: ASIA")
+    expect(container.get_by_test_id("console-done")).to_contain_text(
+        "got credentials: ASIA", timeout=20_000
+    )
     _check(page, 3)
     assert axe_violations(page) == []
     assert page.errors == []
@@ -112,9 +132,6 @@ def test_least_privilege_lab_console_way(open_lab):
     page = open_lab("least-privilege", "Tighten a role to least privilege")
     _check(page, 1, "still allows 7 of 7 calls")
     expect(page.get_by_test_id("check-1")).to_contain_text("privilege escalation")
-    form = _open(page, "role_permissions")
-    form.get_by_label("Role").select_option("LogAppRole")
-    expect(form).to_contain_text("Attached to LogAppRole now")  # its fields follow the role
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -123,20 +140,19 @@ def test_least_privilege_lab_console_way(open_lab):
             {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::app-*/logs/*"},
         ],
     }
-    form = _open(page, "role_permissions")
+    form = _choose_role(page, "LogAppRole")
     form.get_by_label("Inline policy (optional)").fill(json.dumps(policy))
     form.get_by_role("button", name="Add permissions").click()
-    expect(form.get_by_test_id("console-done")).to_contain_text("inline policy LogAppRole-inline")
+    expect(form.get_by_test_id("console-done")).to_contain_text(
+        "inline policy LogAppRole-inline", timeout=20_000
+    )
     _check(page, 1, "still allows 1 of 7")
     expect(page.get_by_test_id("check-1")).to_contain_text("private/payroll.csv")
     policy["Statement"][1]["Resource"] = "arn:aws:s3:::app-*/reports/*"
-    form = _open(page, "role_permissions")
-    form.get_by_label("Role").select_option("LogAppRole")
-    expect(form).to_contain_text("Attached to LogAppRole now")  # its fields follow the role
-    form = _open(page, "role_permissions")
+    form = _choose_role(page, "LogAppRole")
     form.get_by_label("Inline policy (optional)").fill(json.dumps(policy))
     form.get_by_role("button", name="Add permissions").click()
-    expect(form.get_by_test_id("console-done")).to_be_visible()
+    expect(form.get_by_test_id("console-done")).to_be_visible(timeout=20_000)
     _check(page, 1)
     assert page.errors == []
 
@@ -147,7 +163,9 @@ def test_swap_lab_console_then_the_operator_in_the_terminal(open_lab):
     instance = form.locator("select[name='modify_instance_role-instance_id']").input_value()
     form.get_by_label("IAM instance profile").select_option("AppRoleB")
     form.get_by_role("button", name="Update IAM role").click()
-    expect(form.get_by_test_id("console-done")).to_contain_text("AppRoleB (replaced)")
+    expect(form.get_by_test_id("console-done")).to_contain_text(
+        "AppRoleB (replaced)", timeout=20_000
+    )
     _check(page, 1, "See the switch from the instance")
     _type(page, f"connect {instance}", "as ec2-user")
     _type(page, f"curl {KEYS}", "AppRoleB")
