@@ -386,6 +386,7 @@ def sandbox_reset(*, sandbox: Sandbox) -> None:
     Works whatever state the sandbox is in (lost, dropped, backing off after a failure)."""
     sandbox_drop(sandbox=sandbox)
     sandbox.calls.all().delete()
+    sandbox.access_keys.filter(kind=AccessKey.Kind.IAM_USER).delete()  # their users are gone
     fresh = {"log_calls": 0, "log_bytes": 0, "rebuild_failures": 0, "rebuild_after": None}
     Sandbox.objects.filter(pk=sandbox.pk).update(**fresh)
     for field, value in fresh.items():
