@@ -383,8 +383,8 @@ def learner_rewind(request, code, membership_id):
         messages.error(
             request,
             f"The sandbox server is not answering. {label}'s rewind to just before step "
-            f"{step.number} is recorded: their sandbox comes back that way as soon as it "
-            f"answers, and their page says so.",
+            f"{step.number} is recorded (their steps from it on are cleared and their page "
+            f"says so): their sandbox is rebuilt that way once the sandbox server is back.",
         )
     else:
         messages.success(
