@@ -137,14 +137,19 @@ def items_for(points=None, exam=None) -> list[Item]:
     ]
 
 
-# Which lab step teaches each point (PRODUCT.md, "The core lab").
+# Which lab step teaches each point (PRODUCT.md, "The core lab" and "More labs"): (lab, step).
+CORE = "instance-role"
 LAB_STEP = {
-    "EP01": 1, "EP02": 1, "EP03": 1, "EP14": 1,
-    "EP04": 2, "EP05": 2, "EP07": 2, "EP16": 2,
-    "EP06": 3, "EP15": 3, "EP18": 3,
-    "EP08": 4, "EP09": 4, "EP17": 4,
-    "EP12": 5, "EP13": 5,
-    "EP10": 6, "EP11": 6,
+    "EP01": (CORE, 1), "EP02": (CORE, 1), "EP03": (CORE, 1),
+    "EP04": (CORE, 2), "EP05": (CORE, 2), "EP07": (CORE, 2), "EP16": (CORE, 2),
+    "EP06": (CORE, 3),
+    "EP08": (CORE, 4), "EP09": (CORE, 4),
+    "EP12": (CORE, 5), "EP13": (CORE, 5),
+    "EP10": (CORE, 6), "EP11": (CORE, 6),
+    "EP14": ("least-privilege", 1),
+    "EP15": ("swap-and-pass-role", 1),
+    "EP17": ("imdsv2-ssrf", 2),
+    "EP18": ("swap-and-pass-role", 2),
 }  # fmt: skip
 
 POINT_TITLES = {

@@ -67,6 +67,7 @@ class Mastery:
     items: int
     answered: int
     score: float  # 0..1: recall probability of items last answered right, over all items
+    lab_slug: str
     lab_step: int
     # Why items on this point are due now, when a lab mistake brought them (newest first).
     due_because: list[str] = field(default_factory=list)
@@ -109,7 +110,8 @@ def mastery(*, learner: Learner) -> list[Mastery]:
                 items=len(items),
                 answered=len(answered),
                 score=held / len(items) if items else 0.0,
-                lab_step=LAB_STEP[point],
+                lab_slug=LAB_STEP[point][0],
+                lab_step=LAB_STEP[point][1],
                 due_because=[
                     mistake_text(mistake)
                     for mistake in mistakes

@@ -77,7 +77,13 @@ def practice(request):
             context.update(item=item, error=str(error))
             return render(request, "quiz/practice.html", context, status=400)
         answer = answer_record(learner=learner, item=item, chosen=chosen, mode=Answer.Mode.PRACTICE)
-        context.update(item=item, answer=answer, chosen=chosen, lab_step=LAB_STEP[item.points[0]])
+        context.update(
+            item=item,
+            answer=answer,
+            chosen=chosen,
+            lab_slug=LAB_STEP[item.points[0]][0],
+            lab_step=LAB_STEP[item.points[0]][1],
+        )
         return render(request, "quiz/practice.html", context)
     context["item"] = next_practice_item(learner=learner, points=points, due_only=due_only)
     return render(request, "quiz/practice.html", context)

@@ -112,7 +112,7 @@ def test_practice_gives_feedback_with_every_explanation(client):
     assert "Right." in text
     for option in item.options:
         assert code_spans(option.explanation) in text
-    assert "/lab/#step-2" in text
+    assert "/lab/instance-role/#step-2" in text
     empty = client.post("/quiz/practice/", {"item": item.id})
     assert empty.status_code == 400 and b"first." in empty.content
 
