@@ -123,6 +123,10 @@ def test_the_instructor_rewinds_a_learner_to_before_step_3_from_the_board(
         assert f"just before step 3 ({STEPS[3].title})" in notice[1]
     # Step 3 is to do again, and the lab page knows it.
     assert not _check(ana, 3)
+    # A reset after the rewind is what the class area says then (the newer of the two).
+    instructor.post(f"{base}learners/{member}/reset", {"confirm": "yes"})
+    live = ana.get("/class/live").content.decode()
+    assert 'data-testid="reset-notice"' in live and "rewind-notice" not in live
 
 
 def test_another_instructor_or_a_learner_cannot_rewind(make_instructor, classroom, ana):
