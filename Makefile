@@ -53,8 +53,10 @@ run: $(VENV)/.installed
 dev: $(VENV)/.installed
 	PORT=$(PORT) $(BIN)/python manage.py runstack --dev
 
+# Two workers, a test file each at a time (a file's tests share their fixtures); the scale
+# path runs after, alone, since its tests share one PostgreSQL database and one Redis.
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 	$(MAKE) --no-print-directory test-scale
 
 # The database and task tests again, on PostgreSQL and the Redis broker (see DEVELOPERS.md).

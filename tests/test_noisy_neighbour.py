@@ -28,7 +28,10 @@ AMI = "ami-0453ec754f44f9a4a"
 LOAD_SECONDS = 15
 GATE_THREADS = 3  # the noisy learner's AWS calls, back to back
 GATE_P95_MS = 200
-TERMINAL_P95_S = 1.0
+# The quiet learner's slowest terminal line of about ten: 1.06 s was seen with eight other
+# test runs on the machine. A lock shared with the noisy learner would hold it for that
+# learner's whole lines (seconds each).
+TERMINAL_P95_S = 2.0
 NOISY_LINES = (
     "aws iam list-roles --page-size 1; aws ec2 describe-instances --page-size 5",
     "aws ec2 wait instance-exists --instance-ids i-0123456789abcdef0",
