@@ -23,7 +23,9 @@ class Classroom(models.Model):
     )
     name = models.CharField(max_length=80)
     code = models.CharField(max_length=CODE_LENGTH, unique=True, default=new_code)
-    lab = models.SlugField(max_length=64, default="instance-role")
+    lab = models.SlugField(max_length=64, default="instance-role")  # the main (first) lab
+    # Every lab the class runs, by slug, the main lab first; empty (classes from before): [lab].
+    labs = models.JSONField(default=list)
     clock_speed = models.PositiveSmallIntegerField(default=60)
     rotation_paused = models.BooleanField(default=False)
     revealed_hints = models.JSONField(default=list)  # step slugs shown to the whole class
@@ -43,6 +45,12 @@ class Classroom(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+    @property
+    def lab_slugs(self) -> list[str]:
+        """The labs the class runs, the main lab first."""
+        chosen = [slug for slug in self.labs if slug != self.lab]
+        return [self.lab, *chosen]
 
 
 class Membership(models.Model):

@@ -130,6 +130,7 @@ class Mistake:
 class Board:
     lab: Lab
     rows: list[BoardRow]
+    labs: list[Lab] = field(default_factory=list)  # every lab the class runs, the main first
     passed_per_step: list[int] = field(default_factory=list)
     mistakes: list[Mistake] = field(default_factory=list)
     asking: int = 0  # learners who pressed "I'm stuck"
@@ -255,11 +256,28 @@ def _row(
     )
 
 
+def classroom_labs(*, classroom: Classroom) -> list[Lab]:
+    """The labs the class runs that the catalog still has, the main lab first."""
+    return [lab for slug in classroom.lab_slugs if (lab := lab_get(slug)) is not None]
+
+
+def classroom_lab(*, classroom: Classroom, slug: str | None) -> Lab:
+    """One of the class's labs by slug; the main lab for no slug or one the class does not run."""
+    labs = classroom_labs(classroom=classroom)
+    return next((lab for lab in labs if lab.slug == slug), labs[0] if labs else None)
+
+
 def classroom_board(
-    *, classroom: Classroom, now: datetime, sort: str = "name", show: str = "all"
+    *,
+    classroom: Classroom,
+    now: datetime,
+    sort: str = "name",
+    show: str = "all",
+    lab_slug: str | None = None,
 ) -> Board:
-    """The live board in a fixed number of queries, whatever the class size."""
-    lab = lab_get(classroom.lab)
+    """The live board of one of the class's labs (``lab_slug``, default the main lab) in a
+    fixed number of queries, whatever the class size."""
+    lab = classroom_lab(classroom=classroom, slug=lab_slug)
     members = [
         Member(*values)
         for values in Membership.objects.filter(classroom=classroom, left_at=None).values_list(
@@ -277,7 +295,7 @@ def classroom_board(
     learner_ids = [m.learner_id for m in members]
     results = {
         (r["learner_id"], r["step"]): r
-        for r in StepResult.objects.filter(learner_id__in=learner_ids, lab=classroom.lab).values(
+        for r in StepResult.objects.filter(learner_id__in=learner_ids, lab=lab.slug).values(
             "learner_id", "step", "passed", "message", "checked_at", "passed_at"
         )
     }
@@ -321,6 +339,7 @@ def classroom_board(
     return Board(
         lab=lab,
         rows=rows,
+        labs=classroom_labs(classroom=classroom),
         passed_per_step=passed_per_step,
         mistakes=mistakes,
         asking=sum(1 for m in members if m.stuck_at is not None),
@@ -340,6 +359,7 @@ class LearnerLive:
     classroom: Classroom
     hints: list
     last_reset: LearnerReset | None
+    labs: list = field(default_factory=list)  # the labs the class runs, the main first
 
 
 def learner_live(*, learner: Learner | None, now: datetime) -> LearnerLive | None:
@@ -360,7 +380,9 @@ def learner_live(*, learner: Learner | None, now: datetime) -> LearnerLive | Non
         .order_by("-at", "-pk")
         .first()
     )
-    return LearnerLive(membership, classroom, hints, last_reset)
+    return LearnerLive(
+        membership, classroom, hints, last_reset, classroom_labs(classroom=classroom)
+    )
 
 
 @dataclass
@@ -395,10 +417,11 @@ def learner_detail(*, membership: Membership) -> LearnerDetail:
     return LearnerDetail(membership, entries, last_failed, mistakes, resets)
 
 
-def classroom_export_rows(*, classroom: Classroom) -> list[list[str]]:
-    """The CSV: per learner, each step's result, attempts, pass time and minutes taken, then the
-    quiz score per exam point."""
-    lab = lab_get(classroom.lab)
+def classroom_export_rows(*, classroom: Classroom, lab_slug: str | None = None) -> list[list[str]]:
+    """The CSV of one of the class's labs (``lab_slug``, default the main lab): per learner,
+    each step's result, attempts, pass time and minutes taken, then the quiz score per exam
+    point."""
+    lab = classroom_lab(classroom=classroom, slug=lab_slug)
     members = list(
         Membership.objects.filter(classroom=classroom)
         .select_related("learner")
@@ -407,7 +430,7 @@ def classroom_export_rows(*, classroom: Classroom) -> list[list[str]]:
     ids = [m.learner_id for m in members]
     results = {
         (r.learner_id, r.step): r
-        for r in StepResult.objects.filter(learner_id__in=ids, lab=classroom.lab)
+        for r in StepResult.objects.filter(learner_id__in=ids, lab=lab.slug)
     }
     before: dict = defaultdict(int)  # (learner, step) -> attempts before resets not undone
     reset_count: dict = defaultdict(int)

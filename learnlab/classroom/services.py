@@ -13,7 +13,7 @@ from learnlab.classroom.models import (
     LearnerReset,
     Membership,
 )
-from learnlab.labs.catalog import lab_get
+from learnlab.labs.catalog import lab_get, labs_all
 from learnlab.labs.models import StepResult
 from learnlab.labs.services import lab_reset
 from learnlab.learners.models import Learner
@@ -45,16 +45,49 @@ def instructor_grant(*, user) -> None:
     user.groups.add(group)
 
 
-def classroom_create(*, instructor, name: str, clock_speed: int = 60) -> Classroom:
+def labs_chosen(slugs) -> list[str]:
+    """The labs a class is to run, checked against the catalog: at least one, no unknown slug,
+    no repeats (in the order given)."""
+    known = labs_all()
+    chosen = list(dict.fromkeys(str(slug) for slug in slugs or ()))
+    unknown = [slug for slug in chosen if slug not in known]
+    if unknown:
+        raise ClassroomError(
+            f"No lab is called {', '.join(repr(s[:64]) for s in unknown)}: choose from "
+            f"{', '.join(known)}."
+        )
+    if not chosen:
+        raise ClassroomError("Choose at least one lab for the class to run.")
+    return chosen
+
+
+def classroom_create(*, instructor, name: str, clock_speed: int = 60, labs=None) -> Classroom:
+    """A new class with a fresh join code, running ``labs`` (slugs; the first is the main lab,
+    where joining learners land; default: the catalog's default lab)."""
+    extra = {}
+    if labs is not None:
+        chosen = labs_chosen(labs)
+        extra = {"lab": chosen[0], "labs": chosen}
     for _ in range(5):  # 31^6 codes: a clash is rare, and retried
         try:
             with transaction.atomic():
                 return Classroom.objects.create(
-                    instructor=instructor, name=name, clock_speed=clock_speed
+                    instructor=instructor, name=name, clock_speed=clock_speed, **extra
                 )
         except IntegrityError:
             continue
     raise ClassroomError("Could not find a free join code; try again.")
+
+
+def classroom_set_labs(*, classroom: Classroom, labs) -> list[str]:
+    """Change the labs a class runs. The main lab stays while it is still chosen (learners'
+    resets, rewinds and opened hints follow it), else the first chosen lab becomes main."""
+    chosen = labs_chosen(labs)
+    if classroom.lab not in chosen:
+        classroom.lab = chosen[0]
+    classroom.labs = [classroom.lab, *(slug for slug in chosen if slug != classroom.lab)]
+    classroom.save(update_fields=["lab", "labs"])
+    return classroom.labs
 
 
 def classroom_join(*, classroom: Classroom, learner: Learner, display_name: str) -> Membership:

@@ -23,5 +23,6 @@ urlpatterns = [
     path("teach/<str:code>/announcement", views.announce, name="announce"),
     path("teach/<str:code>/clock", views.clock, name="clock"),
     path("teach/<str:code>/close", views.close, name="close"),
+    path("teach/<str:code>/labs", views.labs, name="labs"),
     path("teach/<str:code>/export.csv", views.export, name="export"),
 ]

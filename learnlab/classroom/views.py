@@ -30,6 +30,8 @@ from learnlab.classroom.selectors import (
     SORTS,
     classroom_board,
     classroom_export_rows,
+    classroom_lab,
+    classroom_labs,
     learner_detail,
     learner_live,
     membership_for_learner,
@@ -44,12 +46,13 @@ from learnlab.classroom.services import (
     classroom_join,
     classroom_reveal_hint,
     classroom_set_clock,
+    classroom_set_labs,
     membership_reset,
     membership_stuck,
     reset_undo,
     resets_expire,
 )
-from learnlab.labs.catalog import lab_get
+from learnlab.labs.catalog import lab_get, labs_all
 from learnlab.labs.rewind import RewindRefused
 from learnlab.labs.selectors import lab_progress
 from learnlab.learners.selectors import NEW_LEARNERS_WINDOW, learner_from_request
@@ -102,6 +105,50 @@ class ClassroomForm(forms.Form):
         initial=60,
         choices=[(s, f"{s}x ({3600 // s} s per lab-hour)") for s in SPEED_CHOICES],
     )
+
+
+def _lab_choices():
+    return [(lab.slug, lab.title) for lab in labs_all().values()]
+
+
+class LabsForm(forms.Form):
+    """The labs a class runs: a checkbox per lab in the catalog, at least one."""
+
+    labs = forms.MultipleChoiceField(
+        label="Labs the class runs",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Learners see each one listed in their class area; the first ticked is where "
+        "they land when they join.",
+        error_messages={
+            "required": "Tick at least one lab for the class to run.",
+            "invalid_choice": "No lab is called %(value)s: tick the labs listed.",
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["labs"].choices = _lab_choices()
+
+
+class ClassroomLabsForm(ClassroomForm, LabsForm):
+    """Starting a class: its name, clock and labs."""
+
+    field_order = ["name", "clock_speed", "labs"]
+    SHOWN = "labs_shown"  # the page's form says it offered the checkboxes
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["labs"].required = False
+
+    def clean_labs(self):
+        """None ticked on the page is refused; a post without the list at all (a client from
+        before classes chose labs) runs the default lab."""
+        labs = self.cleaned_data["labs"]
+        if labs:
+            return labs
+        if self.data.get(self.SHOWN):
+            raise forms.ValidationError(self.fields["labs"].error_messages["required"])
+        return [Classroom().lab]
 
 
 def instructor_required(view):
@@ -200,23 +247,56 @@ def join(request, code=""):
 @require_http_methods(["GET", "POST"])
 @instructor_required
 def teach(request):
-    form = ClassroomForm(request.POST or None)
+    form = ClassroomLabsForm(request.POST or None, initial={"labs": [Classroom().lab]})
     if request.method == "POST" and form.is_valid():
         try:
             classroom = classroom_create(
                 instructor=request.user,
                 name=form.cleaned_data["name"],
                 clock_speed=form.cleaned_data["clock_speed"],
+                labs=form.cleaned_data["labs"],
             )
         except ClassroomError as error:
             form.add_error(None, str(error))
         else:
             return redirect("classroom:board", code=classroom.code)
-    classrooms = Classroom.objects.filter(instructor=request.user).order_by("-created_at")
+    return _teach_page(request, form, status=400 if form.errors else 200)
+
+
+def _teach_page(request, form, *, labs_form=None, labs_code="", status=200):
+    classrooms = list(Classroom.objects.filter(instructor=request.user).order_by("-created_at"))
+    for classroom in classrooms:
+        if labs_form is not None and classroom.code == labs_code:
+            classroom.labs_form = labs_form
+        else:
+            classroom.labs_form = LabsForm(
+                initial={"labs": classroom.lab_slugs}, prefix=classroom.code
+            )
     return render(
         request,
         "classroom/teach.html",
         {"section": "classroom", "form": form, "classrooms": classrooms},
+        status=status,
+    )
+
+
+@require_POST
+@instructor_required
+def labs(request, code):
+    """Change the labs a class runs (the teach page's checkbox list)."""
+    classroom = _own_classroom(request, code)
+    form = LabsForm(request.POST, prefix=classroom.code)
+    if form.is_valid():
+        try:
+            classroom_set_labs(classroom=classroom, labs=form.cleaned_data["labs"])
+        except ClassroomError as error:
+            form.add_error("labs", str(error))
+        else:
+            titles = [lab.title for lab in classroom_labs(classroom=classroom)]
+            messages.success(request, f"{classroom.name} runs {', '.join(titles)}.")
+            return redirect("classroom:teach")
+    return _teach_page(
+        request, ClassroomLabsForm(), labs_form=form, labs_code=classroom.code, status=400
     )
 
 
@@ -224,7 +304,13 @@ def _board_context(request, classroom: Classroom) -> dict:
     resets_expire()
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
     show = request.GET.get("show") if request.GET.get("show") in FILTERS else "all"
-    board = classroom_board(classroom=classroom, now=timezone.now(), sort=sort, show=show)
+    board = classroom_board(
+        classroom=classroom,
+        now=timezone.now(),
+        sort=sort,
+        show=show,
+        lab_slug=request.GET.get("lab"),
+    )
     return {
         "section": "classroom",
         "classroom": classroom,
@@ -518,9 +604,14 @@ def _csv_safe(value: str) -> str:
 def export(request, code):
     classroom = _own_classroom(request, code)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="learnlab-{classroom.code}.csv"'
+    lab = classroom_lab(classroom=classroom, slug=request.GET.get("lab"))
+    rows = classroom_export_rows(classroom=classroom, lab_slug=lab.slug)
+    # The main lab's export keeps its name; another lab's names its lab.
+    suffix = "" if lab.slug == classroom.lab else f"-{lab.slug}"
+    name = f"learnlab-{classroom.code}{suffix}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
-    for line in classroom_export_rows(classroom=classroom):
+    for line in rows:
         writer.writerow([_csv_safe(cell) for cell in line])
     return response
 
