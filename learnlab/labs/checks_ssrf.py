@@ -6,6 +6,9 @@ requests it answered (``MetadataRequest``: a token presented or not, hops, statu
 the learner typed.
 """
 
+import functools
+from collections.abc import Callable
+
 from learnlab.imds.models import MetadataRequest
 from learnlab.labs.checks import CheckResult, SandboxView, _instance_profile, check
 
@@ -26,6 +29,27 @@ def lab_instance(view: SandboxView, tag: str) -> tuple[dict | None, str]:
     profile = _instance_profile(view, instance)
     role = profile["Roles"][0]["RoleName"] if profile and profile["Roles"] else ""
     return instance, role
+
+
+def instance_check(name: str, tag: str, no_instance: Callable[[], CheckResult]):
+    """Register a check of the lab instance tagged Name=``tag``: the check is called with the
+    view, the instance, its role's name and the facts every such check reports (instance id and
+    role); when nothing runs, ``no_instance()`` answers instead."""
+
+    def register(function):
+        @check(name)
+        @functools.wraps(function)
+        def run(view: SandboxView) -> CheckResult:
+            instance, role = lab_instance(view, tag)
+            if instance is None:
+                return no_instance()
+            return function(
+                view, instance, role, {"instance": instance["InstanceId"], "role": role}
+            )
+
+        return run
+
+    return register
 
 
 def _no_instance() -> CheckResult:
@@ -53,14 +77,10 @@ def _options(instance: dict) -> tuple[str, int]:
     return options.get("HttpTokens", "optional"), int(options.get("HttpPutResponseHopLimit", 1))
 
 
-@check("imdsv1_keys_leaked")
-def imdsv1_keys_leaked(view: SandboxView) -> CheckResult:
+@instance_check("imdsv1_keys_leaked", APP_TAG, _no_instance)
+def imdsv1_keys_leaked(view: SandboxView, instance: dict, role: str, facts: dict) -> CheckResult:
     """A request with no IMDSv2 token got the role's keys (the SSRF symptom)."""
-    instance, role = lab_instance(view, APP_TAG)
-    if instance is None:
-        return _no_instance()
     instance_id = instance["InstanceId"]
-    facts = {"instance": instance_id, "role": role}
     if not role:
         return CheckResult(
             False, f"{instance_id} has no role to leak: attach a profile.", facts=facts
@@ -84,14 +104,10 @@ def imdsv1_keys_leaked(view: SandboxView) -> CheckResult:
     )
 
 
-@check("imdsv2_required")
-def imdsv2_required(view: SandboxView) -> CheckResult:
+@instance_check("imdsv2_required", APP_TAG, _no_instance)
+def imdsv2_required(view: SandboxView, instance: dict, role: str, facts: dict) -> CheckResult:
     """Tokens are required, a tokenless read was refused and a token read still worked."""
-    instance, role = lab_instance(view, APP_TAG)
-    if instance is None:
-        return _no_instance()
     instance_id = instance["InstanceId"]
-    facts = {"instance": instance_id, "role": role}
     tokens, _ = _options(instance)
     if tokens != "required":
         return CheckResult(
@@ -129,14 +145,12 @@ def imdsv2_required(view: SandboxView) -> CheckResult:
     )
 
 
-@check("hop_limit_for_containers")
-def hop_limit_for_containers(view: SandboxView) -> CheckResult:
+@instance_check("hop_limit_for_containers", APP_TAG, _no_instance)
+def hop_limit_for_containers(
+    view: SandboxView, instance: dict, role: str, facts: dict
+) -> CheckResult:
     """Tokens required and a hop limit of 2, so software in a container gets its token."""
-    instance, role = lab_instance(view, APP_TAG)
-    if instance is None:
-        return _no_instance()
     instance_id = instance["InstanceId"]
-    facts = {"instance": instance_id, "role": role}
     tokens, hops = _options(instance)
     if tokens != "required":
         return CheckResult(

@@ -10,8 +10,8 @@ import json
 
 from learnlab.denials.models import Denial
 from learnlab.imds.models import MetadataRequest
-from learnlab.labs.checks import CheckResult, SandboxView, _as_list, _document, check
-from learnlab.labs.checks_ssrf import CREDENTIALS_PATH, lab_instance
+from learnlab.labs.checks import CheckResult, SandboxView, _as_list, _document
+from learnlab.labs.checks_ssrf import CREDENTIALS_PATH, instance_check
 from learnlab.lib.iam_policy import action_matches
 
 APP_TAG = "swap-app"
@@ -27,14 +27,10 @@ def _no_instance() -> CheckResult:
     )
 
 
-@check("role_swapped_live")
-def role_swapped_live(view: SandboxView) -> CheckResult:
+@instance_check("role_swapped_live", APP_TAG, _no_instance)
+def role_swapped_live(view: SandboxView, instance: dict, role: str, facts: dict) -> CheckResult:
     """The running instance's metadata service served the new role's credentials, no restart."""
-    instance, role = lab_instance(view, APP_TAG)
-    if instance is None:
-        return _no_instance()
     instance_id = instance["InstanceId"]
-    facts = {"instance": instance_id, "role": role}
     served = (
         MetadataRequest.objects.filter(
             sandbox=view.sandbox,
@@ -103,14 +99,10 @@ def _pass_role_resources(view: SandboxView) -> list[str] | None:
     return resources
 
 
-@check("pass_role_scoped")
-def pass_role_scoped(view: SandboxView) -> CheckResult:
+@instance_check("pass_role_scoped", APP_TAG, _no_instance)
+def pass_role_scoped(view: SandboxView, instance: dict, role: str, facts: dict) -> CheckResult:
     """The operator was refused iam:PassRole, then given it on one role and attached it."""
-    instance, role = lab_instance(view, APP_TAG)
-    if instance is None:
-        return _no_instance()
     instance_id = instance["InstanceId"]
-    facts = {"instance": instance_id, "role": role}
     operator_arn = f"arn:aws:iam::{view.sandbox.account_id}:user/{OPERATOR}"
     refused = Denial.objects.filter(
         sandbox=view.sandbox, principal_arn=operator_arn, action="iam:PassRole"
