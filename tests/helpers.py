@@ -1,12 +1,13 @@
 """What tests share besides fixtures: the test database's URL, the task cluster, the lab's first
-steps, and (from ``learnlab.site.launch``, which benchmarks use too) ports. Fixtures live in
-``conftest.py``; tests import these by name."""
+steps, process trees read from /proc, and (from ``learnlab.site.launch``, which benchmarks use
+too) ports. Fixtures live in ``conftest.py``; tests import these by name."""
 
 import json
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.site.launch import ROOT, free_port, free_port_run  # noqa: F401 (for tests)
@@ -93,3 +94,30 @@ def gate_client(gate_url: str, sandbox, service: str, *, attempts=1, mode="legac
         aws_secret_access_key=key.secret_access_key,
         config=config,
     )
+
+
+def process_descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children, ...), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, queue = set(), [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.add(child)
+            queue.append(child)
+    return found
+
+
+def process_alive(pid: int) -> bool:
+    """``pid`` runs (exists and is not a zombie)."""
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -12,33 +12,9 @@ from pathlib import Path
 import pytest
 
 from learnlab.site.launch import free_port, healthz, stack_env, stack_start, stack_wait
+from tests.helpers import process_alive, process_descendants
 
 pytestmark = pytest.mark.e2e
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, queue = set(), [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.add(child)
-            queue.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.parametrize(
@@ -58,7 +34,7 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal, ser
         with sqlite3.connect(tmp_path / "learnlab.sqlite3") as database:
             tables = {name for (name,) in database.execute("SELECT name FROM sqlite_master")}
         assert {"learnlab_cache", "django_session"} <= tables  # throttles' counters, sessions
-        processes = _descendants(make.pid)
+        processes = process_descendants(make.pid)
         assert len(processes) >= 5  # supervisor, sandbox server, qcluster (+workers), gunicorn
 
         # As a terminal does for Ctrl-C: the signal goes to the whole foreground group.
@@ -71,7 +47,7 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal, ser
         assert "LearnLab is up: http://localhost:" in output
         assert "stopped" in output
         time.sleep(0.5)
-        assert [pid for pid in processes if _alive(pid)] == []
+        assert [pid for pid in processes if process_alive(pid)] == []
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)

@@ -14,33 +14,9 @@ from pathlib import Path
 import pytest
 
 from learnlab.site.launch import free_port, stack_env, stack_start, stack_wait
+from tests.helpers import process_alive, process_descendants
 
 pytestmark = pytest.mark.e2e
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, queue = set(), [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.add(child)
-            queue.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _names(pids) -> str:
@@ -72,7 +48,7 @@ def test_make_run_stops_every_child_when_make_alone_is_signalled(tmp_path, stop_
     processes: set[int] = set()
     try:
         stack_wait(make, port)
-        processes = _descendants(make.pid)
+        processes = process_descendants(make.pid)
         described = _names(processes)
         for part in ("runstack", "learnlab.sandbox.server", "qcluster", "gunicorn"):
             assert part in described
@@ -84,9 +60,9 @@ def test_make_run_stops_every_child_when_make_alone_is_signalled(tmp_path, stop_
         assert make.returncode == -stop_signal  # make dies of the signal, as make does
         assert "stopped" in output
         deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and any(_alive(p) for p in processes):
+        while time.monotonic() < deadline and any(process_alive(p) for p in processes):
             time.sleep(0.1)
-        left = [pid for pid in processes if _alive(pid)]
+        left = [pid for pid in processes if process_alive(pid)]
         assert left == [], _names(left)
         assert _port_free(port) and _port_free(sandbox_port)
         assert took < 15  # the task cluster's grace period (5 s) and the rest
@@ -95,5 +71,5 @@ def test_make_run_stops_every_child_when_make_alone_is_signalled(tmp_path, stop_
             os.killpg(make.pid, signal.SIGKILL)
             make.wait()
         for pid in processes:  # each child has a session of its own
-            if _alive(pid):
+            if process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
