@@ -5,29 +5,17 @@ by itself."""
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from learnlab.classroom.services import instructor_grant
 from tests.e2e.axe import axe_violations
+from tests.e2e.classroom_setup import open_class
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-PASSWORD = "x-Secret-42!"
 
 
 @pytest.fixture
 def board(live_server, sandbox_server, browser):
-    user = get_user_model().objects.create_user(username="ada", password=PASSWORD)
-    instructor_grant(user=user)
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(live_server.url + "/accounts/login/?next=/class/teach/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Class name").fill("Rewind lab")
-    page.get_by_role("button", name="Create class").click()
-    expect(page.get_by_test_id("join-code")).to_have_text(re.compile(r"^[A-HJ-NP-Z2-9]{6}$"))
+    context, page = open_class(browser, live_server, "Rewind lab")
     yield page
     context.close()
 
