@@ -100,7 +100,10 @@ def mastery(*, learner: Learner) -> list[Mastery]:
     mistakes = list(LabMistake.objects.filter(learner=learner).order_by("-at", "-pk"))
     rows = []
     for point in EXAM_POINTS:
-        items = [item for item in items_for(points=[point]) if item.points[0] == point]
+        on_point = items_for(points=[point])
+        items = [item for item in on_point if item.points[0] == point]
+        # The mistakes say why only while one of the point's items is due; checked once.
+        point_due = any(item.id in due_now for item in on_point)
         answered = [item for item in items if item.id in latest]
         held = sum(recall.get(item.id, 0.0) for item in answered if latest[item.id])
         rows.append(
@@ -115,8 +118,7 @@ def mastery(*, learner: Learner) -> list[Mastery]:
                 due_because=[
                     mistake_text(mistake)
                     for mistake in mistakes
-                    if point in mistake.points
-                    and any(item.id in due_now for item in items_for(points=[point]))
+                    if point_due and point in mistake.points
                 ],
             )
         )
