@@ -171,15 +171,27 @@ def check_assume_role(params: dict, *, key: AccessKey) -> None:
 
 
 @functools.cache
+def _service_model(service: str):
+    """A service's API model as botocore ships it, loaded once a process (each new botocore
+    session would read and parse the model's JSON again)."""
+    return botocore.session.get_session().get_service_model(service)
+
+
+def _input_members(service: str, action: str) -> dict:
+    """The input members of ``action`` in ``service``'s model; empty for an unknown action."""
+    model = _service_model(service)
+    if action not in model.operation_names:
+        return {}
+    shape = model.operation_model(action).input_shape
+    return shape.members if shape else {}
+
+
+@functools.cache
 def _iam_constraints(action: str) -> tuple:
     """(parameter, member as AWS names it, max length, compiled pattern, wording) for each of
     the action's names and paths, read from IAM's API model as botocore ships it."""
-    model = botocore.session.get_session().get_service_model("iam")
-    if action not in model.operation_names:
-        return ()
-    shape = model.operation_model(action).input_shape
     found = []
-    for parameter, member in (shape.members if shape else {}).items():
+    for parameter, member in _input_members("iam", action).items():
         pattern = member.metadata.get("pattern")
         if member.type_name != "string" or not pattern:
             continue
@@ -218,8 +230,7 @@ def check_iam_names(action: str, params: dict) -> None:
         if isinstance(params.get(parameter), str) and limit and len(params[parameter]) > limit
     ]
     if too_long:
-        count = f"{len(too_long)} validation error{'s' if len(too_long) > 1 else ''}"
-        raise AwsError("ValidationError", f"{count} detected: " + "; ".join(too_long), 400)
+        raise _validation_error(too_long)
     for parameter, member, _limit, pattern, wording in constraints:
         value = params.get(parameter)
         if isinstance(value, str) and value and not pattern.fullmatch(value):
@@ -261,10 +272,7 @@ def _is_tag_text(value: str) -> bool:
 def _iam_shapes(action: str) -> tuple:
     """(the Description member's shape, the tag key's and value's shapes) of an IAM action, from
     IAM's API model as botocore ships it; None where the action has no such member."""
-    model = botocore.session.get_session().get_service_model("iam")
-    if action not in model.operation_names:
-        return None, None, None
-    members = model.operation_model(action).input_shape.members
+    members = _input_members("iam", action)
     description = members.get("Description")
     if description is not None and "pattern" not in description.metadata:
         description = None  # a managed policy's: no pattern in the model (the generic rule)
@@ -322,11 +330,7 @@ def _member_path(parameter: str) -> str:
 
 @functools.cache
 def _top_level_pattern(service: str, action: str, parameter: str) -> str | None:
-    model = botocore.session.get_session().get_service_model(service)
-    if action not in model.operation_names:
-        return None
-    shape = model.operation_model(action).input_shape
-    member = shape.members.get(parameter) if shape else None
+    member = _input_members(service, action).get(parameter)
     return member.metadata.get("pattern") if member is not None else None
 
 
