@@ -3,9 +3,10 @@
 The gate records every call that changed the sandbox with the seed moto drew its ids from
 (``SandboxCall``). Keeping the calls made up to the moment and replaying them on a fresh account
 (``sandbox_rebuild``, what a restart does) gives the sandbox as it was then, with the same role,
-profile, instance and association ids. The lab key stays; role credentials issued after the
-moment go (their instance may not exist any more); those issued before come back with the
-rebuild, as after a restart.
+profile, instance and association ids. The lab key stays; role credentials and the keys of the
+learner's own IAM users issued after the moment go (their instance or user may not exist any
+more, and the rebuilt account does not know them); role credentials issued before come back with
+the rebuild, as after a restart.
 """
 
 import logging
@@ -47,8 +48,11 @@ def sandbox_rewind(*, sandbox: Sandbox, to: datetime | None, keep_first: int = 0
         count = dropped.count()
         dropped.delete()
         kept = list(SandboxCall.objects.filter(sandbox=locked))
-        # Credentials issued after the moment did not exist then (nor, maybe, their instance).
-        later = AccessKey.objects.filter(sandbox=locked, kind=AccessKey.Kind.ROLE_SESSION)
+        # Credentials issued after the moment did not exist then (nor, maybe, their instance or
+        # user): the rebuilt account does not know them, so the gate must not either.
+        later = AccessKey.objects.filter(
+            sandbox=locked, kind__in=(AccessKey.Kind.ROLE_SESSION, AccessKey.Kind.IAM_USER)
+        )
         if to is not None:
             later = later.filter(created_at__gt=to)
         later.delete()
