@@ -213,7 +213,7 @@ def env(request):
                 imds_base=request.build_absolute_uri("/imds/"),
             )
     except InstanceNotFound as error:
-        return HttpResponse(f"# {error}\n", status=404, content_type="text/plain")
+        return _shell_text(str(error), status=404)
     except NOT_READY:
         return HttpResponse(f"# {connection.RECONNECTING}\n", status=503, content_type="text/plain")
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
