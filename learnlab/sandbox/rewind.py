@@ -17,16 +17,9 @@ from django.db.models import Q
 
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox, SandboxCall
-from learnlab.sandbox.services import sandbox_rebuild
+from learnlab.sandbox.services import call_log_size, sandbox_rebuild
 
 log = logging.getLogger(__name__)
-
-
-def _size(call: SandboxCall) -> int:
-    """What a kept call counts in the log's size (the gate's own measure: body, path and
-    recorded headers)."""
-    headers = sum(len(name) + len(value) for name, value in call.headers.items())
-    return len(bytes(call.body)) + len(call.path) + headers
 
 
 def sandbox_rewind(*, sandbox: Sandbox, to: datetime | None, keep_first: int = 0) -> int:
@@ -60,7 +53,7 @@ def sandbox_rewind(*, sandbox: Sandbox, to: datetime | None, keep_first: int = 0
         AccessKey.objects.filter(sandbox=locked).filter(used_later).update(last_used_at=None)
         fresh = {
             "log_calls": len(kept),
-            "log_bytes": sum(_size(call) for call in kept),
+            "log_bytes": sum(call_log_size(call) for call in kept),
             "status": Sandbox.Status.DROPPED,  # a call meanwhile rebuilds it, rewound
             "rebuild_failures": 0,
             "rebuild_after": None,

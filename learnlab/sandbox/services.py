@@ -207,7 +207,7 @@ def _role_session(key: AccessKey) -> dict:
 def sandbox_call_record(*, sandbox: Sandbox, call: RecordedCall) -> None:
     """Keep a successful call that changed the sandbox, for a rebuild to replay; not one whose
     effect moto does not draw from the seed (a replay of it would fail or differ)."""
-    size = _log_size(call)
+    size = call_log_size(call)
     if size > RECORD_MAX_BYTES:
         log.warning("not recording a %s-byte %s for replay", size, call.action)
         return
@@ -226,8 +226,9 @@ def _replays_faithfully(method: str, path: str) -> bool:
     return not NOT_REPLAYABLE_QUERY.intersection(query)
 
 
-def _log_size(call: RecordedCall) -> int:
-    """What a call adds to the replay log: its body, path and recorded headers."""
+def call_log_size(call: RecordedCall | SandboxCall) -> int:
+    """What a call adds to the replay log: its body, path and recorded headers (a call about
+    to be kept, or one kept already: rewind counts the log it leaves the same way)."""
     headers = sum(len(name) + len(value) for name, value in call.headers.items())
     return len(call.body) + len(call.path) + headers
 
