@@ -622,7 +622,10 @@ DISMISSED = "classroom_dismissed"  # session key: the announcement time the lear
 def _live_context(request) -> dict:
     learner = learner_from_request(request, create=False)
     live = learner_live(learner=learner, now=timezone.now())
-    return {"live": live, "dismissed": request.session.get(DISMISSED, "")}
+    # Polled, this partial's own address is /class/live: its forms go back to the page that
+    # polls it (htmx names it), else the labs index, never to the bare partial.
+    back = request.headers.get("HX-Current-URL") or reverse("labs:index")
+    return {"live": live, "dismissed": request.session.get(DISMISSED, ""), "back": back}
 
 
 @require_GET
