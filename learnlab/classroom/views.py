@@ -605,6 +605,8 @@ def export(request, code):
     classroom = _own_classroom(request, code)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     lab = classroom_lab(classroom=classroom, slug=request.GET.get("lab"))
+    if lab is None:  # every lab the class ran has left the catalog
+        raise Http404("None of this class's labs exists any more: choose its labs again.")
     rows = classroom_export_rows(classroom=classroom, lab_slug=lab.slug)
     # The main lab's export keeps its name; another lab's names its lab.
     suffix = "" if lab.slug == classroom.lab else f"-{lab.slug}"
