@@ -1,6 +1,6 @@
 """What tests share besides fixtures: the test database's URL, the task cluster, the lab's first
-steps, process trees read from /proc, and (from ``learnlab.site.launch``, which benchmarks use
-too) ports. Fixtures live in ``conftest.py``; tests import these by name."""
+steps, a busy learner's log, process trees read from /proc, and (from ``learnlab.site.launch``,
+which benchmarks use too) ports. Fixtures live in ``conftest.py``; tests import these by name."""
 
 import json
 import os
@@ -72,6 +72,37 @@ def launch_with_role(sandbox, name: str = "app") -> str:
         MaxCount=1,
         IamInstanceProfile={"Name": name},
     )["Instances"][0]["InstanceId"]
+
+
+def busy_log(sandbox, calls: int) -> list:
+    """``calls`` unsaved log records (CreateRole and DeleteRole of roles ``r0``, ``r1``, ..., in
+    pairs) copied from the sandbox's recorded CreateRole: a busy learner's log, for tests of
+    replay. The caller may add to the list, then ``SandboxCall.objects.bulk_create`` it."""
+    import urllib.parse
+
+    from learnlab.sandbox.models import SandboxCall
+
+    template = SandboxCall.objects.filter(sandbox=sandbox, action="CreateRole").first()
+    form = dict(urllib.parse.parse_qsl(bytes(template.body).decode()))
+    made = []
+    for index in range(calls // 2):
+        for action in ("CreateRole", "DeleteRole"):
+            params = {**form, "Action": action, "RoleName": f"r{index}"}
+            if action == "DeleteRole":
+                params.pop("AssumeRolePolicyDocument")
+            made.append(
+                SandboxCall(
+                    sandbox=sandbox,
+                    action=action,
+                    method=template.method,
+                    path=template.path,
+                    headers=template.headers,
+                    body=urllib.parse.urlencode(params).encode(),
+                    scope=template.scope,
+                    seed=index,
+                )
+            )
+    return made
 
 
 def gate_client(gate_url: str, sandbox, service: str, *, attempts=1, mode="legacy", **options):

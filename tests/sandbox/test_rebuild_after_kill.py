@@ -6,7 +6,6 @@ import secrets
 import signal
 import threading
 import time
-import urllib.parse
 
 import pytest
 from django.db import connection as db_connection
@@ -16,7 +15,7 @@ from learnlab.gate.client import aws_client
 from learnlab.sandbox.models import Sandbox, SandboxCall
 from learnlab.sandbox.services import sandbox_rebuild_lost, sandbox_servers_watch
 from learnlab.site.launch import free_port, sandbox_server_start
-from tests.helpers import launch_with_role
+from tests.helpers import busy_log, launch_with_role
 from tests.sandbox.direct import query
 from tests.sandbox.test_replay_poison import poison_call
 
@@ -40,26 +39,7 @@ def own_server(settings, sandbox_server):
 
 def _long_log(sandbox) -> None:
     """3,000 recorded calls, as a busy learner's log: CreateRole and DeleteRole, in pairs."""
-    template = SandboxCall.objects.filter(sandbox=sandbox, action="CreateRole").first()
-    form = dict(urllib.parse.parse_qsl(bytes(template.body).decode()))
-    calls = []
-    for index in range(LOG_CALLS // 2):
-        for action in ("CreateRole", "DeleteRole"):
-            params = {**form, "Action": action, "RoleName": f"r{index}"}
-            if action == "DeleteRole":
-                params.pop("AssumeRolePolicyDocument")
-            calls.append(
-                SandboxCall(
-                    sandbox=sandbox,
-                    action=action,
-                    method=template.method,
-                    path=template.path,
-                    headers=template.headers,
-                    body=urllib.parse.urlencode(params).encode(),
-                    scope=template.scope,
-                    seed=index,
-                )
-            )
+    calls = busy_log(sandbox, LOG_CALLS)
     calls.insert(len(calls) // 2, poison_call(sandbox, f"notes-{sandbox.account_id}"))
     SandboxCall.objects.bulk_create(calls)
 

@@ -10,7 +10,6 @@ lost (what ``sandbox_servers_watch`` does on a new boot id); ``test_rebuild_afte
 
 import threading
 import time
-import urllib.parse
 from datetime import timedelta
 
 import pytest
@@ -24,7 +23,7 @@ from learnlab.sandbox import connection, services
 from learnlab.sandbox.models import Sandbox, SandboxCall
 from learnlab.sandbox.services import sandbox_rebuild_lost
 from learnlab.site.launch import free_port
-from tests.helpers import launch_with_role
+from tests.helpers import busy_log, launch_with_role
 from tests.sandbox.direct import query
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,27 +70,7 @@ def _long_log(sandbox, calls: int) -> None:
     aws_client("iam", sandbox=sandbox).create_role(
         RoleName="app", AssumeRolePolicyDocument=EC2_TRUST_POLICY
     )
-    template = SandboxCall.objects.get(sandbox=sandbox, action="CreateRole")
-    form = dict(urllib.parse.parse_qsl(bytes(template.body).decode()))
-    made = []
-    for index in range(calls // 2):
-        for action in ("CreateRole", "DeleteRole"):
-            params = {**form, "Action": action, "RoleName": f"r{index}"}
-            if action == "DeleteRole":
-                params.pop("AssumeRolePolicyDocument")
-            made.append(
-                SandboxCall(
-                    sandbox=sandbox,
-                    action=action,
-                    method=template.method,
-                    path=template.path,
-                    headers=template.headers,
-                    body=urllib.parse.urlencode(params).encode(),
-                    scope=template.scope,
-                    seed=index,
-                )
-            )
-    SandboxCall.objects.bulk_create(made)
+    SandboxCall.objects.bulk_create(busy_log(sandbox, calls))
     Sandbox.objects.filter(pk=sandbox.pk).update(log_calls=calls + 1)
 
 
