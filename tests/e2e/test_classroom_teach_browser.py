@@ -6,19 +6,16 @@ groups two learners' same failed check, its hint reaching a third learner's open
 import json
 import re
 import subprocess
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from learnlab.classroom.models import Classroom
 from learnlab.classroom.services import instructor_grant
-from learnlab.imds.credentials import credentials_tick
 from learnlab.imds.models import InstanceCredentials
 from learnlab.imds.services import endpoint_for
 from learnlab.sandbox.models import Sandbox
@@ -30,23 +27,6 @@ PASSWORD = "x-Secret-42!"
 CLASS = "Thursday lab"
 LEARNERS = ("Ann", "Bo", "Cy")
 AT_360 = "360\N{MULTIPLICATION SIGN}"  # as the pages write a speed
-
-
-@pytest.fixture
-def ticker():
-    """The lab clock's work once a second in a thread (the task cluster's job in production)."""
-    stop = threading.Event()
-
-    def loop():
-        while not stop.wait(1.0):
-            credentials_tick()
-        connection.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(10)
 
 
 @pytest.fixture

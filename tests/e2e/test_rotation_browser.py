@@ -3,37 +3,17 @@
 import json
 import re
 import subprocess
-import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
-from learnlab.imds.credentials import credentials_tick
 from learnlab.imds.services import endpoint_for
 from learnlab.sandbox.models import Sandbox
 from tests.helpers import launch_with_role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def ticker():
-    """The ticker's work, once a second, in a thread (the task cluster does it in production)."""
-    stop = threading.Event()
-
-    def loop():
-        while not stop.wait(1.0):
-            credentials_tick()
-        connection.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(10)
 
 
 def test_the_page_shows_a_rotation_as_it_happens(
