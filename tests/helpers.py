@@ -127,6 +127,14 @@ def gate_client(gate_url: str, sandbox, service: str, *, attempts=1, mode="legac
     )
 
 
+def process_cmdline(pid: int) -> bytes:
+    """A process's command line as /proc holds it (NUL-separated); empty once it is gone."""
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def process_descendants(pid: int) -> set[int]:
     """Every process below ``pid`` (children, their children, ...), read from /proc."""
     children: dict[int, list[int]] = {}

@@ -18,7 +18,7 @@ from botocore.config import Config
 from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.site.launch import free_port, healthz, stack_env, stack_start, stack_stop, stack_wait
-from tests.test_stack import _cmdline, _descendants
+from tests.helpers import process_cmdline, process_descendants
 
 pytestmark = pytest.mark.e2e
 
@@ -138,8 +138,8 @@ def _child_running(stack, marker: bytes) -> int:
     """The pid of the supervisor's child whose command line holds ``marker``."""
     supervisor_children = [
         pid
-        for pid in _descendants(stack["pid"])
-        if marker in _cmdline(pid) and _parent(pid) == stack["pid"]
+        for pid in process_descendants(stack["pid"])
+        if marker in process_cmdline(pid) and _parent(pid) == stack["pid"]
     ]
     assert len(supervisor_children) == 1, supervisor_children
     return supervisor_children[0]
@@ -195,7 +195,7 @@ def test_kill_9_of_the_sandbox_server_rebuilds_every_sandbox_and_loses_no_step(s
 def test_kill_9_of_the_task_cluster_restarts_it_and_rotation_catches_up(stack):
     learner = stack["learners"][2]
     cluster = _child_running(stack, b"qcluster")
-    workers = _descendants(cluster)
+    workers = process_descendants(cluster)
     samples = []  # (wall clock, AccessKeyId, Expiration)
 
     def sample():

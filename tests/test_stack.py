@@ -7,12 +7,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from learnlab.site.launch import free_port, healthz, stack_env, stack_start, stack_wait
-from tests.helpers import process_alive, process_descendants
+from tests.helpers import process_alive, process_cmdline, process_descendants
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +40,7 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal, ser
         if stop_signal == signal.SIGINT:
             os.killpg(make.pid, signal.SIGINT)
         else:
-            supervisor = next(p for p in processes if b"runstack" in _cmdline(p))
+            supervisor = next(p for p in processes if b"runstack" in process_cmdline(p))
             os.kill(supervisor, signal.SIGTERM)
         output, _ = make.communicate(timeout=30)
         assert "LearnLab is up: http://localhost:" in output
@@ -52,10 +51,3 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path, stop_signal, ser
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
             make.wait()
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return b""
