@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from learnlab.imds.services import InstanceNotFound, instance_facts
 from learnlab.learners.selectors import learner_from_request
 from learnlab.lib.urls import safe_next
 from learnlab.sandbox import connection
@@ -31,6 +32,7 @@ from learnlab.terminal.services import (
 )
 
 log = logging.getLogger(__name__)
+OWN_HOSTS = "Files live on your workstation and on your own instances."
 
 
 def _back(request):
@@ -101,12 +103,26 @@ def complete(request):
 
 
 def _host(request, shell) -> str:
-    """The home a files page is about: ``host`` if it is one of this shell's, else the host the
-    shell is on."""
+    """The home a files page is about: ``host`` if it is one of this learner's (the workstation,
+    the host the shell is on, a home that has their files, or an instance in their sandbox),
+    else, for no ``host`` or a malformed one, the host the shell is on. Raises HomeError for an
+    instance id not in their sandbox: another learner's instance gets the same answer as a
+    made-up id."""
     host = (request.POST.get("host") or request.GET.get("host") or "").strip()
-    if host == home.WORKSTATION or home.INSTANCE_ID.fullmatch(host):
+    current = home.host_key(shell.instance_id)
+    if host in (home.WORKSTATION, current):
         return host
-    return home.host_key(shell.instance_id)
+    if not home.INSTANCE_ID.fullmatch(host):
+        return current
+    if DatabaseHome(shell).names(host):
+        return host
+    try:
+        instance_facts(sandbox=shell.sandbox, instance_id=host)
+    except InstanceNotFound as error:
+        raise home.HomeError(str(error)) from error
+    except connection.SANDBOX_ERRORS as error:
+        raise home.HomeError(connection.RECONNECTING) from error
+    return host
 
 
 def _shell(request):
@@ -117,7 +133,10 @@ def _shell(request):
 @require_GET
 def files(request):
     """Every home's files, each with Edit and Delete, and a form for a new file."""
-    shell = _shell(request)
+    return _files_page(request, _shell(request))
+
+
+def _files_page(request, shell, status: int = 200) -> HttpResponse:
     context = {
         "section": "lab",
         "homes": home_listing(shell=shell),
@@ -125,7 +144,7 @@ def files(request):
         "next": safe_next(request, ""),
         "limits": {"kib": home.FILE_BYTES // 1024, "files": home.FILES_PER_HOST},
     }
-    return render(request, "terminal/files.html", context)
+    return render(request, "terminal/files.html", context, status=status)
 
 
 def edit(request):
@@ -133,7 +152,10 @@ def edit(request):
     if request.method not in ("GET", "POST"):
         return HttpResponse(status=405)
     shell = _shell(request)
-    host = _host(request, shell)
+    try:
+        host = _host(request, shell)
+    except home.HomeError as problem:
+        return _no_host(request, shell, str(problem))
     source = request.POST if request.method == "POST" else request.GET
     name = source.get("name", "").strip()
     content, error = "", ""
@@ -169,7 +191,12 @@ def edit(request):
 @require_POST
 def delete(request):
     shell = _shell(request)
-    host, name = _host(request, shell), request.POST.get("name", "")
+    name = request.POST.get("name", "")
+    try:
+        host = _host(request, shell)
+    except home.HomeError as problem:
+        messages.error(request, f"{problem} {OWN_HOSTS}")
+        return redirect(reverse("terminal:files"))
     try:
         home_file_delete(shell=shell, host=host, name=home.resolve(name, user=_user(host)))
     except home.HomeError as problem:
@@ -177,6 +204,12 @@ def delete(request):
     else:
         messages.success(request, f"Deleted {name} ({host}).")
     return redirect(reverse("terminal:files"))
+
+
+def _no_host(request, shell, problem: str) -> HttpResponse:
+    """The files page, answering (404) that the home asked for is not one of the learner's."""
+    messages.error(request, f"{problem} {OWN_HOSTS}")
+    return _files_page(request, shell, status=404)
 
 
 def _user(host: str) -> str:
