@@ -100,13 +100,26 @@ def exam_missed(*, exam: Exam) -> list[str]:
     ]
 
 
+@transaction.atomic
 def exam_retake(*, exam: Exam) -> Exam:
-    """A new exam of exactly the items missed in ``exam``, timed as it was."""
+    """A new exam of exactly the items missed in ``exam``, timed as it was. Asked again while
+    that retake is not yet submitted (a double post, two tabs), the same retake: the lock on
+    ``exam`` makes a second request wait for the first's, then find it."""
+    exam = Exam.objects.select_for_update().get(pk=exam.pk)
     if not exam.submitted_at:
         raise QuizInputError("Submit this exam first; then you can retake what you missed.")
     missed = exam_missed(exam=exam)
     if not missed:
         raise QuizInputError("You missed nothing in this exam, so there is nothing to retake.")
+    waiting = Exam.objects.filter(
+        learner=exam.learner,
+        exam=exam.exam,
+        submitted_at__isnull=True,
+        started_at__gte=exam.submitted_at,
+    ).order_by("pk")
+    for candidate in waiting:
+        if candidate.item_ids == missed:
+            return candidate
     return Exam.objects.create(
         learner=exam.learner,
         exam=exam.exam,
