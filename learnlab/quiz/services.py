@@ -220,8 +220,7 @@ def lab_mistake_record(
         reason=reason[:80],
         defaults={"message": message[:400], "points": list(points), "at": now},
     )
-    stale = LabMistake.objects.filter(learner=learner).order_by("-at", "-pk")[MISTAKES_PER_LEARNER:]
-    LabMistake.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+    _lab_mistakes_cap(learner)
     item_ids = [item.id for item in items_for(points=points)]
     ReviewCard.objects.filter(learner=learner, item_id__in=item_ids, due__gt=now).update(due=now)
     have = set(
@@ -265,3 +264,10 @@ def lab_mistakes_merge(*, source: Learner, target: Learner) -> None:
             )
             existing.save(update_fields=["message", "points", "at"])
     LabMistake.objects.filter(learner=source).delete()
+    _lab_mistakes_cap(target)
+
+
+def _lab_mistakes_cap(learner: Learner) -> None:
+    """Keep a learner's newest MISTAKES_PER_LEARNER lab mistakes, the older ones forgotten."""
+    stale = LabMistake.objects.filter(learner=learner).order_by("-at", "-pk")[MISTAKES_PER_LEARNER:]
+    LabMistake.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
