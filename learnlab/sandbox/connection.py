@@ -1,14 +1,20 @@
 """The one connection to the sandbox servers: pooled HTTP for AWS calls and internal endpoints.
 
-With ``LEARNLAB_SANDBOX_SERVERS`` > 1 there are several; each sandbox records the index of the
-one that holds its account (``Sandbox.server``), and calls about an account go there.
+The servers are a list (``LEARNLAB_SANDBOX_URLS``: base URLs on any hosts, each with a name, by
+default its ``host:port``; or the shorthand ``LEARNLAB_SANDBOX_SERVERS``: that many on consecutive
+ports from ``LEARNLAB_SANDBOX_URL``'s, named ``0``, ``1``...). Each sandbox records the *name* of
+the one that holds its account (``Sandbox.server``), so a reordered list never sends a learner to
+the wrong server; calls about an account go there. A sandbox whose server is no longer listed is
+moved to a listed one and rebuilt from its recorded calls (``drain.sandboxes_unlisted_move``).
 """
 
 import json
 import re
+from dataclasses import dataclass
 
 import urllib3
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from learnlab.sandbox.calls import RecordedCall
 
@@ -24,6 +30,10 @@ _pool = urllib3.PoolManager(num_pools=4, maxsize=32, retries=False)
 
 class SandboxServerUnavailable(Exception):
     """The sandbox server did not answer: it is down or restarting."""
+
+
+class ServerNotListed(SandboxServerUnavailable):
+    """A sandbox is recorded on a server the list no longer names: it is moved and rebuilt."""
 
 
 class SandboxServerError(Exception):
@@ -44,36 +54,163 @@ RECONNECTING = (
 ACCOUNT_PATH = re.compile(r"^accounts/(\d{12})(?:/|$)")
 
 
+class ServerListError(ImproperlyConfigured):
+    """LEARNLAB_SANDBOX_URLS (or the shorthand) does not name a usable list of servers."""
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str  # what a sandbox records: stable whatever the list's order
+    url: str  # scheme://host:port, nothing after it
+
+
+SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\[\]-]{0,63}$")
+MAX_SERVERS = 100
+_URLS_HELP = (
+    "LEARNLAB_SANDBOX_URLS is a comma-separated list of sandbox servers' base URLs, each "
+    "optionally named: 'http://10.0.0.5:5055,b=http://10.0.0.6:5055'"
+)
+
+
+def _server_url(text: str, *, entry: str) -> str:
+    try:
+        url = urllib3.util.parse_url(text)
+    except urllib3.exceptions.LocationParseError as error:
+        raise ServerListError(f"{entry!r} is not a URL. {_URLS_HELP}.") from error
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ServerListError(
+            f"{entry!r}: a sandbox server's URL starts with http:// or https:// and names a host. "
+            f"{_URLS_HELP}."
+        )
+    if url.auth or url.query or url.fragment or (url.path or "/") != "/":
+        raise ServerListError(
+            f"{entry!r}: a sandbox server's URL is scheme://host:port only, no path, user or "
+            f"query. {_URLS_HELP}."
+        )
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url._replace(host=url.host.lower(), port=port, path=None).url
+
+
+def parse_server_list(text: str) -> tuple[Server, ...]:
+    """``LEARNLAB_SANDBOX_URLS``'s servers, in order; ServerListError says what is wrong."""
+    servers: list[Server] = []
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, sep, url_text = entry.partition("=")
+        if not sep or "://" in name:  # no name given ('=' inside the URL is no name either)
+            name, url_text = "", entry
+        name, url_text = name.strip(), url_text.strip()
+        url = _server_url(url_text, entry=entry)
+        name = name or urllib3.util.parse_url(url).netloc
+        if not SERVER_NAME.match(name):
+            raise ServerListError(
+                f"{entry!r}: a server's name is 1 to 64 letters, digits, '.', '_', ':', '-'. "
+                f"{_URLS_HELP}."
+            )
+        for other in servers:
+            if other.name == name:
+                raise ServerListError(f"Two sandbox servers are named {name!r}: names must differ.")
+            if other.url == url:
+                raise ServerListError(f"{url} is listed twice (as {other.name!r} and {name!r}).")
+        servers.append(Server(name, url))
+    if not servers:
+        raise ServerListError(f"LEARNLAB_SANDBOX_URLS names no server. {_URLS_HELP}.")
+    if len(servers) > MAX_SERVERS:
+        raise ServerListError(f"At most {MAX_SERVERS} sandbox servers, not {len(servers)}.")
+    return tuple(servers)
+
+
+def _consecutive(base_url: str, count: int) -> tuple[Server, ...]:
+    """The shorthand: ``count`` servers on consecutive ports from ``base_url``'s, named 0, 1..."""
+    base = _server_url(base_url, entry=f"LEARNLAB_SANDBOX_URL={base_url}")
+    first = urllib3.util.parse_url(base)
+    if first.port + count - 1 > 65535:
+        raise ServerListError(
+            f"LEARNLAB_SANDBOX_SERVERS={count} from port {first.port} runs past port 65535."
+        )
+    return tuple(
+        Server(str(index), first._replace(port=first.port + index).url) for index in range(count)
+    )
+
+
+_parsed: dict[tuple, tuple[Server, ...]] = {}
+
+
+def servers() -> tuple[Server, ...]:
+    """The listed sandbox servers, in list order (parsed once per value of the settings)."""
+    urls = getattr(settings, "LEARNLAB_SANDBOX_URLS", "") or ""
+    count = settings.LEARNLAB_SANDBOX_SERVERS
+    key = (urls, settings.LEARNLAB_SANDBOX_URL, count)
+    if key not in _parsed:
+        if urls.strip():
+            if count > 1:
+                raise ServerListError(
+                    "LEARNLAB_SANDBOX_URLS and LEARNLAB_SANDBOX_SERVERS are both set: the list "
+                    "names every server, so unset LEARNLAB_SANDBOX_SERVERS."
+                )
+            _parsed[key] = parse_server_list(urls)
+        else:
+            _parsed[key] = _consecutive(settings.LEARNLAB_SANDBOX_URL, count)
+    return _parsed[key]
+
+
 def server_urls() -> list[str]:
-    """Every sandbox server's base URL: LEARNLAB_SANDBOX_URL's port, then the next ones."""
-    base = urllib3.util.parse_url(settings.LEARNLAB_SANDBOX_URL)
-    return [
-        base._replace(port=base.port + index, path=None).url
-        for index in range(settings.LEARNLAB_SANDBOX_SERVERS)
-    ]
+    """Every listed sandbox server's base URL, in list order."""
+    return [server.url for server in servers()]
 
 
-def server_url(server: int) -> str:
-    urls = server_urls()
-    return urls[server % len(urls)]
+def server_names() -> list[str]:
+    """Every listed sandbox server's name, in list order: what loops over the servers use."""
+    return [server.name for server in servers()]
 
 
-_servers_of_accounts: dict[str, int] = {}  # a sandbox never moves: cache what is recorded
+def server_find(text: str) -> Server | None:
+    """The listed server ``text`` names: its name, its URL, or its host:port."""
+    text = text.strip()
+    for server in servers():
+        netloc = urllib3.util.parse_url(server.url).netloc
+        if text in (server.name, server.url, server.url + "/", netloc):
+            return server
+    return None
 
 
-def _server_of_account(account_id: str) -> int:
+def server_name(server: str | int | None) -> str:
+    """A server's name: given as a name (what a sandbox records), as a position in the list
+    (an int), or None for the first listed."""
+    listed = servers()
+    if server is None:
+        return listed[0].name
+    if isinstance(server, int):
+        return listed[server % len(listed)].name
+    return server
+
+
+def server_url(server: str | int | None) -> str:
+    """The base URL of a server given by name (or position); ServerNotListed if the list does
+    not name it (its sandboxes are moved: ``drain.sandboxes_unlisted_move``)."""
+    if isinstance(server, int) or server is None:
+        return servers()[0 if server is None else server % len(servers())].url
+    for listed in servers():
+        if listed.name == server:
+            return listed.url
+    raise ServerNotListed(
+        f"sandbox server {server!r} is not in the list any more; its sandboxes are being "
+        "rebuilt on a listed one"
+    )
+
+
+def _server_of_account(account_id: str) -> str | None:
+    """The server the account's sandbox records (read each time: a drain moves sandboxes)."""
     from learnlab.sandbox.models import Sandbox
 
-    if account_id not in _servers_of_accounts:
-        found = Sandbox.objects.filter(account_id=account_id).values_list("server", flat=True)
-        server = found.first()
-        if server is None:
-            return 0  # not recorded (yet): not cached either
-        _servers_of_accounts[account_id] = server
-    return _servers_of_accounts[account_id]
+    return Sandbox.objects.filter(account_id=account_id).values_list("server", flat=True).first()
 
 
-def _request(method: str, path: str, *, headers: dict, body: bytes | None, server: int, timeout):
+def _request(
+    method: str, path: str, *, headers: dict, body: bytes | None, server: str | int | None, timeout
+):
     try:
         return _pool.request(
             method,
@@ -89,18 +226,22 @@ def _request(method: str, path: str, *, headers: dict, body: bytes | None, serve
 
 
 def admin_call(
-    method: str, path: str, body: dict | None = None, *, server: int | None = None, timeout=None
+    method: str,
+    path: str,
+    body: dict | None = None,
+    *,
+    server: str | int | None = None,
+    timeout=None,
 ) -> dict:
     """Call an internal endpoint (``/_admin/...``) by path; raises SandboxServerError on a
     non-200. The named calls below are what the rest of LearnLab uses.
 
-    Paths about an account go to the server holding it; others to ``server`` (default 0).
-    ``timeout`` (seconds or a urllib3 Timeout) defaults to ADMIN_DEADLINE.
+    Paths about an account go to the server its sandbox records; others to ``server`` (a name,
+    a position in the list, default the first). ``timeout`` (seconds or a urllib3 Timeout)
+    defaults to ADMIN_DEADLINE.
     """
-    if server is None:
-        account = ACCOUNT_PATH.match(path.lstrip("/"))
-        one = settings.LEARNLAB_SANDBOX_SERVERS == 1
-        server = _server_of_account(account[1]) if account and not one else 0
+    if server is None and (account := ACCOUNT_PATH.match(path.lstrip("/"))):
+        server = _server_of_account(account[1])
     response = _request(
         method,
         "/_admin/" + path.lstrip("/"),
@@ -124,21 +265,18 @@ def admin_call(
 
 
 def admin_call_each(method: str, path: str, *, timeout=None) -> list[dict]:
-    """The same internal call on every sandbox server, in server order."""
-    return [
-        admin_call(method, path, server=server, timeout=timeout)
-        for server in range(settings.LEARNLAB_SANDBOX_SERVERS)
-    ]
+    """The same internal call on every listed sandbox server, in list order."""
+    return [admin_call(method, path, server=server, timeout=timeout) for server in server_names()]
 
 
-def forward(method: str, path: str, *, headers: dict, body: bytes, server: int):
+def forward(method: str, path: str, *, headers: dict, body: bytes, server: str | int):
     """Send one signed AWS request on to moto; returns the urllib3 response."""
     return _request(
         method, path, headers=headers, body=body or None, server=server, timeout=AWS_CALL_DEADLINE
     )
 
 
-def upstream_host(server: int) -> str:
+def upstream_host(server: str | int) -> str:
     """The Host header the sandbox server expects on forwarded requests."""
     return urllib3.util.parse_url(server_url(server)).netloc
 
@@ -147,13 +285,13 @@ def upstream_host(server: int) -> str:
 # paths. Each raises SandboxServerError on a refusal, SandboxServerUnavailable when down.
 
 
-def health(*, server: int = 0, timeout=None) -> dict:
+def health(*, server: str | int | None = None, timeout=None) -> dict:
     """The server's boot id, account count and memory."""
     return admin_call("GET", "health", server=server, timeout=timeout)
 
 
 def health_each(*, timeout=None) -> list[dict]:
-    """Every server's ``health``, in server order."""
+    """Every listed server's ``health``, in list order."""
     return admin_call_each("GET", "health", timeout=timeout)
 
 
@@ -161,7 +299,7 @@ def account_bootstrap(
     account_id: str,
     *,
     user_name: str,
-    server: int | None = None,
+    server: str | int | None = None,
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     replay: list[RecordedCall] | None = None,
@@ -186,7 +324,7 @@ def account_bootstrap(
     )
 
 
-def account_drop(account_id: str, *, server: int | None = None) -> None:
+def account_drop(account_id: str, *, server: str | int | None = None) -> None:
     """Drop the account and free its memory."""
     admin_call("DELETE", f"accounts/{account_id}", server=server)
 
@@ -230,7 +368,7 @@ def instance_get(account_id: str, instance_id: str) -> dict:
     return admin_call("GET", f"accounts/{account_id}/instances/{instance_id}")
 
 
-def attached_instances(*, server: int = 0) -> list:
+def attached_instances(*, server: str | int | None = None) -> list:
     """[account, region, instance id, role name] of every running instance on ``server`` whose
     profile holds a role EC2 may assume."""
     return admin_call("GET", "attached-instances", server=server)["instances"]

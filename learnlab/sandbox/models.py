@@ -25,7 +25,11 @@ class Sandbox(models.Model):
     # The learner's (or their class's) lab clock; None: LEARNLAB_CLOCK_SPEED.
     clock_speed = models.PositiveSmallIntegerField(null=True, blank=True)
     rotation_paused = models.BooleanField(default=False)  # an instructor's demo pause
-    server = models.PositiveSmallIntegerField(default=0)  # which sandbox server holds it
+    # The name of the sandbox server holding it (connection.servers(): stable whatever the
+    # list's order; ``0``, ``1``... with the LEARNLAB_SANDBOX_SERVERS shorthand).
+    server = models.CharField(max_length=64, default="0")
+    # Moved off this server by a drain, its copy there not dropped yet (drain.py).
+    moved_from = models.CharField(max_length=64, blank=True, default="")
     # The replay log's size (SandboxCall rows and their bytes), capped so a rebuild stays short.
     log_calls = models.PositiveIntegerField(default=0)
     log_bytes = models.BigIntegerField(default=0)
@@ -122,9 +126,21 @@ class ServerBoot(models.Model):
     """The boot id each sandbox server last answered with: a new one means it restarted and
     lost every account it held."""
 
-    server = models.PositiveSmallIntegerField(primary_key=True)
+    server = models.CharField(max_length=64, primary_key=True)  # the server's name
     boot_id = models.CharField(max_length=32)
     seen_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"sandbox server {self.server}: {self.boot_id}"
+
+
+class SandboxServer(models.Model):
+    """What LearnLab keeps about a sandbox server beyond the list in the settings: whether it
+    is draining (``manage.py sandbox_drain``: no new sandboxes, its own moved elsewhere)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    draining_since = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        state = "draining" if self.draining_since else "open"
+        return f"sandbox server {self.name} ({state})"

@@ -20,7 +20,14 @@ from learnlab.learners.models import Learner
 from learnlab.lib.clock import SPEEDS
 from learnlab.sandbox import connection
 from learnlab.sandbox.calls import RecordedCall
-from learnlab.sandbox.models import LAB_USER_NAME, AccessKey, Sandbox, SandboxCall, ServerBoot
+from learnlab.sandbox.models import (
+    LAB_USER_NAME,
+    AccessKey,
+    Sandbox,
+    SandboxCall,
+    SandboxServer,
+    ServerBoot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +65,22 @@ def sandbox_for_learner(*, learner: Learner) -> Sandbox:
     return sandbox
 
 
-def _least_loaded_server() -> int:
-    """The sandbox server holding the fewest live sandboxes."""
-    servers = settings.LEARNLAB_SANDBOX_SERVERS
-    if servers == 1:
-        return 0
+def _least_loaded_server() -> str:
+    """The name of the open sandbox server (listed, not draining) holding the fewest live
+    sandboxes, the first listed on a tie; if every listed one is draining, of those."""
+    names = connection.server_names()
+    if len(names) == 1:
+        return names[0]
+    draining = SandboxServer.objects.filter(name__in=names, draining_since__isnull=False)
+    closed = set(draining.values_list("name", flat=True))
+    candidates = [name for name in names if name not in closed] or names
+    live = (Sandbox.Status.READY, Sandbox.Status.LOST)
     counts = dict(
-        Sandbox.objects.filter(status=Sandbox.Status.READY, server__lt=servers)
+        Sandbox.objects.filter(status__in=live, server__in=candidates)
         .values_list("server")
         .annotate(count=Count("pk"))
     )
-    return min(range(servers), key=lambda server: counts.get(server, 0))
+    return min(candidates, key=lambda server: counts.get(server, 0))
 
 
 def sandbox_provision(*, learner: Learner) -> Sandbox:
@@ -245,7 +257,7 @@ def sandbox_servers_watch() -> int:
     instead: they are rebuilt when their learner comes back, not now."""
     lost = 0
     idle_cutoff = timezone.now() - timedelta(hours=settings.LEARNLAB_SANDBOX_IDLE_HOURS)
-    for server in range(settings.LEARNLAB_SANDBOX_SERVERS):
+    for server in connection.server_names():
         try:
             boot_id = connection.health(server=server, timeout=1.0)["boot_id"]
         except connection.SANDBOX_ERRORS:

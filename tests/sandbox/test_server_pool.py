@@ -31,7 +31,7 @@ def two_servers(settings):
 
 def test_sandboxes_spread_over_the_servers_and_stay_on_theirs(two_servers):
     sandboxes = [sandbox_for_learner(learner=Learner.objects.create()) for _ in range(4)]
-    assert sorted(s.server for s in sandboxes) == [0, 0, 1, 1]
+    assert sorted(s.server for s in sandboxes) == ["0", "0", "1", "1"]  # the shorthand's names
     assert [h["accounts"] for h in connection.health_each()] == [2, 2]
     for sandbox in sandboxes:
         iam = aws_client("iam", sandbox=sandbox)
@@ -39,7 +39,7 @@ def test_sandboxes_spread_over_the_servers_and_stay_on_theirs(two_servers):
             RoleName=f"r{sandbox.account_id}", AssumeRolePolicyDocument=EC2_TRUST_POLICY
         )
         assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == [f"r{sandbox.account_id}"]
-        other = 1 - sandbox.server
+        other = {"0": "1", "1": "0"}[sandbox.server]
         with pytest.raises(connection.SandboxServerError):
             connection.admin_call(
                 "GET", f"accounts/{sandbox.account_id}/roles/r{sandbox.account_id}", server=other
