@@ -21,7 +21,6 @@ from learnlab.imds.services import InstanceNotFound, instance_facts
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
 from learnlab.terminal import home, parser
-from learnlab.terminal.aws import paramfile_paths, reads_only, run_aws
 from learnlab.terminal.curl import run_curl
 from learnlab.terminal.instance import host_name
 
@@ -406,6 +405,11 @@ class Interpreter:
         return 127
 
     def _aws(self, args: list[str], io: ProgramIO, prefix: dict) -> int:
+        # The AWS CLI (awscli, with its plugins and docutils) is loaded on the first ``aws``
+        # command a process runs, not by every process that imports the terminal (the task
+        # cluster's, the supervisor, web workers that never run one).
+        from learnlab.terminal.aws import reads_only, run_aws
+
         if args[:2] == ["ssm", "start-session"] and "--target" in args[:-1]:
             return self._connect([args[args.index("--target") + 1]], io)
         environ = self._exported() | prefix
@@ -431,6 +435,8 @@ class Interpreter:
     def _paramfiles(self, args: list[str]) -> dict:
         """What each ``file://``/``fileb://`` argument names, read before the CLI runs (it runs
         confined, and reads only these): the text, or the HomeError saying why not."""
+        from learnlab.terminal.aws import paramfile_paths  # see _aws
+
         files: dict = {}
         for path in paramfile_paths(args):
             try:
