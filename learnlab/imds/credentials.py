@@ -26,7 +26,6 @@ import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Min, Q, Value, Window
 from django.db.models.functions import Coalesce, Least, RowNumber
@@ -253,7 +252,7 @@ def credentials_renew(
 def _attached_instances() -> list:
     """[account, region, instance id, role name] of every attached instance, every server."""
     attached = []
-    for server in range(settings.LEARNLAB_SANDBOX_SERVERS):
+    for server in connection.server_names():
         try:  # one server down (restarting) must not stop rotation on the others
             attached += connection.attached_instances(server=server)
         except connection.SandboxServerUnavailable:
