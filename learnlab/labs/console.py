@@ -231,12 +231,21 @@ def _json_field(label: str, help_text: str, *, required: bool, initial: str = ""
     )
 
 
+# AWS-managed policies (ListPolicies Scope=AWS) are moto's bundled data, the same names and ARNs in
+# every sandbox and unchanged by anything a learner does (their own policies are Scope=Local):
+# asked once per process, not on every lab page (about 40 ms each). A failed ask is not kept.
+_managed_policies: list[tuple[str, str]] = []
+
+
 def _managed_policy_choices(view: SandboxView) -> list[tuple[str, str]]:
+    if _managed_policies:
+        return list(_managed_policies)
     try:
         policies = view.iam.list_policies(Scope="AWS")["Policies"]
     except (ClientError, BotoCoreError):
         return []
-    return sorted((p["Arn"], p["PolicyName"]) for p in policies)
+    _managed_policies[:] = sorted((p["Arn"], p["PolicyName"]) for p in policies)
+    return list(_managed_policies)
 
 
 def _role_choices(view: SandboxView) -> list[tuple[str, str]]:
