@@ -2,6 +2,8 @@
 tool's JWKS, the deep-link picker's answer, and the instructor's way to the class board."""
 
 import logging
+import secrets
+import time
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -43,6 +45,10 @@ BOARD_SALT = "learnlab.lti.board"
 DEEP_LINK_SECONDS = 60 * 60
 DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 BOARD_SECONDS = 5 * 60
+BOARD_USED = (
+    "This link to the class board was already used: each works once. Launch LearnLab from "
+    "your course again for a new one."
+)
 
 __all__ = ["jwks"]  # the tool's public keys, from django-lti (rotated: manage.py rotate_keys)
 
@@ -165,7 +171,8 @@ class LaunchView(LtiLaunchBaseView):
             )
             jobs.queue("roster_sync_job", course.pk)
             token = signing.dumps(
-                {"u": arrival.user.pk, "c": arrival.classroom.code}, salt=BOARD_SALT
+                {"u": arrival.user.pk, "c": arrival.classroom.code, "n": secrets.token_urlsafe(16)},
+                salt=BOARD_SALT,
             )
             response = render(
                 request,
@@ -231,6 +238,12 @@ def deep_link_choose(request):
     if lab is None:
         return refused(request, "Pick one of the labs listed.", status=400)
     step = lab.step(request.POST.get("step", "")) if request.POST.get("step") else None
+    if request.POST.get("step") and step is None:
+        return refused(
+            request,
+            f"{lab.title} has no such step: pick one of its steps listed, or the whole lab.",
+            status=400,
+        )
     custom = {CUSTOM_LAB: lab.slug} | ({CUSTOM_STEP: step.slug} if step else {})
     title = f"{lab.title}: step {step.number}, {step.title}" if step else lab.title
     resource = (
@@ -285,5 +298,18 @@ def board(request, token):
     user = get_user_model().objects.filter(pk=data.get("u"), lti_account__isnull=False).first()
     if user is None:
         return refused(request, "Registration not found")
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    # Single use: a link copied from the page (or left in a history) signs nobody in again.
+    # The browser it signed in keeps using it (the instructor opens the board again).
+    first_use = bool(data.get("n")) and nonce_use(
+        issuer=BOARD_SALT, nonce=data["n"], expires=int(time.time()) + BOARD_SECONDS
+    )
+    if not first_use and request.user.pk != user.pk:
+        return render(
+            request,
+            "lti/refused.html",
+            {"message": BOARD_USED, "detail": ""},
+            status=403,
+        )
+    if first_use:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("classroom:board", code=data["c"])
