@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_q",
     "learnlab.site",
     "learnlab.learners",
+    "learnlab.live",  # live pages: what changed, waited on at /live/wait (issue 16)
     "learnlab.sandbox",
     "learnlab.denials",  # denials met and their traces (issue 19)
     "learnlab.gate",

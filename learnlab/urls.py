@@ -22,4 +22,5 @@ urlpatterns = [
     path("explain/", include("learnlab.explain.urls")),  # denial traces, chain, errors
     path("embed/", include("learnlab.embed.urls")),  # labs in other sites' iframes
     path("lti/", include("learnlab.lti.urls")),  # LTI 1.3: login, launch, JWKS, deep links
+    path("live/", include("learnlab.live.urls")),  # runserver's wait; site/web.py holds it
 ]

@@ -14,6 +14,7 @@ PACKAGE = ROOT / "learnlab"
 LAYERS = (
     ("lib",),
     ("learners",),
+    ("live",),
     ("sandbox",),
     ("denials",),
     ("gate",),
