@@ -17,6 +17,7 @@ from learnlab.labs.catalog import lab_get, labs_all
 from learnlab.labs.models import StepResult
 from learnlab.labs.services import lab_reset
 from learnlab.learners.models import Learner
+from learnlab.live.services import topic_changed, topic_fanout
 from learnlab.sandbox import connection
 from learnlab.sandbox.calls import RecordedCall
 from learnlab.sandbox.models import Sandbox
@@ -34,6 +35,20 @@ log = logging.getLogger(__name__)
 INSTRUCTORS = "instructors"
 UNDO_SECONDS = 60  # how long an instructor's reset can be undone
 RESULT_FIELDS = ("step", "passed", "message", "warning", "attempts", "checked_at", "passed_at")
+
+
+def _class_topics_of_learners(ids: list[str]) -> list[str]:
+    """A learner's change (labs' step results, resets, rewinds) is their class board's and
+    their own class area's (live pages)."""
+    open_memberships = Membership.objects.filter(learner_id__in=ids, left_at=None)
+    return [
+        topic
+        for pk, classroom_id in open_memberships.values_list("pk", "classroom_id")
+        for topic in (f"board:{classroom_id}", f"member:{pk}")
+    ]
+
+
+topic_fanout("learner", _class_topics_of_learners)
 
 
 class ClassroomError(ValueError):
@@ -87,6 +102,7 @@ def classroom_set_labs(*, classroom: Classroom, labs) -> list[str]:
         classroom.lab = chosen[0]
     classroom.labs = [classroom.lab, *(slug for slug in chosen if slug != classroom.lab)]
     classroom.save(update_fields=["lab", "labs"])
+    topic_changed(f"class:{classroom.pk}", f"board:{classroom.pk}")
     return classroom.labs
 
 
@@ -109,6 +125,7 @@ def classroom_join(*, classroom: Classroom, learner: Learner, display_name: str)
         learner.save(update_fields=["display_name"])
     sandbox_for_learner(learner=learner)
     _follow_class_clock(classroom=classroom, learner=learner)
+    topic_changed(f"board:{classroom.pk}")
     return membership
 
 
@@ -172,6 +189,10 @@ def classroom_set_clock(*, classroom: Classroom, speed: int, paused: bool, by=No
         classroom.clock_set_by = person_name(by)
     fields = ["clock_speed", "rotation_paused", "paused_at", "clock_set_at", "clock_set_by"]
     classroom.save(update_fields=fields)
+    members = _member_sandboxes(classroom).values_list("account_id", flat=True)
+    topic_changed(
+        f"class:{classroom.pk}", f"board:{classroom.pk}", *(f"creds:{a}" for a in members)
+    )
 
 
 def classroom_reveal_hint(*, classroom: Classroom, step: str, by=None) -> HintReveal:
@@ -188,6 +209,7 @@ def classroom_reveal_hint(*, classroom: Classroom, step: str, by=None) -> HintRe
     if step not in classroom.revealed_hints:
         classroom.revealed_hints = [*classroom.revealed_hints, step]
         classroom.save(update_fields=["revealed_hints"])
+        topic_changed(f"class:{classroom.pk}", f"board:{classroom.pk}")
     return reveal
 
 
@@ -201,6 +223,7 @@ def classroom_announce(*, classroom: Classroom, text: str) -> None:
     classroom.announcement = text
     classroom.announcement_at = timezone.now() if text else None
     classroom.save(update_fields=["announcement", "announcement_at"])
+    topic_changed(f"class:{classroom.pk}")
 
 
 def membership_stuck(*, membership: Membership, step: int | None) -> None:
@@ -208,6 +231,7 @@ def membership_stuck(*, membership: Membership, step: int | None) -> None:
     membership.stuck_step = step
     membership.stuck_at = timezone.now() if step is not None else None
     membership.save(update_fields=["stuck_step", "stuck_at"])
+    topic_changed(f"member:{membership.pk}", f"board:{membership.classroom_id}")
 
 
 def _decode_call(data: dict) -> RecordedCall:
@@ -278,6 +302,7 @@ def reset_undo(*, reset: LearnerReset) -> None:
         reset.undone_at = timezone.now()
         reset.calls, reset.results = [], []
         reset.save(update_fields=["undone_at", "calls", "results"])
+    topic_changed(f"learner:{learner.pk}")
 
 
 def _result_fields(data: dict) -> dict:
@@ -311,4 +336,5 @@ def classroom_close(*, classroom: Classroom) -> int:
             log.warning("could not drop sandbox %s when closing", sandbox.account_id)
     classroom.closed_at = timezone.now()
     classroom.save(update_fields=["closed_at"])
+    topic_changed(f"class:{classroom.pk}", f"board:{classroom.pk}")
     return dropped

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from learnlab.imds.models import InstanceCredentials
 from learnlab.lib import clock
+from learnlab.live.services import topic_changed, topics_track
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
 from learnlab.sandbox.services import role_credentials_mint
@@ -93,7 +94,7 @@ def credentials_issue(
     # Whole seconds: the document states Expiration to the second, and the gate enforces it.
     key.expires_at = (now + lifetime).replace(microsecond=0)
     key.save(update_fields=["expires_at"])
-    return InstanceCredentials.objects.create(
+    issued = InstanceCredentials.objects.create(
         sandbox=sandbox,
         instance_id=instance_id,
         role_name=role_name,
@@ -102,6 +103,8 @@ def credentials_issue(
         expires_at=key.expires_at,
         renew_at=now + min(renew_in, lifetime),
     )
+    topic_changed(f"creds:{sandbox.account_id}")  # its credentials page fetches the new set
+    return issued
 
 
 def credentials_current(
@@ -176,6 +179,7 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     started = time.monotonic()
     attached = _attached_instances()
+    topics_track("attached", {(f"creds:{a}", i, r) for a, _region, i, r in attached})  # live
     sandboxes = {
         s.account_id: s
         for s in Sandbox.objects.filter(
@@ -342,6 +346,7 @@ def credentials_withdraw_unhanded(*, now: datetime) -> int:
                 credentials.sandbox.account_id, credentials.access_key.access_key_id
             )
         withdrawn += 1
+        topic_changed(f"creds:{credentials.sandbox.account_id}")  # its timeline shows it
     return withdrawn
 
 

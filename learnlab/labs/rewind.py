@@ -16,6 +16,7 @@ from learnlab.imds.models import InstanceCredentials
 from learnlab.labs.catalog import Lab, Step
 from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
+from learnlab.live.services import topic_changed
 from learnlab.sandbox.models import Sandbox
 from learnlab.sandbox.rewind import sandbox_rewind
 
@@ -70,4 +71,5 @@ def lab_rewind(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> i
         else:
             seen.filter(fetched_at__gt=point.moment).update(fetched_at=None)
             seen.filter(shown_at__gt=point.moment).update(shown_at=None)
+    topic_changed(f"learner:{learner.pk}")  # their page's notice and the class board
     return sandbox_rewind(sandbox=sandbox, to=point.moment, keep_first=len(lab.setup))

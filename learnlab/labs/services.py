@@ -9,6 +9,7 @@ from learnlab.labs.catalog import Lab, Step
 from learnlab.labs.checks import CHECKS, CheckResult, SandboxView
 from learnlab.labs.models import StepResult
 from learnlab.learners.models import Learner
+from learnlab.live.services import topic_changed
 from learnlab.quiz.services import lab_mistake_record
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import Sandbox
@@ -105,6 +106,7 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
             StepResult.objects.filter(
                 learner=learner, lab=lab.slug, step__in=unpassed_slugs
             ).update(passed=False, message=_later_cannot_count(failed), warning="")
+    topic_changed(f"learner:{learner.pk}")  # the class board (live.services.topic_fanout)
     if failed:  # the mistake makes the quiz items on that step's exam points due
         lab_mistake_record(
             learner=learner,
@@ -138,4 +140,5 @@ def lab_reset(*, learner: Learner, sandbox: Sandbox, lab: Lab) -> None:
     """Start the lab over: an empty sandbox (same account and keys), no results, a new shell."""
     sandbox_reset(sandbox=sandbox)
     StepResult.objects.filter(learner=learner, lab=lab.slug).delete()
+    topic_changed(f"learner:{learner.pk}")
     shell_reset(learner=learner)

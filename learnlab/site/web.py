@@ -13,6 +13,11 @@ Django's own ASGI handler is not used: it runs every sync view on one shared thr
 gunicorn's asgi worker gives a kept-alive connection its keep-alive time to send the next
 request's headers, but a new connection's first request no deadline at all: `Worker` gives the
 first the same, so a client dripping headers is closed after --keep-alive seconds.
+
+Live pages' waits (``GET /live/wait``, learnlab/live/waiting.py) are answered here, in the event
+loop, without a thread: a held wait costs a socket and a future, so a whole class can hold one
+each. The header deadline above is cancelled once a request's headers are in, so it never cuts
+a held answer, and a held wait (25 s) ends well inside gunicorn's 30 s worker timeout.
 """
 
 import asyncio
@@ -26,6 +31,7 @@ from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
 from learnlab.lib.env import env_int
+from learnlab.live import waiting
 from learnlab.wsgi import application as wsgi_application
 
 THREADS = max(1, env_int("LEARNLAB_WEB_THREADS", 4))
@@ -81,12 +87,31 @@ async def _http(scope, receive, send) -> None:
         return
     except _Disconnected:
         return
+    if scope["path"] == waiting.PATH:
+        await _live_wait(scope, receive, send)
+        return
     loop = asyncio.get_running_loop()
     status, headers, content = await loop.run_in_executor(
         _threads, _run_wsgi, _environ(scope, body)
     )
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
+
+
+async def _live_wait(scope, receive, send) -> None:
+    if scope["method"] != "GET":
+        status, content = 405, b'{"error": "Use GET for /live/wait."}'
+    else:
+        query = scope.get("query_string", b"").decode("latin-1")
+        status, content = await waiting.serve(query, _until_disconnect(receive))
+    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+async def _until_disconnect(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class _TooLarge(Exception):
