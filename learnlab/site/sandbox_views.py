@@ -36,6 +36,10 @@ from learnlab.site.selectors import sandbox_instances
 # A sandbox that cannot be used this moment: its server is down or refused, or it has no lab
 # key (it cannot be rebuilt or shown until it has one): the page says Reconnecting and retries.
 NOT_READY = (*connection.SANDBOX_ERRORS, AccessKey.DoesNotExist)
+ENV_RECONNECTING = (
+    "your sandbox is reconnecting (its sandbox server is restarting; nothing you built is "
+    "lost); run this again in a few seconds."
+)
 
 
 def _gate_url(request) -> str:
@@ -132,9 +136,10 @@ def clock(request):
 
 
 def _shell_text(message: str, *, status: int, retry_after: int = 0) -> HttpResponse:
-    """A refusal a shell shows whether it prints or ``eval``s it: one ``echo`` to stderr."""
+    """A refusal a shell shows whether it prints or ``eval``s it: one ``echo`` to stderr, then
+    ``false``, so ``eval "$(curl ...)" && ...`` stops there. ASCII, as every /sandbox/env line."""
     response = HttpResponse(
-        f"echo {shlex.quote('LearnLab: ' + message)} >&2\n",
+        f"echo {shlex.quote('LearnLab: ' + message)} >&2; false\n",
         status=status,
         content_type="text/plain; charset=utf-8",
     )
@@ -215,5 +220,5 @@ def env(request):
     except InstanceNotFound as error:
         return _shell_text(str(error), status=404)
     except NOT_READY:
-        return HttpResponse(f"# {connection.RECONNECTING}\n", status=503, content_type="text/plain")
+        return _shell_text(ENV_RECONNECTING, status=503, retry_after=5)
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
