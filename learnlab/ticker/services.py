@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from learnlab.imds.credentials import credentials_tick
 from learnlab.sandbox import connection
+from learnlab.sandbox.drain import sandboxes_unlisted_move
 from learnlab.sandbox.services import sandbox_rebuild_lost, sandbox_servers_watch
 from learnlab.ticker.models import Lease
 
@@ -48,6 +49,7 @@ def clock_tick() -> None:
     every other learner's credentials must not wait behind it. A rebuilt sandbox's instances
     are renewed on the next tick."""
     try:
+        sandboxes_unlisted_move()  # a server gone from the list: its sandboxes rebuilt elsewhere
         sandbox_servers_watch()
         credentials_tick()
         sandbox_rebuild_lost(budget_seconds=REBUILD_BUDGET_SECONDS)
