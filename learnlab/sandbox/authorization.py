@@ -366,6 +366,38 @@ def _decide(documents, action, resource, context, source, decision) -> tuple[boo
     return allowed, denied
 
 
+# The agreement check (tests/agreement.py): with LEARNLAB_EVALUATION_LOG set in the sandbox
+# server's environment, each evaluation is one JSON line appended there (read once: no cost
+# unset). One write a line under a lock: the server is threaded and a line may exceed PIPE_BUF.
+EVALUATION_LOG = os.environ.get("LEARNLAB_EVALUATION_LOG", "")
+_log_lock = threading.Lock()
+
+
+def _record(documents, action, resource, context, boundary, decision) -> None:
+    line = json.dumps(
+        {
+            "documents": documents,
+            "boundary": boundary,
+            "action": action,
+            "resource": resource,
+            "context": context,
+            "allowed": decision.allowed,
+            "explicit_deny": decision.explicit_deny,
+        },
+        separators=(",", ":"),
+        default=str,
+    )
+    try:
+        with _log_lock:
+            fd = os.open(EVALUATION_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, (line + "\n").encode())
+            finally:
+                os.close(fd)
+    except OSError:
+        log.exception("the evaluation log %s cannot be written", EVALUATION_LOG)
+
+
 def evaluate(
     documents: list[dict],
     action: str,
@@ -394,6 +426,8 @@ def evaluate(
             decision.refused_by = "boundary"
     decision.explicit_deny = denied
     decision.allowed = allowed and bounded and not denied
+    if EVALUATION_LOG:
+        _record(documents, action, resource, context, boundary, decision)
     return decision
 
 
