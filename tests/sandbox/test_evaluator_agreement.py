@@ -87,8 +87,8 @@ def corpus() -> tuple[list[dict], list[str]]:
     they attach, and every action they name."""
     documents, actions = [], set()
     for path in sorted((ROOT / "tests").rglob("*.py")):
-        if path.name == Path(__file__).name:
-            continue
+        if path.name.startswith("test_evaluator_agreement") or path.name == "agreement.py":
+            continue  # the agreement checks' own statements are crafted to be excluded
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
