@@ -13,6 +13,7 @@ import pytest
 
 from learnlab.gate.parsing import GATE_PREFIX
 from learnlab.site.launch import free_port, sandbox_server_start
+from tests import agreement
 from tests.helpers import start_task_cluster, stop_task_cluster
 
 # Sync Playwright runs an event loop in the test thread; Django's ORM must still be usable.
@@ -35,6 +36,8 @@ def _reachable(url: str, default_port: int) -> bool:
 
 def pytest_configure(config):
     from django.conf import settings
+
+    config.pluginmanager.register(agreement, "evaluator-agreement")
 
     # Tests serve static files from the source folders; no collectstatic manifest needed.
     settings.STORAGES = {
@@ -74,12 +77,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 
 
 @pytest.fixture(scope="session")
-def sandbox_server_process():
-    """A real sandbox server process for the whole run."""
+def sandbox_server_process(request, tmp_path_factory):
+    """A real sandbox server process for the whole run, recording each policy evaluation for
+    the evaluator agreement check (tests/agreement.py)."""
     port, secret = free_port(), secrets.token_hex(16)
-    process = sandbox_server_start(port=port, secret=secret)
+    env = agreement.recording_env(request.config, tmp_path_factory)
+    process = sandbox_server_start(port=port, secret=secret, env=env)
     url = f"http://127.0.0.1:{port}"
     yield {"url": url, "secret": secret, "process": process}
+    agreement.close_recording(request.config, url, secret)
     process.terminate()
     process.wait(10)
 
