@@ -31,8 +31,10 @@ from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
 from learnlab.lib.env import env_int
+from learnlab.wsgi import application as wsgi_application  # sets Django up: before any model
+
+# isort: split
 from learnlab.live import waiting
-from learnlab.wsgi import application as wsgi_application
 
 THREADS = max(1, env_int("LEARNLAB_WEB_THREADS", 4))
 BODY_SECONDS = 30.0
