@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import html
 import importlib
+import logging
 import pkgutil
 import re
 import tomllib
@@ -23,6 +24,7 @@ from django.conf import settings
 from learnlab.gate.allowlist import SERVICES
 from learnlab.quiz.bank import EXAM_POINTS
 
+log = logging.getLogger(__name__)
 LAB_DIR = Path(__file__).parent / "content"
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 WAYS = ("console", "cli")
@@ -374,10 +376,21 @@ def lab_read(path: Path) -> Lab:
 
 
 def labs_all() -> dict[str, Lab]:
-    """Every lab in the content folder (``LAB_DIR``), by slug, in file-name order.
+    """Every lab in the content folder (``LAB_DIR``), by slug, in file-name order. A file that
+    does not load (``lab validate`` says why) is left out, with an error logged as it is read
+    and kept in ``lab_catalog_errors``: one broken file must not take every lab page down.
 
     In production the files are read once. With DEBUG on (``make dev``) a file whose
     modification time changed is read again, so a lab's page shows an edit on its next load."""
+    return _catalog().labs
+
+
+def lab_catalog_errors() -> tuple[str, ...]:
+    """Why each lab file left out of ``labs_all`` was left out (empty when none was)."""
+    return _catalog().errors
+
+
+def _catalog() -> "_Catalog":
     return _labs_in(LAB_DIR, _modified(LAB_DIR) if settings.DEBUG else None)
 
 
@@ -404,15 +417,27 @@ def lab_version(slug: str) -> str:
         return ""
 
 
+@dataclass(frozen=True)
+class _Catalog:
+    labs: dict[str, Lab]
+    errors: tuple[str, ...]
+
+
 @functools.lru_cache(maxsize=8)
-def _labs_in(directory: Path, modified: tuple | None) -> dict[str, Lab]:
+def _labs_in(directory: Path, modified: tuple | None) -> _Catalog:
     labs: dict[str, Lab] = {}
+    errors: list[str] = []
     for path in sorted(directory.glob("*.toml")):
-        lab = lab_read(path)
-        if lab.slug in labs:
-            raise LabError(f"{path.name}: a lab with slug {lab.slug!r} already exists")
+        try:
+            lab = lab_read(path)
+            if lab.slug in labs:
+                raise LabError(f"{path.name}: a lab with slug {lab.slug!r} already exists")
+        except LabError as error:
+            log.error("lab left out of the catalogue: %s", error)
+            errors.append(str(error))
+            continue
         labs[lab.slug] = lab
-    return labs
+    return _Catalog(labs, tuple(errors))
 
 
 def lab_get(slug: str) -> Lab | None:
