@@ -198,8 +198,11 @@ LOGGING = {
 
 # The sandbox server (learnlab/sandbox/server.py) and the secret its internal endpoints need.
 LEARNLAB_SANDBOX_URL = env_str("LEARNLAB_SANDBOX_URL", "http://127.0.0.1:5055")
-# More than one sandbox server (moto is GIL-bound near 150 requests/s each): servers listen on
-# consecutive ports from LEARNLAB_SANDBOX_URL's, and each sandbox records which one holds it.
+# More than one sandbox server (moto is GIL-bound near 150 requests/s each), on any hosts:
+# LEARNLAB_SANDBOX_URLS, comma-separated base URLs, each optionally "name=URL" (the name, by
+# default host:port, is what a sandbox records: sandbox/connection.py). The shorthand
+# LEARNLAB_SANDBOX_SERVERS: that many on consecutive ports from LEARNLAB_SANDBOX_URL's.
+LEARNLAB_SANDBOX_URLS = env_str("LEARNLAB_SANDBOX_URLS")
 LEARNLAB_SANDBOX_SERVERS = max(1, env_int("LEARNLAB_SANDBOX_SERVERS", 1))
 LEARNLAB_SANDBOX_SECRET = (
     env_str("LEARNLAB_SANDBOX_SECRET")
