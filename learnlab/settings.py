@@ -297,17 +297,24 @@ LEARNLAB_XAPI_HOMEPAGE = env_str(
 # Email (the password reset's link): printed to the console by default; SMTP when
 # LEARNLAB_SMTP_HOST is set, with LEARNLAB_SMTP_PORT, _USER, _PASSWORD, _TLS (STARTTLS, default
 # on) and LEARNLAB_EMAIL_FROM.
+# Django 6.1's MAILERS (EMAIL_BACKEND and the EMAIL_* settings are deprecated).
 LEARNLAB_SMTP_HOST = env_str("LEARNLAB_SMTP_HOST", "")
 if LEARNLAB_SMTP_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = LEARNLAB_SMTP_HOST
-    EMAIL_PORT = env_int("LEARNLAB_SMTP_PORT", 587)
-    EMAIL_HOST_USER = env_str("LEARNLAB_SMTP_USER", "")
-    EMAIL_HOST_PASSWORD = env_str("LEARNLAB_SMTP_PASSWORD", "")
-    EMAIL_USE_TLS = env_bool("LEARNLAB_SMTP_TLS", True)
-    EMAIL_TIMEOUT = 10
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": LEARNLAB_SMTP_HOST,
+                "port": env_int("LEARNLAB_SMTP_PORT", 587),
+                "username": env_str("LEARNLAB_SMTP_USER", ""),
+                "password": env_str("LEARNLAB_SMTP_PASSWORD", ""),
+                "use_tls": env_bool("LEARNLAB_SMTP_TLS", True),
+                "timeout": 10,
+            },
+        }
+    }
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = env_str("LEARNLAB_EMAIL_FROM", "LearnLab <noreply@localhost>")
 # Password-reset requests per client address in the throttle window (0: no limit).
 LEARNLAB_PASSWORD_RESETS_PER_CLIENT = env_int("LEARNLAB_PASSWORD_RESETS_PER_CLIENT", 5)
