@@ -7,6 +7,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.signin, name="login"),
     path("logout/", views.signout, name="logout"),
+    path("account/", views.account, name="account"),
     # Django's password reset: an emailed one-time link (console by default, SMTP by settings).
     path("password/reset/", views.ThrottledPasswordResetView.as_view(), name="password_reset"),
     path(

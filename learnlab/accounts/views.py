@@ -1,11 +1,14 @@
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from learnlab.accounts.forms import EmailForm, InstructorSignUpForm, SignUpForm
 from learnlab.accounts.services import learner_sign_in
+from learnlab.classroom.selectors import is_instructor
 from learnlab.classroom.services import instructor_grant
 from learnlab.lib.throttle import (
     client_address,
@@ -31,16 +34,19 @@ def _signup_wait(request) -> int:
     return throttle_wait(SIGNUP_CLIENT, client_address(request), limit=limit)
 
 
-def _signup_form(request) -> tuple[UserCreationForm, str]:
+def _signup_form(request, form_class=SignUpForm) -> tuple[SignUpForm, str]:
     """The sign-up form, and why it is refused unread ("" if it is not): past the client's
     limit, nothing is validated or hashed."""
     if request.method == "POST" and (wait := _signup_wait(request)):
-        initial = {"username": request.POST.get("username", "")}
-        return UserCreationForm(initial=initial), SIGNUPS_REFUSED.format(wait=minutes(wait))
-    return UserCreationForm(request.POST or None), ""
+        initial = {
+            "username": request.POST.get("username", ""),
+            "email": request.POST.get("email", ""),
+        }
+        return form_class(initial=initial), SIGNUPS_REFUSED.format(wait=minutes(wait))
+    return form_class(request.POST or None), ""
 
 
-def _signed_up(request, form: UserCreationForm):
+def _signed_up(request, form: SignUpForm):
     user = form.save()
     throttle_count(SIGNUP_CLIENT, client_address(request))
     login(request, user)  # keeps the session's data, so the anonymous learner is known
@@ -115,7 +121,7 @@ def signout(request):
 def instructor_signup(request):
     if not settings.LEARNLAB_INSTRUCTOR_SIGNUP:
         return render(request, "accounts/instructor_signup_closed.html", {"section": "classroom"})
-    form, refused = _signup_form(request)
+    form, refused = _signup_form(request, InstructorSignUpForm)
     if not refused and request.method == "POST" and form.is_valid():
         instructor_grant(user=_signed_up(request, form))
         return redirect("classroom:teach")
@@ -123,6 +129,21 @@ def instructor_signup(request):
     return render(
         request, "accounts/instructor_signup.html", context, status=429 if refused else 200
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request):
+    """Your account: add or change the email address a password reset link goes to (an
+    instructor's stays required; a learner may remove theirs)."""
+    instructor = is_instructor(request.user)
+    form = EmailForm(request.POST or None, instance=request.user, required=instructor)
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        saved = True
+    context = {"form": form, "saved": saved, "instructor": instructor}
+    return render(request, "accounts/account.html", context)
 
 
 PASSWORD_RESET_CLIENT = "password-reset-client"  # noqa: S105 - a throttle scope
