@@ -66,6 +66,9 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 os.environ.setdefault("MOTO_AMIS_PATH", str(Path(__file__).with_name("amis.json")))
 os.environ.setdefault("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", "false")
 os.environ.setdefault("INITIAL_NO_AUTH_ACTION_COUNT", "0")  # moto's IAM enforcement on
+# Imported before moto: importing it makes moto's own import shorter (see its docstring).
+from learnlab.sandbox import replay_fast
+
 os.environ.pop("MOTO_ACCOUNT_ID", None)  # would force every request into one account
 
 from moto.backends import get_backend
@@ -272,6 +275,7 @@ quotas.install()  # per-sandbox quotas at AWS's limits (learnlab/sandbox/quotas.
 aws_ids.install()  # ids shaped as AWS shapes them (learnlab/sandbox/aws_ids.py)
 authorization.install()  # denials worded as AWS words them, iam:PassRole
 strictness.install()  # AWS's validation where moto is lax (learnlab/sandbox/strictness.py)
+replay_fast.install()  # moto's work whose result nobody reads, skipped (replay_fast.py)
 s3_backends.bucket_accounts = BucketNamespaces()
 
 
@@ -478,6 +482,7 @@ class SandboxServer:
         secret_access_key=None,
         replay=(),
         role_sessions=(),
+        fresh=False,
     ):
         """Create (or restore) the sandbox's lab user: full rights inside this account only.
 
@@ -485,12 +490,15 @@ class SandboxServer:
         already has, so a learner's terminal keeps working after a reaper pass or a restart.
         ``replay`` (the calls that built the sandbox, in order) and ``role_sessions`` (live
         credentials of its instances) rebuild the rest; both are ignored when the account is
-        here already, so two rebuilds of one sandbox never replay twice. A replayed call that
-        fails is one failed call: the rest of the sandbox comes back all the same.
+        here already, so two rebuilds of one sandbox never replay twice; but with ``fresh``
+        (a rewind) whatever the account holds is dropped first, in the same turn of the lock.
+        A replayed call that fails is one failed call: the rest comes back all the same.
         """
         calls = [RecordedCall.from_json(document) for document in replay]  # TypeError: 400
         with self._locked():
             self._refuse_while_rebuilding([account_id])
+            if fresh:
+                self.account_drop(account_id)
             restoring, user, key = _lab_user(
                 account_id, user_name, access_key_id, secret_access_key
             )
