@@ -10,6 +10,7 @@ the rebuild, as after a restart.
 """
 
 import logging
+import time
 from datetime import datetime
 
 from django.db import transaction
@@ -20,6 +21,7 @@ from learnlab.sandbox.models import AccessKey, Sandbox, SandboxCall
 from learnlab.sandbox.services import call_log_size, sandbox_rebuild
 
 log = logging.getLogger(__name__)
+FRESH_REBUILD_WAIT_SECONDS = 15.0  # a rebuild of a 2,000-call log takes a few seconds
 
 
 def sandbox_rewind(*, sandbox: Sandbox, to: datetime | None, keep_first: int = 0) -> int:
@@ -27,9 +29,13 @@ def sandbox_rewind(*, sandbox: Sandbox, to: datetime | None, keep_first: int = 0
     (None: none but the first ``keep_first`` calls, a lab's prepared state) and replayed on a
     fresh account with their seeds. Returns how many calls were dropped.
 
-    Raises connection.SandboxServerUnavailable when the sandbox server does not answer; the
-    sandbox is then marked dropped and comes back (rewound) on its next use, as after a
-    restart."""
+    The account is dropped on the sandbox server first: if the server refuses (the account
+    is being rebuilt, say), this raises connection.SandboxServerError and nothing changed,
+    the log included. Then the log is cut and the account rebuilt ``fresh`` from it (whatever
+    a rebuild begun before the cut put back is dropped again). Raises
+    connection.SandboxServerUnavailable when the server does not answer; the sandbox is then
+    marked dropped and comes back (rewound) on its next use, as after a restart."""
+    connection.account_drop(sandbox.account_id, server=sandbox.server)
     with transaction.atomic():
         locked = Sandbox.objects.select_for_update().get(pk=sandbox.pk)
         calls = SandboxCall.objects.filter(sandbox=locked).order_by("pk")
@@ -61,7 +67,20 @@ def sandbox_rewind(*, sandbox: Sandbox, to: datetime | None, keep_first: int = 0
         Sandbox.objects.filter(pk=locked.pk).update(**fresh)
     for name, value in fresh.items():
         setattr(sandbox, name, value)
-    connection.account_drop(sandbox.account_id, server=sandbox.server)
-    sandbox_rebuild(sandbox=sandbox)
+    _rebuild_fresh(sandbox)
     log.info("rewound sandbox %s: %s calls dropped, %s kept", sandbox.account_id, count, len(kept))
     return count
+
+
+def _rebuild_fresh(sandbox: Sandbox) -> None:
+    """The rewound account rebuilt from the cut log; while another rebuild of it (begun
+    before the cut) replays, the server answers 503: wait for it, then drop what it made."""
+    deadline = time.monotonic() + FRESH_REBUILD_WAIT_SECONDS
+    while True:
+        try:
+            sandbox_rebuild(sandbox=sandbox, fresh=True)
+            return
+        except connection.SandboxServerError as error:
+            if error.status != 503 or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)

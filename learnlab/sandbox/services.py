@@ -4,9 +4,12 @@ Calls to the sandbox server happen outside database transactions so a slow serve
 SQLite's write lock.
 """
 
+import functools
 import logging
 import secrets
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -45,6 +48,7 @@ REBUILD_BACKOFF_MAX = timedelta(minutes=5)
 REBUILD_BATCH_SANDBOXES = 20
 REBUILD_BATCH_CALLS = 100
 REBUILD_BATCH_BYTES = 1024 * 1024
+REBUILDS_IN_FLIGHT = 2  # one batch replaying on the server, the next waiting behind it
 
 
 def _new_account_id() -> str:
@@ -120,35 +124,49 @@ def sandbox_provision(*, learner: Learner) -> Sandbox:
     raise RuntimeError("could not find a free sandbox account id")
 
 
-def sandbox_rebuild(*, sandbox: Sandbox) -> None:
+def sandbox_rebuild(*, sandbox: Sandbox, fresh: bool = False) -> None:
     """Recreate the account with the learner's existing lab keys, replay the calls that built
     it and bring back its instances' live credentials. The sandbox server replays call by call
     (other learners' calls go on in between; this account's get a 503 meanwhile), and does
-    nothing when the account is there already (another rebuild won).
+    nothing when the account is there already (another rebuild won), unless ``fresh``: then
+    it first drops whatever the account holds (a rewind: what is there is not the log).
 
-    A rebuild that failed is not retried before its backoff ends (``rebuild_after``): until
+    A sandbox that lost its lab key gets a new one (its lab user bootstrapped again). A
+    rebuild that failed is not retried before its backoff ends (``rebuild_after``): until
     then this raises SandboxServerUnavailable at once, which the gate answers with a 503."""
     now = timezone.now()
     if sandbox.rebuild_after is not None and sandbox.rebuild_after > now:
         raise connection.SandboxServerUnavailable(
             f"sandbox {sandbox.account_id}: rebuild backing off until {sandbox.rebuild_after}"
         )
-    request = _rebuild_requests([sandbox], now=now).get(sandbox.pk)
-    if request is None:
-        raise AccessKey.DoesNotExist(f"sandbox {sandbox.account_id} has no lab key")
+    request = _rebuild_requests([sandbox], now=now)[sandbox.pk]
     try:
-        rebuilt = connection.account_bootstrap(
-            sandbox.account_id,
-            user_name=LAB_USER_NAME,
-            access_key_id=request["access_key_id"],
-            secret_access_key=request["secret_access_key"],
-            replay=request["replay"],
-            role_sessions=request["role_sessions"],
-        )
+        if fresh:
+            body = request | {"user_name": LAB_USER_NAME, "fresh": True}
+            body["replay"] = [call.as_json() for call in request["replay"]]
+            del body["account_id"]
+            rebuilt = connection.admin_call(
+                "PUT",
+                f"accounts/{sandbox.account_id}",
+                body,
+                server=sandbox.server,
+                timeout=connection.REBUILD_DEADLINE,
+            )
+        else:
+            rebuilt = connection.account_bootstrap(
+                sandbox.account_id,
+                user_name=LAB_USER_NAME,
+                access_key_id=request["access_key_id"],
+                secret_access_key=request["secret_access_key"],
+                replay=request["replay"],
+                role_sessions=request["role_sessions"],
+            )
     except connection.SANDBOX_ERRORS as error:
         if getattr(error, "status", None) != 503:  # 503: being rebuilt by someone else
             _rebuild_failed(sandbox=sandbox)
         raise
+    if request["access_key_id"] is None:
+        _lab_key_given(sandbox, rebuilt)
     _rebuilt([sandbox], now=now)
     log.info(
         "rebuilt sandbox %s: %s calls replayed, %s failed",
@@ -160,8 +178,9 @@ def sandbox_rebuild(*, sandbox: Sandbox) -> None:
 
 def _rebuild_requests(sandboxes: list[Sandbox], *, now) -> dict[int, dict]:
     """What rebuilding each sandbox takes (its lab key, its log, its live role sessions), by
-    sandbox pk, read in two queries whatever the number of sandboxes; none for a sandbox
-    without a lab key (it cannot be rebuilt)."""
+    sandbox pk, read in two queries whatever the number of sandboxes. A sandbox that lost its
+    lab key has None for it: the server bootstraps its lab user with a new key (which
+    ``_lab_key_given`` records), so it never stays "Reconnecting" for want of one."""
     pks = [sandbox.pk for sandbox in sandboxes]
     keys, sessions, calls = {}, {pk: [] for pk in pks}, {pk: [] for pk in pks}
     for key in AccessKey.objects.filter(sandbox__in=pks):
@@ -174,14 +193,32 @@ def _rebuild_requests(sandboxes: list[Sandbox], *, now) -> dict[int, dict]:
     return {
         sandbox.pk: {
             "account_id": sandbox.account_id,
-            "access_key_id": keys[sandbox.pk].access_key_id,
-            "secret_access_key": keys[sandbox.pk].secret_access_key,
+            "access_key_id": keys[sandbox.pk].access_key_id if sandbox.pk in keys else None,
+            "secret_access_key": (
+                keys[sandbox.pk].secret_access_key if sandbox.pk in keys else None
+            ),
             "replay": calls[sandbox.pk],
             "role_sessions": sessions[sandbox.pk],
         }
         for sandbox in sandboxes
-        if sandbox.pk in keys
     }
+
+
+def _lab_key_given(sandbox: Sandbox, bootstrapped: dict) -> None:
+    """Record the lab key the sandbox server made for a sandbox that had none (its lab user
+    bootstrapped again), unless another request recorded one meanwhile."""
+    with transaction.atomic():
+        locked = Sandbox.objects.select_for_update().get(pk=sandbox.pk)
+        if locked.access_keys.filter(kind=AccessKey.Kind.LAB_USER).exists():
+            return
+        AccessKey.objects.create(
+            sandbox=locked,
+            access_key_id=bootstrapped["access_key_id"],
+            secret_access_key=bootstrapped["secret_access_key"],
+            principal_arn=bootstrapped["user_arn"],
+            kind=AccessKey.Kind.LAB_USER,
+        )
+    log.warning("sandbox %s had no lab key: its lab user has a new one", sandbox.account_id)
 
 
 def _rebuilt(sandboxes: list[Sandbox], *, now) -> None:
@@ -280,18 +317,29 @@ def sandbox_rebuild_lost(*, budget_seconds: float) -> int:
     batch at least); returns how many came back.
 
     Several go in one request (``_rebuild_batch``); the server replays them one after the
-    other, handing its lock to other learners' calls in between. A sandbox another request is
-    rebuilding (a web worker, for its learner's own call) is left to it."""
+    other, handing its lock to other learners' calls in between. The requests are pipelined:
+    while the server replays one batch, the next is read from the database and sent to wait
+    behind it (``REBUILDS_IN_FLIGHT``), so the server never waits for this side between
+    batches. A sandbox another request is rebuilding (a web worker, for its learner's own
+    call) is left to it."""
     deadline = time.monotonic() + budget_seconds
-    rebuilt, passed = 0, set()
-    while batch := _rebuild_batch(exclude=passed):  # one batch at least, whatever the budget
-        passed.update(sandbox.pk for sandbox in batch)
-        try:
-            rebuilt += _rebuild_together(batch)
-        except connection.SandboxServerUnavailable:
-            break  # down again: the next tick goes on
-        if time.monotonic() >= deadline:
+    rebuilt, passed, pending = 0, set(), deque()
+    down = False
+    while not down:
+        if passed and time.monotonic() >= deadline:
+            break  # one batch at least, whatever the budget
+        batch = _rebuild_batch(exclude=passed)
+        if not batch:
             break
+        passed.update(sandbox.pk for sandbox in batch)
+        pending.append(_rebuild_send(batch))
+        while pending and (len(pending) >= REBUILDS_IN_FLIGHT or pending[0][-1].done()):
+            back, down = _rebuild_answered(*pending.popleft())
+            rebuilt += back
+            if down:
+                break  # down again: the next tick goes on
+    while pending:  # what was sent is answered (or failed) before the tick ends
+        rebuilt += _rebuild_answered(*pending.popleft())[0]
     return rebuilt
 
 
@@ -329,48 +377,62 @@ def _rebuild_batch(*, exclude: set) -> list[Sandbox]:
     return batch
 
 
-def _rebuild_together(batch: list[Sandbox]) -> int:
-    """Rebuild ``batch`` (one server's) in one request; returns how many came back. One that
-    fails backs off alone; if the request itself is refused each is rebuilt on its own."""
+def _rebuild_send(batch: list[Sandbox]):
+    """Read what rebuilding ``batch`` takes and send it (``PUT /_admin/rebuilds``) from the
+    sender thread; returns (batch, when it was read, the accounts without a lab key, the
+    answer's future)."""
     now = timezone.now()
     found = _rebuild_requests(batch, now=now)
     requests = []
     for sandbox in batch:
-        if sandbox.pk not in found:
-            log.warning("could not rebuild sandbox %s: it has no lab key", sandbox.account_id)
-            _rebuild_failed(sandbox=sandbox)
-            continue
         request = found[sandbox.pk] | {"user_name": LAB_USER_NAME}
         request["replay"] = [call.as_json() for call in request["replay"]]
         requests.append(request)
-    if not requests:
-        return 0
+    keyless = {request["account_id"] for request in requests if not request["access_key_id"]}
+    answer = _sender().submit(
+        connection.admin_call,
+        "PUT",
+        "rebuilds",
+        {"accounts": requests},
+        server=batch[0].server,
+        timeout=connection.REBUILD_DEADLINE,
+    )
+    return batch, now, keyless, answer
+
+
+def _rebuild_answered(batch: list[Sandbox], now, keyless, answer) -> tuple[int, bool]:
+    """Mark what ``answer`` (a future of ``_rebuild_send``) brought back as ready; returns how
+    many came back and whether the server was down."""
     try:
-        answer = connection.admin_call(
-            "PUT",
-            "rebuilds",
-            {"accounts": requests},
-            server=batch[0].server,
-            timeout=connection.REBUILD_DEADLINE,
-        )
+        answer = answer.result()
     except connection.SandboxServerUnavailable:
         # Down, or it died or hung on the way (the log of one of these, maybe): each backs
         # off, and is rebuilt alone from now on (_rebuild_batch), so one sandbox whose log
         # brings the server down keeps backing off and the others come back.
         for sandbox in batch:
             _rebuild_failed(sandbox=sandbox)
-        raise
+        return 0, True
     except connection.SandboxServerError as error:
         log.warning("batch rebuild refused (%s): rebuilding one by one", error)
-        return _rebuild_one_by_one(batch)
+        return _rebuild_one_by_one(batch), False
     by_account = {sandbox.account_id: sandbox for sandbox in batch}
-    back = [by_account[account] for account in answer.get("rebuilt", {}) if account in by_account]
+    rebuilt = answer.get("rebuilt", {})
+    back = [by_account[account] for account in rebuilt if account in by_account]
+    for account in keyless.intersection(rebuilt):
+        _lab_key_given(by_account[account], rebuilt[account])
     _rebuilt(back, now=now)
     for account, why in answer.get("failed", {}).items():
         if account in by_account:
             log.warning("could not rebuild sandbox %s: %s", account, why)
             _rebuild_failed(sandbox=by_account[account])
-    return len(back)
+    return len(back), False
+
+
+@functools.cache
+def _sender() -> ThreadPoolExecutor:
+    """The one thread that sends rebuild requests (no database work: the caller's thread
+    reads and writes), one after the other, so the next waits behind the one replaying."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-rebuild")
 
 
 def _rebuild_one_by_one(batch: list[Sandbox]) -> int:
