@@ -10,13 +10,20 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from learnlab.embed.services import embed_events
+from learnlab.embed.relay import (
+    EMBEDDABLE,
+    FRESH_HEADER,
+    REFUSED_HEADER,
+    act_as_launch,
+    same_origin,
+)
+from learnlab.embed.services import embed_events, lab_complete
 from learnlab.embed.tokens import (
     HEADER,
     PARAM,
@@ -28,12 +35,17 @@ from learnlab.embed.tokens import (
     origin_normalize,
 )
 from learnlab.labs.catalog import Lab, lab_get, labs_all
+from learnlab.labs.checks import SandboxView
+from learnlab.labs.console import FORMS
 from learnlab.labs.guided import step_values
-from learnlab.labs.selectors import lab_progress
+from learnlab.labs.selectors import lab_facts, lab_progress
 from learnlab.labs.services import CHECK_UNAVAILABLE, step_check
+from learnlab.labs.views import ClosedForm
 from learnlab.learners.selectors import learner_from_request
 from learnlab.sandbox import connection
 from learnlab.sandbox.services import sandbox_for_learner
+from learnlab.terminal.selectors import terminal_context
+from learnlab.terminal.services import shell_open
 
 SANDBOX_ERRORS = (*connection.SANDBOX_ERRORS, ClientError, BotoCoreError)
 
@@ -98,7 +110,7 @@ def embed_lab(request, slug, step=None):
         return _refused(request, launch[0], status=launch[1])
     learner = launch.learner
     token = embed_token_mint(learner=learner, host=launch.host, source=launch.source)
-    progress, _ = lab_progress(learner=learner, lab=lab)
+    progress, current = lab_progress(learner=learner, lab=lab)
     context = {
         "lab": lab,
         "host": launch.host,
@@ -108,33 +120,58 @@ def embed_lab(request, slug, step=None):
         "progress": [p for p in progress if p.step in shown],
         "single_step": step is not None,
         "gate_url": request.build_absolute_uri("/aws"),
+        "current": current,
+        "relay": reverse("embed:relay", args=["-"])[:-1],
+        "embedded": True,
     }
+    view = None
     try:
         sandbox = sandbox_for_learner(learner=learner)
         key = sandbox.lab_key()
         values = step_values(sandbox=sandbox)
         context["keys"] = {"id": key.access_key_id, "secret": key.secret_access_key}
+        context["terminal"] = terminal_context(shell=shell_open(sandbox=sandbox))
+        view = SandboxView(sandbox)
+        context["facts"] = lab_facts(view=view, lab=lab)
     except SANDBOX_ERRORS:
         values = step_values(sandbox=None)
+        context["terminal"] = terminal_context(shell=None)
         context["error"] = connection.RECONNECTING
+        view = None
     context["sections"] = [
-        {"progress": p, "text": p.step.text(values), "check": _check_url(lab, p.step)}
+        {
+            "progress": p,
+            "text": p.step.text(values),
+            "check": _check_url(lab, p.step),
+            "forms": _forms(p.step, view, first_open=p.step == current) if view else [],
+        }
         for p in context["progress"]
     ]
+    # An instance's live credentials panel (the lab page's, imds/instance.html#panel), for
+    # the steps done on the instance (read its metadata, watch the credentials rotate).
+    instance = context.get("facts", {}).get("instance")
+    if instance and any(p.step.host == "instance" for p in context["progress"]):
+        context["credentials_url"] = reverse("imds:credentials", args=[instance])
     return _framable_by(render(request, "embed/lab.html", context), launch.host)
+
+
+def _forms(step, view, *, first_open: bool) -> list:
+    """A step's console forms as the lab page shows them: the current step's first built now,
+    the others closed, their fields fetched when opened (labs/views.py's ``_sections``)."""
+    forms = []
+    for i, name in enumerate(step.forms):
+        form_class = FORMS[name]
+        if i == 0 and first_open:
+            forms.append(form_class(view=view))
+        else:
+            forms.append(
+                ClosedForm(form_class.name, form_class.title, form_class.intro, form_class.submit)
+            )
+    return forms
 
 
 def _check_url(lab, step) -> str:
     return reverse("embed:check", args=[lab.slug, step.slug])
-
-
-def _same_origin(request) -> bool:
-    """A request from the embed page itself: no Origin (older browsers on same-origin POSTs)
-    or ours. Another origin's script cannot send our header without a CORS grant anyway."""
-    origin = request.headers.get("Origin")
-    return origin is None or origin_normalize(origin) == origin_normalize(
-        request.build_absolute_uri("/")
-    )
 
 
 # The token is the credential, sent in a header (or a form field) that another site cannot
@@ -147,7 +184,7 @@ def embed_check(request, slug, step):
     found = lab.step(step)
     if found is None:
         raise Http404("No such step")
-    if not _same_origin(request):
+    if not same_origin(request):
         return JsonResponse({"error": "Checks come from the embedded page only."}, status=403)
     try:
         launch = embed_token_read(request.headers.get(HEADER) or request.POST.get("token", ""))
@@ -156,6 +193,7 @@ def embed_check(request, slug, step):
     learner = launch.learner
     token = embed_token_mint(learner=learner, host=launch.host, source=launch.source)
     try:
+        was_complete = lab_complete(learner=learner, lab=lab)
         result = step_check(
             learner=learner, sandbox=sandbox_for_learner(learner=learner), lab=lab, step=found
         )
@@ -168,10 +206,48 @@ def embed_check(request, slug, step):
             "passed": result.passed,
             "message": result.message,
             "warning": result.warning,
-            "events": embed_events(learner=learner, lab=lab, step=found, result=result),
+            "events": embed_events(
+                learner=learner, lab=lab, step=found, result=result, was_complete=was_complete
+            ),
             "token": token,
         }
     )
+
+
+def _relay_refused(message: str, status: int = 403) -> HttpResponse:
+    response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    response[REFUSED_HEADER] = "1"
+    return response
+
+
+# The relay (embed/relay.py): the embedded page's requests to the lab page's own views (the
+# terminal, console forms, progress, an instance's credentials panel), authenticated by the
+# launch token in the header. As for Check, the header token and our own Origin replace the
+# cookie-based CSRF check, here only: every view it reaches is in EMBEDDABLE.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def embed_relay(request, rest):
+    try:
+        match = resolve("/" + rest)
+    except Resolver404:
+        return _relay_refused("There is no such page in LearnLab.", status=404)
+    if match.view_name not in EMBEDDABLE:
+        return _relay_refused(
+            "This part of LearnLab does not open inside an embedded lab. Open the lab on "
+            "LearnLab itself (the link at the top of the frame) to use it."
+        )
+    if not same_origin(request):
+        return _relay_refused("Requests with a launch token come from the embedded page only.")
+    try:
+        launch = embed_token_read(request.headers.get(HEADER, ""))
+    except EmbedTokenError as error:
+        return _relay_refused(error.message)
+    act_as_launch(request, launch)
+    response = match.func(request, *match.args, **match.kwargs)
+    response[FRESH_HEADER] = embed_token_mint(
+        learner=launch.learner, host=launch.host, source=launch.source
+    )
+    return response
 
 
 def _tool_origin(request) -> str:
