@@ -5,7 +5,7 @@
 //  - its own deadline comes (data-live-at, epoch seconds: a set's Expiration);
 //  - the learner acted on the page ("lab-changed", from a console form, Check or the terminal);
 //  - the tab becomes visible again (nothing is waited for while it is hidden).
-// The fragment's own hx-trigger adds a slow safety poll ("every 30s"). Countdowns
+// The fragment's own hx-trigger adds a slow safety poll ("every 60s"). Countdowns
 // (data-countdown / data-countup, epoch seconds) tick here, corrected by data-live-now.
 "use strict";
 

@@ -2,7 +2,7 @@
 
 Before issue 16 the credentials panel polled every second and a class learner's lab page every
 4 s; now each holds one /live/wait (the test server answers it in Django, static/js/live.js
-asks again) and polls its fragment every 30 s as a safety net."""
+asks again) and polls its fragment every 60 s as a safety net."""
 
 import re
 import time
