@@ -15,7 +15,8 @@ path with the lab user's keys (reused across calls, no retries). For each operat
 alternating blocks (gate, direct, direct, gate, ...) so that both paths see the same machine
 conditions and the same amount of state in moto. It prints p50/p95/p99 and sequential
 requests/s per operation and path, the gate/direct ratios with the goal (gate p50 <= 1.25x direct),
-and the resident memory of every process of the stack. The stack is stopped at the end, whatever
+the resident memory of every process of the stack, and RSS and PSS by role (``bench/memory.py``
+says more about memory). The stack is stopped at the end, whatever
 happens.
 
     .venv/bin/python bench/gate.py [--calls 300] [--warmup 20] [--block 10] [--json FILE]
@@ -45,7 +46,15 @@ from pathlib import Path
 
 import boto3
 import botocore
-from benchlib import BenchError, free_port, run_and_report, stop_with_parent
+from benchlib import (
+    BenchError,
+    free_port,
+    memory_by_role,
+    print_memory,
+    run_and_report,
+    stack_processes,
+    stop_with_parent,
+)
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -367,7 +376,7 @@ def compare(gate: dict, direct: dict) -> dict:
 # Reporting
 
 
-def print_report(results: dict, comparisons: dict, tree: list[dict]) -> None:
+def print_report(results: dict, comparisons: dict, tree: list[dict], memory: dict) -> None:
     header = f"{'operation':<18} {'path':<7} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
     header += f" {'req/s':>7}"
     print()
@@ -397,6 +406,8 @@ def print_report(results: dict, comparisons: dict, tree: list[dict]) -> None:
         print(f"  {rss}  {proc['pid']:>7}  {'  ' * proc['depth']}{command}")
     total = sum(proc["rss_kib"] or 0 for proc in tree)
     print(f"  {total / 1024:8.1f} MiB  total of {len(tree)} processes (shared pages count in each)")
+    print("by role, RSS and PSS (shared pages split between the processes sharing them):")
+    print_memory(memory)
 
 
 def run(args) -> dict:
@@ -429,7 +440,8 @@ def run(args) -> dict:
                 results[operation]["gate"], results[operation]["direct"]
             )
         tree = stack.remember_processes()
-        print_report(results, comparisons, tree)
+        memory = memory_by_role(stack_processes(stack.process.pid))
+        print_report(results, comparisons, tree, memory)
         report = {
             "config": {
                 "calls": args.calls,
@@ -451,6 +463,7 @@ def run(args) -> dict:
             "processes": [
                 {key: proc[key] for key in ("pid", "ppid", "command", "rss_kib")} for proc in tree
             ],
+            "memory_by_role": memory,
         }
     finally:
         # A second Ctrl-C must not cut the cleanup short: it is handled once the stack is down.
