@@ -125,18 +125,18 @@ class Layout:
                  "--no-control-socket", f"--chdir={ROOT}"],
             )  # fmt: skip
         self._start("tasks A", "A", [python, "manage.py", "qcluster"])  # learnlab-tasks
-        deadline = time.monotonic() + 60
-        for host in HOSTS:
-            while not self._answers(self.web(host) + "/healthz"):
-                if time.monotonic() > deadline or self._died():
-                    raise BenchError(f"web {host} did not become healthy: see {self.data}")
-                time.sleep(0.3)
         self.manage(  # what runstack does: start the lab clock now, not at the next minute
             "shell", "-c",
             "from django_q.tasks import async_task; "
             "async_task('learnlab.ticker.jobs.run_clock', task_name='lab clock (start)')",
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
+        deadline = time.monotonic() + 120  # /healthz: the database, both sandbox servers, the clock
+        for host in HOSTS:
+            while not self._answers(self.web(host) + "/healthz"):
+                if time.monotonic() > deadline or self._died():
+                    raise BenchError(f"web {host} did not become healthy: see {self.data}")
+                time.sleep(0.3)
 
     def _answers(self, url: str) -> bool:
         try:
