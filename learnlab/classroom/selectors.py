@@ -9,6 +9,7 @@ from learnlab.classroom.models import Classroom, HintReveal, LearnerReset, Membe
 from learnlab.labs.catalog import Lab, lab_get
 from learnlab.labs.models import StepResult
 from learnlab.labs.selectors import sandboxes_changed_at
+from learnlab.labs.terminal_mistakes import TERMINAL
 from learnlab.learners.models import Learner
 from learnlab.quiz.bank import EXAM_POINTS, load_bank
 from learnlab.quiz.models import Answer, LabMistake
@@ -115,7 +116,7 @@ class Mistake:
     """One kind of mistake across the class: how many learners made it, on which step."""
 
     step: object  # the lab's Step
-    source: str  # "check" or "console"
+    source: str  # "check", or "aws" (a console form's or the terminal's AWS error)
     text: str  # one learner's words for it, as an example
     learners: int
     total: int
@@ -140,7 +141,9 @@ _QUOTED = re.compile("([\"'`\u2018\u201c])[^\"'`\u2019\u201d]{1,200}?([\"'`\u201
 # The learner's own names: the word after a kind of resource, or after a CLI name option.
 _NAMED = re.compile(
     r"(?i)\b(role|profile|instance|user|group|policy|bucket|--[a-z-]*name)(\s+)"
-    r"(?!(?:has|is|was|trusts|holds|does|in|on|of|for|to|a|an|the|that|with|no|not)\b)"
+    # not a word of the sentence, nor a kind itself ("Instance Profile <name>" names the profile)
+    r"(?!(?:has|is|was|trusts|holds|does|in|on|of|for|to|a|an|the|that|with|no|not"
+    r"|role|profile|instance|user|group|policy|bucket)\b)"
     r"[A-Za-z0-9+=,.@_-]+"
 )
 _IDS = re.compile(r"\b(arn:aws:\S+|i-[0-9a-f]{6,}|[A-Z]{4}[A-Z0-9]{12,}|\d{3,})\b")
@@ -159,8 +162,8 @@ def classroom_mistakes(
     *, lab: Lab, classroom: Classroom, learner_ids: list, results: dict, limit: int = 8
 ) -> list[Mistake]:
     """The class's failed checks (latest per step, from ``results``) and AWS errors in console
-    forms (quiz's LabMistake rows, capped per learner), grouped by step and normalised reason,
-    most learners first. One query besides ``results``."""
+    forms and the terminal (quiz's LabMistake rows, capped per learner), grouped by step and
+    normalised reason, most learners first. One query besides ``results``."""
     steps = {step.slug: step for step in lab.steps}
     by_number = {step.number: step for step in lab.steps}
     groups: dict = defaultdict(lambda: {"learners": set(), "text": ""})
@@ -169,12 +172,15 @@ def classroom_mistakes(
             group = groups[(steps[slug].number, "check", mistake_key(result["message"]))]
             group["learners"].add(learner_id)
             group["text"] = group["text"] or result["message"]
-    console = LabMistake.objects.filter(
-        learner_id__in=learner_ids, lab=lab.slug, source=LabMistake.Source.CONSOLE
+    # AWS errors from console forms and from the terminal are one kind when AWS said the same.
+    aws = LabMistake.objects.filter(
+        learner_id__in=learner_ids,
+        lab=lab.slug,
+        source__in=(LabMistake.Source.CONSOLE, TERMINAL),
     ).values_list("learner_id", "step", "reason", "message")
-    for learner_id, number, reason, message in console:
+    for learner_id, number, reason, message in aws:
         if number in by_number:
-            group = groups[(number, "console", f"{reason}: {mistake_key(message)}")]
+            group = groups[(number, "aws", f"{reason}: {mistake_key(message)}")]
             group["learners"].add(learner_id)
             group["text"] = group["text"] or f"{reason}: {message}"
     mistakes = [

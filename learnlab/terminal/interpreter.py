@@ -23,6 +23,7 @@ from learnlab.sandbox.models import Sandbox
 from learnlab.terminal import home, parser
 from learnlab.terminal.curl import run_curl
 from learnlab.terminal.instance import host_name
+from learnlab.terminal.signals import aws_error_send
 
 log = logging.getLogger(__name__)
 
@@ -427,6 +428,10 @@ class Interpreter:
             # above the CLI's own error line, which stays the last line as the CLI prints it
             io.err(explain_lines(sandbox=self.sandbox, since=started, stderr=result.stderr))
         io.err(result.stderr)
+        if result.status != 0:  # the layers above count AWS's refusals (terminal/signals.py)
+            aws_error_send(
+                sender=Interpreter, sandbox=self.sandbox, command=args, stderr=result.stderr
+            )
         if result.status == 0 and not reads_only(args):
             self._changed = True
         self._check_deadline()  # stopped at the limit: so is the rest of the line

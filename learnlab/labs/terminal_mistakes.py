@@ -1,0 +1,80 @@
+"""AWS errors met in the in-page terminal feed practice and the class's common mistakes, as
+console-form errors do (``console._feeds_practice``).
+
+The terminal sits beside quiz in the layers, so it cannot record them itself: it sends
+``terminal.signals.aws_error`` and this receiver (connected in ``LabsConfig.ready``) records a
+``LabMistake`` with source ``terminal`` for the step that teaches the command: in each lab, the
+first step whose runnable solution runs ``aws <service> <operation>``.
+"""
+
+import functools
+import re
+
+from django.dispatch import receiver
+
+from learnlab.labs.catalog import labs_all
+from learnlab.quiz.services import lab_mistake_record
+from learnlab.terminal.signals import aws_error
+
+TERMINAL = "terminal"  # LabMistake.source of an AWS error in the terminal
+_COMMAND = re.compile(r"\baws\s+([a-z0-9]+)\s+([a-z0-9-]+)")
+# The CLI's global options that take a value, skipped when finding the service and operation.
+_VALUED = {
+    "--output",
+    "--query",
+    "--region",
+    "--color",
+    "--cli-read-timeout",
+    "--cli-connect-timeout",
+    "--endpoint-url",
+    "--profile",
+    "--ca-bundle",
+}
+
+
+def command_words(command: list[str]) -> tuple[str, str] | None:
+    """(service, operation) of the CLI's words after ``aws``, global options skipped."""
+    words, skip = [], False
+    for word in command:
+        if skip:
+            skip = False
+        elif word.startswith("--"):
+            skip = word in _VALUED
+        else:
+            words.append(word)
+            if len(words) == 2:
+                return words[0], words[1]
+    return None
+
+
+@functools.cache
+def _teaching_steps() -> dict[tuple[str, str], list[tuple[str, object]]]:
+    """(service, operation) -> [(lab slug, step)], the first step of each lab that runs it."""
+    found: dict = {}
+    for lab in labs_all().values():
+        seen = set()
+        for step in lab.steps:
+            for entries in step.runs.values():
+                for entry in entries or ():
+                    for command in _COMMAND.findall(entry.line):
+                        if command not in seen:
+                            seen.add(command)
+                            found.setdefault(command, []).append((lab.slug, step))
+    return found
+
+
+@receiver(aws_error, dispatch_uid="labs-terminal-mistakes")
+def terminal_aws_error(sender, *, sandbox, command, code, error, **kwargs):
+    words = command_words(command)
+    if words is None or sandbox is None:
+        return
+    for lab_slug, step in _teaching_steps().get(words, ()):
+        lab_mistake_record(
+            learner=sandbox.learner,
+            lab=lab_slug,
+            step=step.number,
+            points=step.points,
+            source=TERMINAL,
+            reason=code,
+            message=error,
+        )
