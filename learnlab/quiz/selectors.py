@@ -77,6 +77,11 @@ def mistake_text(mistake: LabMistake) -> str:
     """What brought a lab mistake's items back, in the learner's words."""
     if mistake.source == LabMistake.Source.CHECK:
         return f"Due because step {mistake.step}'s check failed: {mistake.message}"
+    if mistake.source == "terminal":  # labs.terminal_mistakes: an AWS error in the terminal
+        return (
+            f"Due because of an AWS error in step {mistake.step}'s terminal command: "
+            f"{mistake.message}"
+        )
     return f"Due because of an AWS error in step {mistake.step}'s console form: {mistake.message}"
 
 
