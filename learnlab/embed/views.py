@@ -261,15 +261,22 @@ def _tool_origin(request) -> str:
 
 @require_GET
 def demo_host(request):
-    """A stand-in for a tutorial author's page: it embeds a step from the other origin and
-    lists the events it receives. Open it at http://localhost:PORT/embed/demo-host."""
+    """A stand-in for a tutorial author's page: it embeds a step (``?step=``, or with
+    ``?whole=1`` the whole lab) from the other origin and lists the events it receives. Open it
+    at http://localhost:PORT/embed/demo-host."""
     tool = origin_normalize(request.GET.get("tool", "")) or _tool_origin(request)
     lab = lab_get(request.GET.get("lab", "instance-role")) or next(iter(labs_all().values()), None)
     if lab is None:
         raise Http404("No lab to embed")
-    step = lab.step(request.GET.get("step", "")) or lab.steps[0]
+    whole = request.GET.get("whole") == "1"  # the whole lab, not one step
+    step = None if whole else (lab.step(request.GET.get("step", "")) or lab.steps[0])
     me = origin_normalize(request.build_absolute_uri("/"))
-    src = f"{tool}{reverse('embed:step', args=[lab.slug, step.slug])}?" + urlencode({"host": me})
+    path = (
+        reverse("embed:lab", args=[lab.slug])
+        if whole
+        else reverse("embed:step", args=[lab.slug, step.slug])
+    )
+    src = f"{tool}{path}?" + urlencode({"host": me})
     response = render(
         request,
         "embed/demo_host.html",

@@ -10,6 +10,7 @@
     if (data.source !== "learnlab") return;
     var item = document.createElement("li");
     item.setAttribute("data-event", data.type);
+    item.setAttribute("data-step", data.step || "");
     item.textContent = data.type + " " + JSON.stringify(data);
     log.appendChild(item);
   });
