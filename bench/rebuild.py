@@ -26,7 +26,8 @@ Measured in the same run, beside those figures:
     where time goes   the sandbox server's and this process's CPU time over the rebuild's wall
                       time (as % of one core), and the server's CPU time a sandbox: the server
                       is GIL-bound, one core at most, so (10 s - restart) / that is how many
-                      sandboxes it brings back within the goal with a core to itself
+                      sandboxes it brings back within the goal with a core to itself, and
+                      (10 s - the boot's CPU time) / that how many with a quiet core
 
     .venv/bin/python bench/rebuild.py [--sandboxes 300] [--live 3] [--json FILE]
 
@@ -194,6 +195,7 @@ def run(args) -> dict:
         server.start()
         restart = server.wait_until_healthy()
         healthy_at = time.monotonic()
+        boot_cpu = cpu_seconds(server.pid)  # the server's CPU to boot (imports, patches)
         cpu_started, server_cpu_started = time.process_time(), cpu_seconds(server.pid)
         running, threads = live_run([*live, None])  # None: a learner new to the lab
         ticks, lost_seen, back_in_goal = 0, 0, 0
@@ -230,6 +232,11 @@ def run(args) -> dict:
         within_at_one_core = (
             int(max(0.0, GOAL_SECONDS - restart) / per_sandbox_cpu) if per_sandbox_cpu else None
         )
+        # The same with the boot's CPU instead of its wall time: what a quiet core would do
+        # (on a shared machine the wall time of the restart is mostly waiting for a core).
+        within_at_quiet_core = (
+            int(max(0.0, GOAL_SECONDS - boot_cpu) / per_sandbox_cpu) if per_sandbox_cpu else None
+        )
         live_ok = during is not None and during["p95"] < GOAL_LIVE_P95_MS and not failed_live
         report = {
             "sandboxes": args.sandboxes,
@@ -251,6 +258,8 @@ def run(args) -> dict:
             "server_cpu_pct_of_core": server_cpu / wall * 100,
             "server_cpu_ms_per_sandbox": server_cpu / lost_seen * 1000 if lost_seen else None,
             "within_goal_at_one_core": within_at_one_core,
+            "server_boot_cpu_s": boot_cpu,
+            "within_goal_at_quiet_core": within_at_quiet_core,
             "bench_cpu_pct_of_core": cpu / wall * 100,
             # Every sandbox must have been seen lost: else nothing was measured.
             "goal_met": back_after <= GOAL_SECONDS
@@ -283,7 +292,8 @@ def run(args) -> dict:
             f" {report['server_cpu_pct_of_core']:.0f} % of a core"
             f" ({per_sandbox_cpu * 1000:.1f} ms a sandbox), this process (clock and live"
             f" learners) {report['bench_cpu_pct_of_core']:.0f} %; with a core of its own the"
-            f" server would have {within_at_one_core} back within {GOAL_SECONDS:.0f} s of the kill"
+            f" server would have {within_at_one_core} back within {GOAL_SECONDS:.0f} s of the kill;"
+            f" its boot took {boot_cpu:.2f} s of CPU, so with a quiet core {within_at_quiet_core}"
         )
         print(f"goal back_within_10_s: {'MET' if report['goal_met'] else 'NOT met'}")
         print(f"goal live_p95_under_250_ms: {'MET' if live_ok else 'NOT met'}")

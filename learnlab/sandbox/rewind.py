@@ -29,13 +29,18 @@ def sandbox_rewind(*, sandbox: Sandbox, to: datetime | None, keep_first: int = 0
     (None: none but the first ``keep_first`` calls, a lab's prepared state) and replayed on a
     fresh account with their seeds. Returns how many calls were dropped.
 
-    The account is dropped on the sandbox server first: if the server refuses (the account
-    is being rebuilt, say), this raises connection.SandboxServerError and nothing changed,
-    the log included. Then the log is cut and the account rebuilt ``fresh`` from it (whatever
-    a rebuild begun before the cut put back is dropped again). Raises
+    The account is dropped on the sandbox server first: if the server refuses (it answers,
+    but the account is being rebuilt, say), this raises connection.SandboxServerError and
+    nothing changed, the log included. Then the log is cut and the account rebuilt ``fresh``
+    from it (whatever a rebuild begun before the cut put back is dropped again). Raises
     connection.SandboxServerUnavailable when the server does not answer; the sandbox is then
     marked dropped and comes back (rewound) on its next use, as after a restart."""
-    connection.account_drop(sandbox.account_id, server=sandbox.server)
+    try:
+        connection.account_drop(sandbox.account_id, server=sandbox.server)
+    except connection.SandboxServerUnavailable as error:
+        unanswered = error  # down, restarting: the cut below holds, rebuilt on next use
+    else:
+        unanswered = None
     with transaction.atomic():
         locked = Sandbox.objects.select_for_update().get(pk=sandbox.pk)
         calls = SandboxCall.objects.filter(sandbox=locked).order_by("pk")
@@ -67,6 +72,8 @@ def sandbox_rewind(*, sandbox: Sandbox, to: datetime | None, keep_first: int = 0
         Sandbox.objects.filter(pk=locked.pk).update(**fresh)
     for name, value in fresh.items():
         setattr(sandbox, name, value)
+    if unanswered is not None:
+        raise unanswered
     _rebuild_fresh(sandbox)
     log.info("rewound sandbox %s: %s calls dropped, %s kept", sandbox.account_id, count, len(kept))
     return count
