@@ -89,26 +89,39 @@ def _allow(action: str, resource: str) -> dict:
 
 
 def test_least_privilege_lab_the_cli_way(open_lab):
-    """A first try too loose, written to a file and put with ``file://`` (the check names the
-    call it still allows), then the CLI solution's own line."""
+    """First tries written to a file and put with ``file://``: ListBucket on object ARNs (the
+    app's listing fails, and the policy finding from AWS's action reference says why), then too
+    loose (the check names the call still allowed); then the CLI solution's own line."""
     page = open_lab(LEAST)
     check(page, 1, "still allows 7 of 7 calls")
     run(page, "aws s3 ls", re.compile(r"app-\d{12}"))
+    put = (
+        "aws iam put-role-policy --role-name LogAppRole --policy-name LogAppRole-inline "
+        "--policy-document file://policy.json && echo put"
+    )
+    wrong = _policy(
+        _allow("s3:ListBucket", "arn:aws:s3:::app-*/*"),
+        _allow("s3:GetObject", "arn:aws:s3:::app-*/reports/*"),
+        _allow("s3:PutObject", "arn:aws:s3:::app-*/logs/*"),
+    )
+    run(page, f"echo '{wrong}' > policy.json && echo written", "written")
+    run(page, put, "put")
+    check(page, 1, "now fails: aws s3api list-objects-v2")
+    expect(page.get_by_test_id("check-1")).to_contain_text(
+        "LogAppRole-inline, statement 1: Resource arn:aws:s3:::app-*/* is an object ARN, but "
+        "s3:ListBucket acts on accesspoint or bucket ARNs only"
+    )
     loose = _policy(
         _allow("s3:ListBucket", "arn:aws:s3:::app-*"),
         _allow("s3:GetObject", "arn:aws:s3:::app-*/*"),
         _allow("s3:PutObject", "arn:aws:s3:::app-*/logs/*"),
     )
-    run(page, f"echo '{loose}' > policy.json && echo written", "written")
-    run(page, "cat policy.json", "arn:aws:s3:::app-*/logs/*")
-    run(
-        page,
-        "aws iam put-role-policy --role-name LogAppRole --policy-name LogAppRole-inline "
-        "--policy-document file://policy.json && echo put",
-        "put",
-    )
+    run(page, f"echo '{loose}' > policy.json && echo written-again", "written-again")
+    run(page, "cat policy.json", '"Resource": "arn:aws:s3:::app-*/*"')
+    run(page, put, "put")
     check(page, 1, "still allows 1 of 7")
     expect(page.get_by_test_id("check-1")).to_contain_text("private/payroll.csv")
+    expect(page.get_by_test_id("check-1")).not_to_contain_text("is an object ARN")
     least = _policy(
         _allow("s3:ListBucket", "arn:aws:s3:::app-*"),
         _allow("s3:GetObject", "arn:aws:s3:::app-*/reports/*"),
