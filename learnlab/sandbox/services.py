@@ -65,6 +65,10 @@ def sandbox_for_learner(*, learner: Learner) -> Sandbox:
         return sandbox_provision(learner=learner)
     if sandbox.status != Sandbox.Status.READY:
         sandbox_rebuild(sandbox=sandbox)
+    elif not sandbox.access_keys.filter(kind=AccessKey.Kind.LAB_USER).exists():
+        # Lost its lab key (it cannot be shown or used): built again from its log, whose
+        # rebuild gives the lab user a new key, rather than Reconnecting for ever.
+        sandbox_rebuild(sandbox=sandbox, fresh=True)
     sandbox_touch(sandbox=sandbox)
     return sandbox
 

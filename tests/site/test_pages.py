@@ -101,7 +101,8 @@ def test_the_sandbox_page_explains_a_down_sandbox_server(client, settings):
     assert b'hx-get="/sandbox/panel" hx-trigger="every 2s"' in panel.content
     env = client.get("/sandbox/env")
     assert env.status_code == 503
-    assert env.content.startswith(b"# Reconnecting to your sandbox")
+    assert env.content.startswith(b"echo 'LearnLab: your sandbox is reconnecting")
+    assert env.content.endswith(b" >&2; false\n")  # eval "$(curl ...)" tells and stops
 
 
 def test_the_env_endpoint_gives_shell_exports(client, sandbox_server):
