@@ -168,10 +168,10 @@ def person_name(user) -> str:
 def classroom_set_clock(*, classroom: Classroom, speed: int, paused: bool, by=None) -> None:
     """The whole class's lab clock: speed for new credentials, rotation paused or running.
 
-    A pause holds renewal (the ticker skips paused sandboxes), never a set's Expiration: a set
-    already handed out keeps its own, as on AWS. Resuming renews at once what fell due during
-    the pause (one renewal per instance, never the missed ones), so the next renewal counts
-    from the resume."""
+    A pause holds renewal (the ticker skips paused sandboxes) and freezes each set's time left:
+    the ticker moves its Expiration and renewal time on by the time paused
+    (``imds.credentials.credentials_hold``), so no SDK on an instance meets its refresh window
+    or ExpiredToken during a demo, and resuming goes on from the time each set had left."""
     if classroom.closed_at is not None:
         raise ClassroomError("This class has ended: its clock no longer runs.")
     try:

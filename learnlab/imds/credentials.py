@@ -188,6 +188,7 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
             rotation_paused=False,  # an instructor paused rotation for a demo
         )
     }
+    held = credentials_hold(now=now)  # before the reads below: they see the times moved on
     live = {
         (c.sandbox_id, c.instance_id, c.role_name): c
         for c in InstanceCredentials.objects.filter(superseded_at=None, expires_at__gt=now)
@@ -232,7 +233,55 @@ def credentials_tick(*, now: datetime | None = None) -> dict:
         "withdrawn": withdrawn,
         "forgotten": forgotten,
         "pruned": pruned,
+        "held": held,
     }
+
+
+def credentials_hold(*, now: datetime) -> int:
+    """An instructor's pause freezes the time its sets have left (issue 17.1): every tick, each
+    unexpired set of a paused sandbox has its expiry (the set's and its key's, which the gate
+    enforces) and its renewal moved on by the whole seconds since the last move (``held_at``),
+    so the metadata document's Expiration and the credentials page's countdown stand still, an
+    SDK never comes within its refresh window, and nothing expires or renews while paused. On
+    resume the last move is made and the set goes on from the time it had left, renewing on its
+    own schedule. Returns the sets moved on."""
+    paused = InstanceCredentials.objects.filter(
+        sandbox__rotation_paused=True, forgotten_at=None, expires_at__gt=now
+    )
+    paused.filter(held_at=None).update(held_at=now.replace(microsecond=0))
+    resumed = InstanceCredentials.objects.filter(sandbox__rotation_paused=False).exclude(
+        held_at=None
+    )
+    moved = 0
+    for since in (
+        paused.filter(held_at__lte=now - timedelta(seconds=1))
+        .values_list("held_at", flat=True)
+        .distinct()[:FORGET_BATCH]
+    ):
+        moved += _move_on(paused.filter(held_at=since), since=since, now=now, held=True)
+    for since in resumed.values_list("held_at", flat=True).distinct()[:FORGET_BATCH]:
+        moved += _move_on(resumed.filter(held_at=since), since=since, now=now, held=False)
+    return moved
+
+
+def _move_on(sets, *, since: datetime, now: datetime, held: bool) -> int:
+    """Move these sets' expiry and renewal on by the whole seconds from ``since`` to ``now`` (a
+    compare-and-set on ``held_at``); ``held``: still paused (else the hold ends)."""
+    delta = timedelta(seconds=max(0, math.floor((now - since).total_seconds())))
+    with transaction.atomic():
+        pks = list(sets.select_for_update().values_list("pk", "access_key_id"))
+        if not pks:
+            return 0
+        rows = InstanceCredentials.objects.filter(pk__in=[pk for pk, _key in pks], held_at=since)
+        moved = rows.update(
+            expires_at=F("expires_at") + delta,
+            renew_at=F("renew_at") + delta,
+            held_at=since + delta if held else None,
+        )
+        AccessKey.objects.filter(pk__in=[key for _pk, key in pks]).update(
+            expires_at=F("expires_at") + delta
+        )
+    return moved
 
 
 def credentials_renew(

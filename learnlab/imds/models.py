@@ -47,6 +47,9 @@ class InstanceCredentials(models.Model):
     # time the credentials page showed it.
     fetched_at = models.DateTimeField(null=True, blank=True)
     shown_at = models.DateTimeField(null=True, blank=True)
+    # While an instructor's pause holds the set: up to when its expiry and renewal were moved on
+    # by the time paused (``credentials.credentials_hold``), so its time left stays as it was.
+    held_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["sandbox", "instance_id", "-issued_at"])]
