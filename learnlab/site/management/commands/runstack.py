@@ -2,7 +2,7 @@ import os
 
 from django.core.management import BaseCommand, call_command
 
-from learnlab.site.supervisor import Supervisor
+from learnlab.site.supervisor import hand_over, kick_clock
 
 
 class Command(BaseCommand):
@@ -25,4 +25,7 @@ class Command(BaseCommand):
                 "[learnlab] lab preview: edit learnlab/labs/content/*.toml and the open lab page "
                 "reloads; check a file with manage.py lab validate FILE (docs/authoring.md)"
             )
-        raise SystemExit(Supervisor(port=port, host=host, dev=dev, out=self.stdout).run())
+        # Queued now, run once the task cluster is up: the clock starts without waiting for the
+        # scheduler's first check (~30 s).
+        kick_clock()
+        hand_over(port=port, host=host, dev=dev)  # the Django-free watcher, same pid
