@@ -49,6 +49,8 @@ def plan(*, port: int, host: str, dev: bool) -> tuple[dict, dict]:
             # to send a request's headers (learnlab/site/web.py).
             "--keep-alive=10",
             "--no-control-socket",
+            # The master imports the views before it forks: the workers share them.
+            "--config=python:learnlab.site.gunicorn_preload",
             f"--chdir={settings.BASE_DIR}",
         ]
     servers = settings.LEARNLAB_SANDBOX_SERVERS
