@@ -94,8 +94,10 @@ def test_your_account_adds_an_email_that_a_reset_then_reaches(sandbox_server):
     assert mail.outbox == []  # no account has it yet
     page = browser.get("/accounts/account/").content.decode()
     assert 'data-testid="account-email"' in page
-    saved = browser.post("/accounts/account/", {"email": "cy@example.org"}).content.decode()
+    change = {"email": "cy@example.org", "current_password": PASSWORD}
+    saved = browser.post("/accounts/account/", change).content.decode()
     assert 'data-testid="account-saved"' in saved and "cy@example.org" in saved
+    assert "A notice of the change" not in saved  # there was no old address to tell
     Client().post("/accounts/password/reset/", {"email": "CY@example.org"})
     assert len(mail.outbox) == 1
     _reset_with_link(mail.outbox[0].body, "cy")
@@ -105,7 +107,8 @@ def test_your_account_refuses_another_accounts_address_and_needs_a_sign_in(sandb
     get_user_model().objects.create_user(username="ada", email="ada@example.org")
     browser = Client()
     _sign_up(browser, "cy", "cy@example.org")
-    refused = browser.post("/accounts/account/", {"email": "Ada@Example.org"}).content.decode()
+    change = {"email": "Ada@Example.org", "current_password": PASSWORD}
+    refused = browser.post("/accounts/account/", change).content.decode()
     assert EMAIL_TAKEN.split(".")[0] in refused
     assert get_user_model().objects.get(username="cy").email == "cy@example.org"
     anonymous = Client().get("/accounts/account/")
@@ -115,7 +118,8 @@ def test_your_account_refuses_another_accounts_address_and_needs_a_sign_in(sandb
 def test_an_instructor_cannot_remove_their_email(sandbox_server):
     browser = Client()
     _sign_up(browser, "prof", "prof@example.org", url="/class/teach/signup")
-    refused = browser.post("/accounts/account/", {"email": ""}).content.decode()
+    change = {"email": "", "current_password": PASSWORD}
+    refused = browser.post("/accounts/account/", change).content.decode()
     assert "This field is required" in refused
     assert get_user_model().objects.get(username="prof").email == "prof@example.org"
 

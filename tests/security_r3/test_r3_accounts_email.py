@@ -51,11 +51,6 @@ def _follow_reset(body: str, new_password: str) -> bool:
     return done.status_code == 302
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Your account changes the email with no current password: a stolen session sets the "
-    "attacker's address, then a password reset takes the account for good",
-)
 def test_a_stolen_session_cannot_change_the_email_and_reset_the_password(sandbox_server):
     """Attack: the attacker has the victim's session cookie for a while (a shared computer, a
     copied cookie). They post their own address on Your account, then ask a reset for it:
@@ -84,11 +79,6 @@ def test_a_stolen_session_cannot_change_the_email_and_reset_the_password(sandbox
     assert get_user_model().objects.get(username="vera").email == "vera@example.org"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sign-up says 'Another account already uses this email address' for every guess, "
-    "unthrottled (only accounts made are counted): who has an account is enumerable",
-)
 def test_sign_up_does_not_answer_unlimited_guesses_of_whose_email_is_registered(sandbox_server):
     """Attack: a script posts sign-ups from one address with a list of candidate emails (and a
     password that fails nothing else), and reads which ones are "already used".
@@ -111,11 +101,6 @@ def test_sign_up_does_not_answer_unlimited_guesses_of_whose_email_is_registered(
     assert told <= settings.LEARNLAB_SIGNUPS_PER_CLIENT, f"{told} of {guesses} guesses answered"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Your account's email form says 'already uses this email address' for every guess, "
-    "unthrottled: one signed-in account enumerates every registered address",
-)
 def test_your_account_does_not_answer_unlimited_guesses_of_registered_emails(sandbox_server):
     """The same oracle from inside: a signed-in learner changes their email to each candidate
     in turn. Expected: a limit (the sign-up one, or the password re-check the finding above
@@ -131,11 +116,6 @@ def test_your_account_does_not_answer_unlimited_guesses_of_registered_emails(san
     assert told <= settings.LEARNLAB_SIGNUPS_PER_CLIENT, f"{told} of {guesses} guesses answered"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an address with a fullwidth (NFKC-equal) domain, ada@\uff58.org, signs up beside "
-    "ada@x.org: 'unique in any case' compares the strings, not the address mail delivers to",
-)
 def test_a_compatibility_spelling_of_a_taken_address_is_refused(sandbox_server):
     """ada@\uff58.org (U+FF58 FULLWIDTH LATIN SMALL LETTER X) is a valid EmailField value; IDNA
     maps its domain to x.org, so mail for it lands in ada@x.org's mailbox. Expected: refused
