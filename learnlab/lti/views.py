@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.csp import CSP
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from lti_tool.models import LtiLaunch, LtiRegistration
 from lti_tool.utils import DjangoToolConfig, sync_data_from_launch
 from lti_tool.views import LtiLaunchBaseView, OIDCLoginInitView, jwks
@@ -25,14 +25,17 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem
 
+from learnlab.classroom.models import Classroom
 from learnlab.embed.tokens import PARAM, embed_token_mint
 from learnlab.labs.catalog import labs_all
 from learnlab.lti import jobs
 from learnlab.lti.connection import DeadlineSession
+from learnlab.lti.models import UsedNonce
 from learnlab.lti.services import (
     CUSTOM_LAB,
     CUSTOM_STEP,
     LaunchError,
+    display_name_of,
     lti_course_for,
     lti_launch_arrive,
     nonce_use,
@@ -285,31 +288,48 @@ def _registration_of(message_launch):
     return LtiRegistration.objects.get(issuer=body["iss"], client_id=aud)
 
 
-@require_GET
+def _board_used(nonce: str) -> bool:
+    return UsedNonce.objects.filter(issuer=BOARD_SALT, nonce=nonce).exists()
+
+
+@require_http_methods(["GET", "POST"])
 def board(request, token):
     """An instructor launched from their course: open the class board in a tab of its own
-    (first-party, so LearnLab's sign-in cookie works), signed in as their LTI account."""
+    (first-party, so LearnLab's sign-in cookie works), signed in as their LTI account.
+
+    Opening the link (a GET, which any page can make a browser do) signs nobody in: it asks
+    "Continue as <name>, instructor of <class>", and says so when the browser is signed in as
+    another account; the button's POST (CSRF-checked) signs in, once per link."""
     try:
         data = signing.loads(token, salt=BOARD_SALT, max_age=BOARD_SECONDS)
     except signing.SignatureExpired:
         return refused(request, "expired")
     except signing.BadSignature as error:
         return refused(request, f"Can't decode id_token: {error}")
-    user = get_user_model().objects.filter(pk=data.get("u"), lti_account__isnull=False).first()
-    if user is None:
+    user = (
+        get_user_model()
+        .objects.filter(pk=data.get("u"), lti_account__isnull=False)
+        .select_related("lti_account__lti_user")
+        .first()
+    )
+    if user is None or not data.get("n"):
         return refused(request, "Registration not found")
+    if request.user.pk == user.pk:  # this browser is that instructor already
+        return redirect("classroom:board", code=data["c"])
+    used = render(request, "lti/refused.html", {"message": BOARD_USED, "detail": ""}, status=403)
+    if request.method == "GET":
+        if _board_used(data["n"]):
+            return used
+        classroom = Classroom.objects.filter(code=data.get("c")).first()
+        context = {
+            "name": display_name_of(user.lti_account.lti_user),
+            "classroom": classroom.name if classroom else "your course's class",
+            "other": request.user.get_username() if request.user.is_authenticated else "",
+        }
+        return render(request, "lti/board_confirm.html", context)
     # Single use: a link copied from the page (or left in a history) signs nobody in again.
     # The browser it signed in keeps using it (the instructor opens the board again).
-    first_use = bool(data.get("n")) and nonce_use(
-        issuer=BOARD_SALT, nonce=data["n"], expires=int(time.time()) + BOARD_SECONDS
-    )
-    if not first_use and request.user.pk != user.pk:
-        return render(
-            request,
-            "lti/refused.html",
-            {"message": BOARD_USED, "detail": ""},
-            status=403,
-        )
-    if first_use:
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if not nonce_use(issuer=BOARD_SALT, nonce=data["n"], expires=int(time.time()) + BOARD_SECONDS):
+        return used
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("classroom:board", code=data["c"])

@@ -67,6 +67,15 @@ def _launch(platform, browser=None, **claims) -> tuple[requests.Response, dict]:
     return browser.post(action, data=fields, allow_redirects=False, timeout=60), fields
 
 
+def _open_board(browser: requests.Session, url: str) -> requests.Response:
+    """Open a board link as the instructor does: its page asks "Continue as ...", and the
+    button posts (with the form's CSRF token)."""
+    page = browser.get(url, timeout=60)
+    assert page.status_code == 200 and "Continue as" in page.text, page.text[:500]
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    return browser.post(url, data={"csrfmiddlewaretoken": csrf}, timeout=60)
+
+
 def _deep_link(platform, live_server) -> dict:
     page, _ = _launch(platform, user="teacher-1", roles=[INSTRUCTOR], name="Grace", deep_link=True)
     assert page.status_code == 200, page.text[:500]
@@ -151,7 +160,7 @@ def test_instructor_launch_reads_the_roster_onto_the_board(platform, live_server
     assert names == {"Katherine Johnson", "Dorothy Vaughan"}
     # The board, in a tab of its own (first-party), signed in as the LTI instructor.
     board_url = re.search(r'href="(/lti/board/[^"]+)"', page.text)[1]
-    board = browser.get(live_server.url + board_url, timeout=60)
+    board = _open_board(browser, live_server.url + board_url)
     assert board.status_code == 200, board.text[:300]
     assert board.url.endswith(f"/class/teach/{classroom.code}/")
     assert "Katherine Johnson" in board.text and "Dorothy Vaughan" in board.text

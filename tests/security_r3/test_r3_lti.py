@@ -43,12 +43,6 @@ def _who(browser: requests.Session, live_server) -> str:
     return found[1] if found else ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the board link signs in whoever opens it first, by GET, silently replacing a "
-    "signed-in account: a login CSRF (an instructor's unused link puts a victim in their "
-    "account)",
-)
 def test_an_unused_board_link_does_not_silently_sign_a_victim_into_the_attackers_account(
     platform,  # noqa: F811
     live_server,
