@@ -29,6 +29,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+# This checkout's LearnLab, not the installed one (the venv's editable install points at one
+# checkout: run from a worktree of an older commit, the bench would start that one's stack).
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
 import boto3
 from benchlib import BenchError, run_and_report, stack_processes
 from botocore.config import Config
