@@ -22,7 +22,7 @@ from learnlab.imds.credentials import InstanceLimitReached, credentials_fetch
 from learnlab.labs.checks import CheckResult, SandboxView, check
 from learnlab.labs.checks_ssrf import lab_instance
 from learnlab.lib import iam_actions
-from learnlab.lib.iam_policy import iam_glob
+from learnlab.lib.iam_policy import wildcard_match
 from learnlab.sandbox import connection
 
 log = logging.getLogger(__name__)
@@ -113,9 +113,8 @@ def _actions_of(pattern: str) -> list[str]:
     if "*" not in name and "?" not in name:
         found = iam_actions.canonical(pattern)
         return [found] if found else []
-    regex = iam_glob(name, ignore_case=True)
     actions = iam_actions.services()[prefix.lower()]["actions"]
-    return [f"{prefix.lower()}:{n}" for n in actions if regex.fullmatch(n)]
+    return [f"{prefix.lower()}:{n}" for n in actions if wildcard_match(name, n, ignore_case=True)]
 
 
 def _fits(actions: list[str], resource: str) -> bool:

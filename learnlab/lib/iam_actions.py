@@ -15,7 +15,7 @@ import json
 import re
 from pathlib import Path
 
-from learnlab.lib.iam_policy import iam_glob
+from learnlab.lib.iam_policy import wildcard_match
 
 DATA = Path(__file__).with_name("iam_data") / "iam_actions.json"
 TEMPLATE_VARIABLE = re.compile(r"\$\{[^}]+\}")
@@ -70,8 +70,8 @@ def pattern_matches_any(pattern: str) -> bool:
     prefix, _, name = pattern.partition(":")
     if prefix.lower() not in services():
         return True  # a service the data does not cover: nothing to say
-    regex = iam_glob(name, ignore_case=True)
-    return any(regex.fullmatch(n) for n in services()[prefix.lower()]["actions"])
+    actions = services()[prefix.lower()]["actions"]
+    return any(wildcard_match(name, n, ignore_case=True) for n in actions)
 
 
 @functools.cache

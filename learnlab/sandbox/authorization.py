@@ -70,7 +70,7 @@ from werkzeug.exceptions import HTTPException
 
 from learnlab.lib import iam_actions
 from learnlab.lib.aws_errors import AwsError
-from learnlab.lib.iam_policy import explain_trust, glob_matches, iam_glob
+from learnlab.lib.iam_policy import explain_trust, glob_matches, wildcard_match
 
 PASS_ROLE = "iam:PassRole"  # noqa: S105 - an IAM action, not a password
 EC2_SERVICE = "ec2.amazonaws.com"
@@ -166,7 +166,6 @@ def _as_list(value) -> list:
 
 
 # IAM's wildcards, shared with the trust evaluator (lib/iam_policy.py): one matcher.
-_glob = iam_glob
 _any_matches = glob_matches
 
 
@@ -225,7 +224,7 @@ def _arn_like(value: str, wanted: str) -> bool:
     """ARNs compared component by component (six colon-separated parts), each a glob."""
     got, want = value.split(":", 5), wanted.split(":", 5)
     return len(got) == len(want) == 6 and all(
-        _glob(w, ignore_case=False).fullmatch(g) for g, w in zip(got, want, strict=True)
+        wildcard_match(w, g, ignore_case=False) for g, w in zip(got, want, strict=True)
     )
 
 
@@ -241,8 +240,8 @@ OPERATORS = {
     "stringnotequals": (lambda v, w: v == w, True),
     "stringequalsignorecase": (lambda v, w: v.casefold() == w.casefold(), False),
     "stringnotequalsignorecase": (lambda v, w: v.casefold() == w.casefold(), True),
-    "stringlike": (lambda v, w: bool(_glob(w, ignore_case=False).fullmatch(v)), False),
-    "stringnotlike": (lambda v, w: bool(_glob(w, ignore_case=False).fullmatch(v)), True),
+    "stringlike": (lambda v, w: wildcard_match(w, v, ignore_case=False), False),
+    "stringnotlike": (lambda v, w: wildcard_match(w, v, ignore_case=False), True),
     "arnequals": (_arn_like, False),
     "arnlike": (_arn_like, False),
     "arnnotequals": (_arn_like, True),

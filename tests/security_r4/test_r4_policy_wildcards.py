@@ -25,11 +25,6 @@ from learnlab.labs.checks_least_privilege import reference_findings
 SLOW_ACTION = "s3:" + "*?" * 6 + "#"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the least-privilege lint matches a learner's Action wildcard with a backtracking "
-    "regex: s3:*?*?*?*?*?*?# costs seconds of web-process CPU per Check (ReDoS)",
-)
 def test_the_lint_of_a_short_wildcard_action_takes_no_noticeable_time():
     """Attack: the role's policy names ``"Action": "s3:*?*?*?*?*?*?#"`` (allowed by IAM: any
     characters, wildcards anywhere); each Check of the least-privilege step lints it.
@@ -95,12 +90,6 @@ def test_the_lint_of_a_policy_at_iams_size_cap_is_quick():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shared sandbox server matches a learner's Resource wildcard against the ARN "
-    "with a backtracking regex: one call under a 30-character pattern costs it seconds (ReDoS "
-    "felt by every learner on that server)",
-)
 def test_a_resource_wildcard_costs_the_sandbox_server_no_noticeable_time(sandbox, gate_url):
     """Attack: the learner gives their own IAM user an Allow on
     ``arn:aws:s3:::b/*?*?*?*?*?*?*?#`` and calls GetObject on a 60-character key with that
