@@ -5,6 +5,11 @@ look (one query every POLL_SECONDS, on its own thread, however many pages wait) 
 waiters of the topics that moved. A wait whose versions are stale is answered at once; else it
 is held up to HOLD_SECONDS and answered 204 (the page asks again). ``wait_answer`` is the same
 answer computed in Django (``live.views.wait``), for runserver, which has no asyncio front.
+
+A process holds at most MAX_WAITERS waits (then 503: the page falls back on its safety poll),
+and one client address at most MAX_PER_CLIENT of them (then 429 with a Retry-After), so one
+client cannot take the whole cap from everyone else. A class behind one NAT shares an address:
+LEARNLAB_LIVE_WAITERS_PER_CLIENT raises the share (a page holds one wait per live fragment).
 """
 
 import asyncio
@@ -32,6 +37,11 @@ POLL_SECONDS = 0.25
 OVERLAP = timedelta(seconds=3)
 RESYNC_SECONDS = 30.0  # and read every row now and then, whatever a slow commit missed
 MAX_WAITERS = max(1, env_int("LEARNLAB_LIVE_WAITERS", 4000))  # held waits per process
+# Held waits per client address: by default max(8, the cap / 50), never more than half the cap.
+MAX_PER_CLIENT = env_int(
+    "LEARNLAB_LIVE_WAITERS_PER_CLIENT", max(1, min(MAX_WAITERS // 2, max(8, MAX_WAITERS // 50)))
+)
+RETRY_SECONDS = 10  # a client over its share: its own held waits end within HOLD_SECONDS
 
 
 def parse_query(query: str) -> tuple[str, str]:
@@ -66,7 +76,11 @@ def wait_answer(query: str, *, hold: float, poll: float = 0.5) -> tuple[int, byt
 
 
 class Busy(Exception):
-    pass
+    """The process holds MAX_WAITERS waits."""
+
+
+class ClientBusy(Exception):
+    """This client address holds MAX_PER_CLIENT waits."""
 
 
 class Dispatcher:
@@ -74,6 +88,7 @@ class Dispatcher:
         self.versions: dict[str, int] = {}
         self.waiters: dict[str, set[asyncio.Future]] = defaultdict(set)
         self.held = 0
+        self.held_by: dict[str, int] = defaultdict(int)  # held waits per client address
         self.queries = 0
         self._ready: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -84,25 +99,34 @@ class Dispatcher:
             self._ready = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def wait(self, topics: list[tuple[str, int]], hold: float) -> list[int] | None:
-        """The topics' versions as soon as one differs from the page's; None after ``hold``."""
+    async def wait(
+        self, topics: list[tuple[str, int]], hold: float, client: str = ""
+    ) -> list[int] | None:
+        """The topics' versions as soon as one differs from the page's; None after ``hold``.
+        Raises ``ClientBusy`` past ``client``'s share of held waits, ``Busy`` past the cap."""
         self._start()
         await self._ready.wait()
         keys = [key for key, _v in topics]
         if any(self.versions.get(key, 0) > v for key, v in topics):
             return [self.versions.get(key, 0) for key in keys]
+        if MAX_PER_CLIENT > 0 and self.held_by.get(client, 0) >= MAX_PER_CLIENT:
+            raise ClientBusy
         if self.held >= MAX_WAITERS:
             raise Busy
         future = asyncio.get_running_loop().create_future()
         for key in keys:
             self.waiters[key].add(future)
         self.held += 1
+        self.held_by[client] += 1
         try:
             await asyncio.wait_for(future, hold)
         except TimeoutError:
             return None
         finally:
             self.held -= 1
+            self.held_by[client] -= 1
+            if self.held_by[client] <= 0:
+                del self.held_by[client]
             for key in keys:
                 self.waiters[key].discard(future)
                 if not self.waiters[key]:
@@ -144,13 +168,14 @@ class Dispatcher:
 dispatcher = Dispatcher()
 
 
-async def serve(query: str, disconnected) -> tuple[int, bytes]:
-    """The asyncio front's answer to one wait; ``disconnected`` is awaitable (the client left)."""
+async def serve(query: str, disconnected, client: str = "") -> tuple[int, bytes]:
+    """The asyncio front's answer to one wait; ``disconnected`` is awaitable (the client left),
+    ``client`` the address whose share of held waits it takes."""
     try:
         topics = topics_read(*parse_query(query))
     except BadTopics as error:
         return answer(error.status, text=str(error))
-    waiting = asyncio.ensure_future(dispatcher.wait(topics, HOLD_SECONDS))
+    waiting = asyncio.ensure_future(dispatcher.wait(topics, HOLD_SECONDS, client))
     gone = asyncio.ensure_future(disconnected)
     try:
         done, _pending = await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -161,6 +186,13 @@ async def serve(query: str, disconnected) -> tuple[int, bytes]:
         return answer(204)
     try:
         versions = waiting.result()
+    except ClientBusy:
+        return answer(
+            429,
+            text=f"Too many pages from this address are waiting for updates (at most "
+            f"{MAX_PER_CLIENT}): this one asks again in {RETRY_SECONDS} s, and refreshes on its "
+            "own meanwhile.",
+        )
     except Busy:
         return answer(503, text="Too many pages are waiting for updates: this page polls instead.")
     return answer(204) if versions is None else answer(200, versions)

@@ -25,6 +25,7 @@ import io
 import sys
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 from django.conf import settings
 from gunicorn.asgi.protocol import ASGIProtocol
@@ -34,6 +35,7 @@ from learnlab.lib.env import env_int
 from learnlab.wsgi import application as wsgi_application  # sets Django up: before any model
 
 # isort: split
+from learnlab.lib.throttle import client_address
 from learnlab.live import waiting
 
 THREADS = max(1, env_int("LEARNLAB_WEB_THREADS", 4))
@@ -100,13 +102,29 @@ async def _http(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": content})
 
 
+def _client_address(scope) -> str:
+    """The client the live waits' per-address share counts: lib's ``client_address`` (the
+    peer, or behind LEARNLAB_TRUSTED_PROXIES the address the outermost proxy saw) over the
+    scope's peer and X-Forwarded-For headers, as Django's request would carry them."""
+    forwarded = b",".join(value for name, value in scope["headers"] if name == b"x-forwarded-for")
+    meta = {
+        "REMOTE_ADDR": (scope.get("client") or ("", 0))[0],
+        "HTTP_X_FORWARDED_FOR": forwarded.decode("latin-1"),
+    }
+    return client_address(SimpleNamespace(META=meta))
+
+
 async def _live_wait(scope, receive, send) -> None:
     if scope["method"] != "GET":
         status, content = 405, b'{"error": "Use GET for /live/wait."}'
     else:
         query = scope.get("query_string", b"").decode("latin-1")
-        status, content = await waiting.serve(query, _until_disconnect(receive))
+        status, content = await waiting.serve(
+            query, _until_disconnect(receive), _client_address(scope)
+        )
     headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+    if status in (429, 503):
+        headers.append((b"retry-after", str(waiting.RETRY_SECONDS).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
 

@@ -72,7 +72,10 @@
         token = null;
       }
       failures += 1;
-      await sleep(Math.min(30000, 1000 * 2 ** Math.min(failures, 5)));
+      // Too many waits held (429: this address's share; 503: the process's cap): at least the
+      // server's Retry-After, else the same backoff as any error.
+      const retry = response ? Number(response.headers.get("Retry-After")) || 0 : 0;
+      await sleep(Math.max(retry * 1000, Math.min(30000, 1000 * 2 ** Math.min(failures, 5))));
     }
     loops.delete(id);
   }

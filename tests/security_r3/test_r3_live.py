@@ -137,11 +137,6 @@ def test_other_methods_are_refused_in_words(stack, method):
         assert "Use GET" in json.loads(body)["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one client's held waits fill the process's LEARNLAB_LIVE_WAITERS cap: every other "
-    "learner's wait then gets 503 (no per-client share)",
-)
 def test_one_client_holding_waits_does_not_take_the_cap_from_everyone(stack):
     """Attack: a learner (one address, one valid token of their own page, no cookie needed)
     opens a few more waits than the cap. Expected: they cannot take every slot: another
