@@ -44,15 +44,24 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         "LEARNLAB_SECURE": "1",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "LEARNLAB_DATA_DIR": str(tmp_path),
+        "LEARNLAB_SMTP_HOST": "smtp.example.org",  # production mails its password resets
     }
     env.pop("DEBUG", None)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the test runner's, not production's
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+
+    def deploy_check(env):
+        return subprocess.run(
+            [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    result = deploy_check(env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    # Without SMTP, resets are only printed: the deploy check tells the operator so.
+    env.pop("LEARNLAB_SMTP_HOST")
+    result = deploy_check(env)
+    assert result.returncode != 0 and "mail.E001" in result.stdout + result.stderr

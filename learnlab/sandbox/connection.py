@@ -240,8 +240,8 @@ def admin_call(
     a position in the list, default the first). ``timeout`` (seconds or a urllib3 Timeout)
     defaults to ADMIN_DEADLINE.
     """
-    if server is None and (account := ACCOUNT_PATH.match(path.lstrip("/"))):
-        server = _server_of_account(account[1])
+    if server is None and len(servers()) > 1 and (account := ACCOUNT_PATH.match(path.lstrip("/"))):
+        server = _server_of_account(account[1])  # with one server, no need to ask the record
     response = _request(
         method,
         "/_admin/" + path.lstrip("/"),

@@ -167,17 +167,13 @@ def _rebuild_there(sandbox: Sandbox, source: str, *, result: DrainResult) -> Non
     while sandbox.status != Sandbox.Status.READY:
         try:
             sandbox_rebuild(sandbox=sandbox)
-        except connection.SandboxServerError as error:
-            if error.status != 503 or time.monotonic() > deadline:  # 503: someone else's rebuild
+        except connection.SANDBOX_ERRORS as error:
+            # Someone else's rebuild (503), a backoff after a failed try, or a server too busy
+            # to answer in time (a loaded machine): all pass; only the deadline gives up.
+            if time.monotonic() > deadline:
                 result.failed[sandbox.account_id] = str(error)
                 return
             time.sleep(0.2)
-        except connection.SandboxServerUnavailable as error:
-            waiting = sandbox.rebuild_after and sandbox.rebuild_after > timezone.now()
-            if not waiting or time.monotonic() > deadline:
-                result.failed[sandbox.account_id] = str(error)
-                return
-            time.sleep(0.1)
         sandbox.refresh_from_db()
     result.moved.append(sandbox.account_id)
     _drop_owed(sandbox)

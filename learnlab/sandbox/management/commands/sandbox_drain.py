@@ -56,9 +56,10 @@ class Command(BaseCommand):
         return None
 
     def _list(self):
+        listed_servers = connection.servers()
         counts = dict(Sandbox.objects.values_list("server").annotate(count=Count("pk")))
         draining = drain.servers_draining()
-        for listed in connection.servers():
+        for listed in listed_servers:
             state = "draining" if listed.name in draining else "open"
             held = counts.pop(listed.name, 0)
             self.stdout.write(f"{listed.name}  {listed.url}  {state}  {held} sandboxes")
