@@ -12,7 +12,8 @@ from learnlab.imds.models import InstanceCredentials, MetadataEndpoint
 from learnlab.sandbox import connection
 from learnlab.sandbox.models import AccessKey, Sandbox
 
-INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+# Used with fullmatch: "$" with match would let a final newline through.
+INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
 
 
 class InstanceNotFound(Exception):
@@ -22,7 +23,7 @@ class InstanceNotFound(Exception):
 def instance_facts(*, sandbox: Sandbox, instance_id: str) -> dict:
     """The sandbox server's facts about one instance (state, profile, role, metadata options);
     raises InstanceNotFound."""
-    if not INSTANCE_ID.match(instance_id):
+    if not INSTANCE_ID.fullmatch(instance_id):
         # ASCII only (!a, no ellipsis): /sandbox/env prints this as a line a shell user pastes
         raise InstanceNotFound(
             f"{instance_id!a} is not an instance id (they look like i-0abc1234def567890)."
@@ -39,7 +40,7 @@ def instance_facts(*, sandbox: Sandbox, instance_id: str) -> dict:
 
 def endpoint_for(*, sandbox: Sandbox, instance_id: str) -> MetadataEndpoint:
     """The instance's metadata service URL token, created on first use."""
-    if INSTANCE_ID.match(instance_id):
+    if INSTANCE_ID.fullmatch(instance_id):
         existing = MetadataEndpoint.objects.filter(sandbox=sandbox, instance_id=instance_id)
         if (found := existing.first()) is not None:
             return found  # the live panel asks every second: no sandbox server call needed
