@@ -16,12 +16,18 @@ the header (a custom header needs a CORS grant that LearnLab never gives), and t
 must be LearnLab's own. Every other view keeps Django's CSRF check as it is.
 
 Each answer carries a fresh token (``X-LearnLab-Embed-Token``), so a learner who keeps working
-keeps their sandbox past LEARNLAB_EMBED_TOKEN_SECONDS.
+keeps their sandbox past LEARNLAB_EMBED_TOKEN_SECONDS. So an answer is the learner's alone: it is
+``Cache-Control: private, no-store`` and varies on the token header, it sets no cookie (no CSRF
+cookie, no messages cookie: a relayed request's messages are dropped, the htmx answer shows the
+outcome), and it never redirects out of the relay: every relayed request is an htmx one, as the
+frame's own are, and a 3xx answer to anywhere but ``/embed/`` is refused, saying so.
 """
 
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.storage.base import BaseStorage
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from learnlab.embed.tokens import EmbedLaunch, origin_normalize
+from learnlab.embed.tokens import HEADER, EmbedLaunch, origin_normalize
 from learnlab.learners.selectors import SESSION_KEY
 
 FRESH_HEADER = "X-LearnLab-Embed-Token"  # each answer's fresh token
@@ -49,6 +55,17 @@ class LaunchSession(dict):
     session_key = None
 
 
+class LaunchMessages(BaseStorage):
+    """The messages of a token-authenticated request: none to read, none kept (a messages
+    cookie would be set on a frame that never sends it back)."""
+
+    def _get(self, *args, **kwargs):
+        return [], True
+
+    def _store(self, messages, response, *args, **kwargs):
+        return []
+
+
 def same_origin(request) -> bool:
     """A request from LearnLab's own page: no Origin (a same-origin GET, or older browsers on
     same-origin POSTs) or ours."""
@@ -63,4 +80,19 @@ def act_as_launch(request, launch: EmbedLaunch) -> None:
     learner = launch.learner
     request.user = learner.user if learner.user_id else AnonymousUser()
     request.session = LaunchSession({SESSION_KEY: str(learner.pk)})
+    request._messages = LaunchMessages(request)
     request.embed_launch = launch
+    # An htmx request, as the frame's own are (django-htmx reads the header): the views answer
+    # with their partials, never a redirect to a full page outside the relay.
+    request.META["HTTP_HX_REQUEST"] = "true"
+    request.__dict__.pop("headers", None)  # HttpRequest.headers is cached from META
+
+
+def relay_answer_seal(request, response) -> None:
+    """What every relayed answer is: the learner's alone (never stored by a shared cache, it
+    varies on the token header) and cookie-free (the CSRF cookie a rendered form asks for is
+    not set: the relay's token stands in for it)."""
+    patch_cache_control(response, private=True, no_store=True)
+    patch_vary_headers(response, [HEADER])
+    response.cookies.clear()
+    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = False  # CsrfViewMiddleware sets none

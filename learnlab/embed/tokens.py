@@ -4,6 +4,9 @@ Browsers block third-party cookies in iframes, so an embedded page carries a sig
 token instead, bound to one learner and to the one host origin allowed to frame it (and to
 receive its postMessage events). Every embed response mints a fresh one, so a learner who keeps
 working keeps their sandbox; one left unused longer than LEARNLAB_EMBED_TOKEN_SECONDS is refused.
+A token for an account's learner also carries a stamp of the account's password (from its
+session auth hash, as a session does): a password change or a deactivation ends it, and every
+fresh one traded for it, as it ends the account's sessions.
 """
 
 import contextlib
@@ -12,6 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from learnlab.learners.models import Learner
 
@@ -59,8 +63,16 @@ def listed_origins() -> set[str]:
     return {o for o in map(origin_normalize, settings.LEARNLAB_EMBED_ORIGINS) if o}
 
 
+def _account_stamp(user) -> str:
+    """A short digest of the account's session auth hash: it changes with the password."""
+    return salted_hmac(SALT, user.get_session_auth_hash(), algorithm="sha256").hexdigest()[:20]
+
+
 def embed_token_mint(*, learner: Learner, host: str, source: str = "embed") -> str:
-    return signing.dumps({"l": str(learner.pk), "h": host, "s": source}, salt=SALT)
+    data = {"l": str(learner.pk), "h": host, "s": source}
+    if learner.user_id:
+        data["a"] = _account_stamp(learner.user)
+    return signing.dumps(data, salt=SALT)
 
 
 def embed_token_read(token: str) -> EmbedLaunch:
@@ -90,10 +102,19 @@ def embed_token_read(token: str) -> EmbedLaunch:
     host, source = data["h"], data["s"]
     if source == "embed" and host not in listed_origins():
         raise EmbedTokenError("This site is no longer allowed to embed LearnLab.")
-    learner = Learner.objects.filter(pk=data["l"]).first()
+    learner = Learner.objects.filter(pk=data["l"]).select_related("user").first()
     if learner is None:
         raise EmbedTokenError(
             "The learner this embedded lab was started for no longer exists. Reload the page "
             "that shows it to start again."
+        )
+    if learner.user_id and not (
+        learner.user.is_active
+        and isinstance(data.get("a"), str)
+        and constant_time_compare(data["a"], _account_stamp(learner.user))
+    ):
+        raise EmbedTokenError(
+            "This embedded lab was started for an account whose password has changed or that "
+            "is no longer active. Sign in to LearnLab again, then reload the page that shows it."
         )
     return EmbedLaunch(learner=learner, host=host, source=source)

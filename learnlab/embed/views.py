@@ -6,7 +6,8 @@ LTI platform, through a token the LTI app mints); every other page keeps ``frame
 or the ``X-LearnLab-Embed`` header, never from a cookie (an iframe's cookies are third-party).
 """
 
-from urllib.parse import urlencode
+import posixpath
+from urllib.parse import urlencode, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -21,6 +22,7 @@ from learnlab.embed.relay import (
     FRESH_HEADER,
     REFUSED_HEADER,
     act_as_launch,
+    relay_answer_seal,
     same_origin,
 )
 from learnlab.embed.services import embed_events, lab_complete
@@ -244,10 +246,24 @@ def embed_relay(request, rest):
         return _relay_refused(error.message)
     act_as_launch(request, launch)
     response = match.func(request, *match.args, **match.kwargs)
+    if 300 <= response.status_code < 400 and not _inside_embed(response.get("Location", "")):
+        response = _relay_refused(
+            "This action would take the embedded lab to another page of LearnLab. Open the lab "
+            "on LearnLab itself (the link at the top of the frame) to continue there.",
+            status=409,
+        )
     response[FRESH_HEADER] = embed_token_mint(
         learner=launch.learner, host=launch.host, source=launch.source
     )
+    relay_answer_seal(request, response)
     return response
+
+
+def _inside_embed(location: str) -> bool:
+    """Whether a redirect's Location stays on LearnLab's /embed/ pages."""
+    parts = urlsplit(location)
+    path = posixpath.normpath(parts.path) + "/" if parts.path else ""
+    return not parts.scheme and not parts.netloc and path.startswith("/embed/")
 
 
 def _tool_origin(request) -> str:

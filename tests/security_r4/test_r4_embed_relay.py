@@ -118,11 +118,6 @@ def test_another_learners_instance_panel_is_not_relayed(frame, sandbox_server):
     assert answer.status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a relayed GET that renders a form sets a csrftoken cookie (and Vary: Cookie): "
-    "the relay promises no cookie is set",
-)
 def test_a_relayed_answer_sets_no_cookie(frame, sandbox_server):
     """Expected (relay.py: "nothing is saved and no cookie is set"): no Set-Cookie on any
     relay answer. Today labs:progress renders {% csrf_token %}, so CsrfViewMiddleware adds
@@ -136,11 +131,6 @@ def test_a_relayed_answer_sets_no_cookie(frame, sandbox_server):
     assert not answer.cookies, answer.cookies.output()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a relayed console post without HX-Request redirects out of the relay (to the lab "
-    "page, as a new cookie-less learner) and sets a messages cookie",
-)
 def test_a_relayed_redirect_does_not_leave_the_relay(frame, sandbox_server):
     """Attack: the frame's own scripts always send HX-Request, but anything else holding the
     token (a script, a replayed request) posts a console form without it. Expected: the
@@ -161,11 +151,6 @@ def test_a_relayed_redirect_does_not_leave_the_relay(frame, sandbox_server):
     assert not answer.cookies, answer.cookies.output()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="relay GET answers carry a fresh launch token (a bearer credential) and the "
-    "learner's sandbox state with no Cache-Control: private/no-store and no Vary on the token",
-)
 def test_relayed_answers_with_a_fresh_token_are_not_cacheable(frame, sandbox_server):
     """Attack: a shared cache or CDN in front of LearnLab keys GETs by URL; the token rides in
     a request header it does not vary on. Expected: every relay answer (it carries
@@ -187,11 +172,6 @@ def test_relayed_answers_with_a_fresh_token_are_not_cacheable(frame, sandbox_ser
         assert "no-store" in control or "private" in control, (path, control)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an embed token for an account's learner keeps acting as the account after its "
-    "password is changed and the account is deactivated (no revocation, refreshed forever)",
-)
 def test_an_accounts_embed_token_dies_with_the_accounts_password_or_deactivation(
     sandbox_server,
 ):
