@@ -102,7 +102,7 @@ def check_trust_policy(document: str) -> None:
         for kind, pattern in (("Service", SERVICE_PRINCIPAL), ("AWS", AWS_PRINCIPAL)):
             values = principal.get(kind, [])
             for value in values if isinstance(values, list) else [values]:
-                if not isinstance(value, str) or not pattern.match(value):
+                if not isinstance(value, str) or not pattern.fullmatch(value):
                     raise AwsError(
                         "MalformedPolicyDocument",
                         f"Invalid principal in policy: {json.dumps(kind.upper())}:"
@@ -127,7 +127,7 @@ def check_instance_profile(params: dict, *, account_id: str) -> None:
     moto answers a role name with NoSuchEntity (404); AWS with InvalidParameterValue (400).
     """
     if arn := params.get("IamInstanceProfile.Arn"):
-        match = PROFILE_ARN.match(arn)
+        match = PROFILE_ARN.fullmatch(arn)
         if not match or not _instance_profile_exists(account_id, match.group(2)):
             raise AwsError(
                 "InvalidParameterValue",
@@ -155,7 +155,7 @@ def check_assume_role(params: dict, *, key: AccessKey) -> None:
         f"on resource: {role_arn}",
         403,
     )
-    match = ROLE_ARN.match(role_arn)
+    match = ROLE_ARN.fullmatch(role_arn)
     if not match:
         raise denied
     try:
@@ -306,7 +306,7 @@ def check_iam_text(action: str, params: dict) -> None:
             problems.append(_pattern_problem("description", description.metadata["pattern"]))
     if tag_key is not None:
         for name, value in params.items():
-            found = TAG_PARAMETER.match(name)
+            found = TAG_PARAMETER.fullmatch(name)
             if not found or not isinstance(value, str):
                 continue
             shape = tag_key if found.group(2) == "Key" else tag_value
@@ -391,12 +391,12 @@ def check_ec2_ids(params: dict) -> None:
     'Invalid id: "x" (expecting "ami-...")' ("(expecting ...)" only when the prefix is not
     there). moto answers NotFound, or launches the image id whatever it is."""
     for name, value in params.items():
-        kind = EC2_ID_PARAMETER.match(name)
+        kind = EC2_ID_PARAMETER.fullmatch(name)
         if not kind or not isinstance(value, str):
             continue
-        if kind.group(1) == "InstanceId" and not INSTANCE_ID.match(value):
+        if kind.group(1) == "InstanceId" and not INSTANCE_ID.fullmatch(value):
             raise AwsError("InvalidInstanceID.Malformed", f'Invalid id: "{value}"', 400)
-        if kind.group(1) == "ImageId" and not IMAGE_ID.match(value):
+        if kind.group(1) == "ImageId" and not IMAGE_ID.fullmatch(value):
             expecting = "" if value.startswith("ami-") else ' (expecting "ami-...")'
             raise AwsError("InvalidAMIID.Malformed", f'Invalid id: "{value}"{expecting}', 400)
 
