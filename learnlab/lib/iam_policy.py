@@ -91,7 +91,7 @@ def aws_principal_matches(pattern: str, principal_arn: str) -> bool:
     """Does an ``AWS`` principal entry (account id, root ARN, user/role ARN, ``*``) match?"""
     if pattern == "*":
         return True
-    session = SESSION_ARN.match(principal_arn)
+    session = SESSION_ARN.fullmatch(principal_arn)
     account = session.group(1) if session else _account_of(principal_arn)
     if pattern in (account, f"arn:aws:iam::{account}:root"):
         return True
