@@ -75,7 +75,7 @@ def _rest(after: str) -> tuple:
 
 def instance_chain(*, sandbox: Sandbox, instance_id: str) -> Chain:
     chain = Chain(instance_id)
-    if not INSTANCE_ID.match(instance_id):
+    if not INSTANCE_ID.fullmatch(instance_id):
         chain.found = False
         return chain
     try:

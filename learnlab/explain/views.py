@@ -93,7 +93,7 @@ def instances(request):
 def instance_chain(request, instance_id):
     """Why can (or can't) this instance get credentials: every link, the first broken one."""
     sandbox = _sandbox(request)
-    if sandbox is None or not chains.INSTANCE_ID.match(instance_id):
+    if sandbox is None or not chains.INSTANCE_ID.fullmatch(instance_id):
         raise Http404("No such instance in your sandbox")
     try:
         chain = chains.instance_chain(sandbox=sandbox, instance_id=instance_id)

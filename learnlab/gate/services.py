@@ -346,7 +346,7 @@ def _constant_time_equal(a: str, b: str) -> bool:
 def _parse(request: GateRequest, auth, protocol: str, *, account_id: str):
     """Read the request as moto will, then refuse what the lab does not offer. The account
     check comes before anything that repeats the request's words in its answer."""
-    if not REGION.match(auth.region):
+    if not REGION.fullmatch(auth.region):
         raise aws_errors.invalid_scope()
     parsed = parsing.parse_request(request, protocol)
     fidelity.check_own_account(parsed.texts, account_id=account_id, protocol=protocol)

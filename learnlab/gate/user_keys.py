@@ -40,7 +40,9 @@ def _follow(params: dict, body: bytes, key: AccessKey) -> None:
     if action == "CreateAccessKey":
         fields = {name.decode(): value.decode() for name, value in _FIELD.findall(body)}
         user, key_id = fields.get("UserName", ""), fields.get("AccessKeyId", "")
-        if not (USER_NAME.match(user) and KEY_ID.match(key_id) and fields.get("SecretAccessKey")):
+        if not (
+            USER_NAME.fullmatch(user) and KEY_ID.fullmatch(key_id) and fields.get("SecretAccessKey")
+        ):
             return
         AccessKey.objects.get_or_create(
             access_key_id=key_id,

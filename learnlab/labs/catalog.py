@@ -168,7 +168,7 @@ def _step(raw: dict, number: int, where: str, registries: dict) -> Step:
             problems.append(f"missing {field}")
     if problems:
         raise LabError(f"{where}: " + "; ".join(problems))
-    if not SLUG.match(raw["slug"]):
+    if not SLUG.fullmatch(raw["slug"]):
         problems.append(f"slug {raw['slug']!r} must be lower-case words joined by hyphens")
     unknown_points = [p for p in raw["points"] if p not in EXAM_POINTS]
     if unknown_points:
@@ -318,7 +318,7 @@ def lab_parse(text: str, *, where: str, registries: dict) -> Lab:
     for field in ("slug", "title", "summary", "steps"):
         if not data.get(field):
             raise LabError(f"{where}: missing {field}")
-    if not SLUG.match(data["slug"]):
+    if not SLUG.fullmatch(data["slug"]):
         raise LabError(f"{where}: slug must be lower-case words joined by hyphens")
     diagram = data.get("diagram", "")
     if diagram and diagram not in registries["diagrams"]:

@@ -82,7 +82,7 @@ def _item(raw: dict, source: str) -> Item:
     except (KeyError, TypeError, AttributeError) as error:
         raise BankError(f"{where}: missing or malformed field {error}") from error
     problems = []
-    if not ITEM_ID.match(item.id):
+    if not ITEM_ID.fullmatch(item.id):
         problems.append("id must look like ep07-some-slug")
     if not item.points or any(p not in EXAM_POINTS for p in item.points):
         problems.append(f"points must be exam point ids, got {item.points}")

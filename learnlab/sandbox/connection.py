@@ -104,7 +104,7 @@ def parse_server_list(text: str) -> tuple[Server, ...]:
         name, url_text = name.strip(), url_text.strip()
         url = _server_url(url_text, entry=entry)
         name = name or urllib3.util.parse_url(url).netloc
-        if not SERVER_NAME.match(name):
+        if not SERVER_NAME.fullmatch(name):
             raise ServerListError(
                 f"{entry!r}: a server's name is 1 to 64 letters, digits, '.', '_', ':', '-'. "
                 f"{_URLS_HELP}."

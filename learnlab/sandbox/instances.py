@@ -98,7 +98,7 @@ def _public_key(ec2, key_name: str | None) -> dict | None:
 
 def _tags(instance) -> dict:
     tags = {tag["key"]: tag["value"] for tag in instance.get_tags()}
-    return {key: value for key, value in sorted(tags.items()) if SERVABLE_TAG_KEY.match(key)}
+    return {key: value for key, value in sorted(tags.items()) if SERVABLE_TAG_KEY.fullmatch(key)}
 
 
 def instance_facts(account_id: str, region: str, instance) -> dict:

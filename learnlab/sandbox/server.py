@@ -165,6 +165,7 @@ def _own_account_only(account_id: str) -> None:
     account the request names (``x-moto-account-id``). Whatever moto parsed out of an ARN,
     a parameter or a body, another account's backend is never handed out."""
     own = getattr(_request_context, "account", None)
+    # match, not fullmatch, on purpose: '<12 digits>\n' is refused too (the wider refusal).
     if own is not None and account_id != own and ACCOUNT_ID.match(str(account_id)):
         _request_context.refused = True
         raise OtherAccountRefused()
@@ -359,7 +360,7 @@ class SandboxServer:
             return self.admin(environ, start_response)
         if path.startswith("/moto-api"):
             return _json(start_response, 403, {"code": "AccessDenied", "message": "Not here."})
-        if not ACCOUNT_ID.match(environ.get(ACCOUNT_HEADER, "")):
+        if not ACCOUNT_ID.fullmatch(environ.get(ACCOUNT_HEADER, "")):
             # Without the header moto falls back to a shared default account: never allow that.
             return _json(
                 start_response,
@@ -416,7 +417,7 @@ class SandboxServer:
             return _json(start_response, 403, {"code": "Forbidden", "message": "Bad secret."})
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         for route_method, pattern, handler in self.routes:
-            match = pattern.match(path)
+            match = pattern.fullmatch(path)
             if match and route_method == method:
                 try:
                     body, args = _read_json(environ), [unquote(group) for group in match.groups()]
@@ -465,7 +466,7 @@ class SandboxServer:
     # marked @_locks_itself.
 
     def health(self):
-        accounts = {a for a in iam_backends if ACCOUNT_ID.match(a)}
+        accounts = {a for a in iam_backends if ACCOUNT_ID.fullmatch(a)}
         return 200, {
             "boot_id": self.boot_id,
             "accounts": len(accounts),
@@ -552,7 +553,7 @@ class SandboxServer:
             raise AdminError(400, "BadRequest", f"accounts: a list of at most {REBUILDS_MAX}.")
         rebuilt, busy, failed = {}, [], {}
         for account in accounts:
-            if not isinstance(account, dict) or not ACCOUNT_ID.match(
+            if not isinstance(account, dict) or not ACCOUNT_ID.fullmatch(
                 str(account.get("account_id", ""))
             ):
                 raise AdminError(400, "BadRequest", "Each account needs a 12-digit account_id.")
@@ -687,7 +688,7 @@ class SandboxServer:
         """Every running instance whose profile holds a role EC2 may assume: what the
         credential ticker keeps supplied."""
         attached = []
-        for account_id in [a for a in ec2_backends if ACCOUNT_ID.match(a)]:
+        for account_id in [a for a in ec2_backends if ACCOUNT_ID.fullmatch(a)]:
             for region, ec2 in list(ec2_backends[account_id].items()):
                 for instance_id, association in ec2.iam_instance_profile_associations.items():
                     if association.instance.state != "running":
