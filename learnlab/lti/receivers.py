@@ -19,8 +19,15 @@ def on_step_checked(sender, *, learner, lab, step, result, outcomes, **kwargs) -
     for grade_id in grades:
         transaction.on_commit(lambda g=grade_id: jobs.queue("score_post", g))
     if settings.LEARNLAB_XAPI_URL:
-        completed = bool(result.passed) and all(
-            p.passed for p in lab_progress(learner=learner, lab=lab)[0]
+        # ``completed`` once per learner and lab: when this Check finishes the lab, that is
+        # every step passes now and one of them passed for the first time in this Check
+        # (``passed_at`` is set once, at a step's first pass; a Check stores its own time in
+        # ``checked_at``). A passing re-Check of a finished lab sends attempted and passed only.
+        progress = lab_progress(learner=learner, lab=lab)[0]
+        completed = (
+            bool(result.passed)
+            and all(p.passed for p in progress)
+            and any(p.result.passed_at == result.checked_at for p in progress)
         )
         statements = xapi.check_statements(
             learner=learner,
