@@ -7,7 +7,6 @@ The terminal sits beside quiz in the layers, so it cannot record them itself: it
 first step whose runnable solution runs ``aws <service> <operation>``.
 """
 
-import functools
 import re
 
 from django.dispatch import receiver
@@ -47,11 +46,24 @@ def command_words(command: list[str]) -> tuple[str, str] | None:
     return None
 
 
-@functools.cache
+# (catalogue, what _teaching_steps found in it): the last catalogue read, held so that its
+# identity cannot be reused. Kept on the catalogue's identity, not for the process: the
+# catalogue is read again when LAB_DIR changes (a test's or an author's content folder, ``lab
+# selftest`` over another folder) or, with DEBUG on, when a file changes; steps found in another
+# catalogue would put this one's mistakes on the wrong lab, or on none.
+_found: tuple[dict, dict] | None = None
+
+
 def _teaching_steps() -> dict[tuple[str, str], list[tuple[str, object]]]:
-    """(service, operation) -> [(lab slug, step)], the first step of each lab that runs it."""
+    """(service, operation) -> [(lab slug, step)], the first step of each lab that runs it, in
+    the catalogue ``labs_all`` serves now."""
+    global _found
+    labs = labs_all()
+    held = _found
+    if held is not None and held[0] is labs:
+        return held[1]
     found: dict = {}
-    for lab in labs_all().values():
+    for lab in labs.values():
         seen = set()
         for step in lab.steps:
             for entries in step.runs.values():
@@ -60,6 +72,7 @@ def _teaching_steps() -> dict[tuple[str, str], list[tuple[str, object]]]:
                         if command not in seen:
                             seen.add(command)
                             found.setdefault(command, []).append((lab.slug, step))
+    _found = (labs, found)
     return found
 
 

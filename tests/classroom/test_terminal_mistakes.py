@@ -4,6 +4,7 @@ items due. Real terminal (the AWS CLI in-process through the gate), real sandbox
 
 import json
 
+import pytest
 from django.utils.html import escape
 
 from learnlab.labs.catalog import lab_get
@@ -102,3 +103,50 @@ def test_a_usage_error_or_a_success_is_no_aws_error(classroom, join):
     _run(ann, "aws sts get-caller-identity")
     _run(ann, "aws iam nonsense-operation")
     assert not LabMistake.objects.exists()
+
+
+DEMO_LAB = """
+slug = "demo"
+title = "Demo"
+summary = "A demo."
+
+[[steps]]
+slug = "make-role"
+title = "Make a role"
+points = ["EP01"]
+check = "role_for_ec2"
+forms = ["role_for_ec2"]
+instructions = "Do it."
+hint = "Like this."
+[steps.solution]
+console = "Click."
+cli = "Type."
+cli_run = ["aws iam create-role --role-name app --assume-role-policy-document '{}'"]
+"""
+
+
+def test_the_teaching_steps_follow_the_catalogue_served_now(classroom, join, tmp_path):
+    """An AWS error met while another content folder is the catalogue (``lab selftest`` over an
+    author's folder, a test's) is put on that folder's lab; once the folder is back, the same
+    error is put on its own lab's step, not on the other folder's (found in the full suite:
+    ``test_lab_selftest_...`` left the steps of its one-lab folder in force)."""
+    from learnlab.labs import catalog
+
+    (tmp_path / "demo.toml").write_text(DEMO_LAB)
+    ann = join(classroom, "Ann")
+    create = f"aws iam create-role --role-name twice --assume-role-policy-document '{TRUST}'"
+    _run(ann, create)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(catalog, "LAB_DIR", tmp_path)
+        assert "EntityAlreadyExists" in _run(ann, create)
+    assert set(LabMistake.objects.values_list("lab", "step", "reason")) == {
+        ("demo", 1, "EntityAlreadyExists")
+    }
+    out = _role_then_profile_mistake(ann, "ann-role")
+    assert "NoSuchEntity" in out, out
+    assert set(LabMistake.objects.values_list("lab", "step", "reason")) == {
+        ("demo", 1, "EntityAlreadyExists"),
+        ("instance-role", 2, "NoSuchEntity"),
+    }
+    assert "EntityAlreadyExists" in _run(ann, create)
+    assert LabMistake.objects.filter(lab="instance-role", step=1).exists()
