@@ -75,14 +75,15 @@ def pattern_matches_any(pattern: str) -> bool:
 
 
 @functools.cache
-def _templates(prefix: str) -> list[tuple[str, re.Pattern]]:
+def _templates(prefix: str) -> list[tuple[str, str]]:
+    """Each resource type's ARN template as an IAM wildcard: a ``${Variable}`` is one or more
+    characters (``?*``), matched by the linear ``wildcard_match``, never a backtracking regex
+    (a learner's ARN of many ``:`` and ``/`` cost a ``.+``-joined regex seconds)."""
     templates = []
     for name, arn in services()[prefix]["resources"].items():
-        parts = TEMPLATE_VARIABLE.split(arn)
-        regex = ".+".join(re.escape(p) for p in parts)
-        templates.append((name, re.compile(regex)))
+        templates.append((name, "?*".join(TEMPLATE_VARIABLE.split(arn))))
     # The most specific (longest literal) first: "bucket" after "object".
-    return sorted(templates, key=lambda t: -len(t[1].pattern))
+    return sorted(templates, key=lambda t: -len(t[1]))
 
 
 def resource_type(arn: str) -> str | None:
@@ -91,8 +92,8 @@ def resource_type(arn: str) -> str | None:
     parts = arn.split(":", 5)
     if len(parts) < 6 or parts[2].lower() not in services():
         return None
-    for name, regex in _templates(parts[2].lower()):
-        if regex.fullmatch(arn):
+    for name, template in _templates(parts[2].lower()):
+        if wildcard_match(template, arn, ignore_case=False):
             return name
     return None
 
