@@ -340,11 +340,14 @@ def test_the_credentials_timeline_has_an_axis_a_legend_and_labels_that_fit_and_r
     if width == 390:
         scroller = page.locator("#timeline-scroll")
         assert page.evaluate("document.getElementById('timeline-scroll').scrollLeft") > 0
-        # Scrolled back to the start by the learner, it stays there through the next poll.
+        # Scrolled back to the start by the learner, it stays there through the next refresh.
+        # The page refreshes on a change, its set's deadline or a 60 s safety poll (live.js), none
+        # of them due within the test: the learner acting on the page ("lab-changed") brings one.
         scroller.evaluate(
             "(box) => { box.scrollLeft = 0; box.dispatchEvent(new Event('scroll')); }"
         )
         page.evaluate("document.getElementById('credentials-panel').dataset.old = 'yes'")
+        page.evaluate("document.dispatchEvent(new CustomEvent('lab-changed'))")
         expect(page.locator("#credentials-panel[data-old]")).to_have_count(0, timeout=5_000)
         assert scroller.evaluate("(box) => box.scrollLeft") == 0
         for key in [t for t in page.evaluate(TIMELINE)["texts"] if "timeline-key" in t["cls"]]:
