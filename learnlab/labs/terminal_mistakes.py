@@ -17,35 +17,6 @@ from learnlab.terminal.signals import aws_error
 
 TERMINAL = "terminal"  # LabMistake.source of an AWS error in the terminal
 _COMMAND = re.compile(r"\baws\s+([a-z0-9]+)\s+([a-z0-9-]+)")
-# The CLI's global options that take a value, skipped when finding the service and operation.
-_VALUED = {
-    "--output",
-    "--query",
-    "--region",
-    "--color",
-    "--cli-read-timeout",
-    "--cli-connect-timeout",
-    "--endpoint-url",
-    "--profile",
-    "--ca-bundle",
-}
-
-
-def command_words(command: list[str]) -> tuple[str, str] | None:
-    """(service, operation) of the CLI's words after ``aws``, global options skipped."""
-    words, skip = [], False
-    for word in command:
-        if skip:
-            skip = False
-        elif word.startswith("--"):
-            skip = word in _VALUED
-        else:
-            words.append(word)
-            if len(words) == 2:
-                return words[0], words[1]
-    return None
-
-
 # (catalogue, what _teaching_steps found in it): the last catalogue read, held so that its
 # identity cannot be reused. Kept on the catalogue's identity, not for the process: the
 # catalogue is read again when LAB_DIR changes (a test's or an author's content folder, ``lab
@@ -77,11 +48,10 @@ def _teaching_steps() -> dict[tuple[str, str], list[tuple[str, object]]]:
 
 
 @receiver(aws_error, dispatch_uid="labs-terminal-mistakes")
-def terminal_aws_error(sender, *, sandbox, command, code, error, **kwargs):
-    words = command_words(command)
-    if words is None or sandbox is None:
+def terminal_aws_error(sender, *, sandbox, service, operation, code, error, **kwargs):
+    if not (service and operation) or sandbox is None:
         return
-    for lab_slug, step in _teaching_steps().get(words, ()):
+    for lab_slug, step in _teaching_steps().get((service, operation), ()):
         lab_mistake_record(
             learner=sandbox.learner,
             lab=lab_slug,
