@@ -27,6 +27,9 @@ from learnlab.quiz.bank import EXAM_POINTS
 log = logging.getLogger(__name__)
 LAB_DIR = Path(__file__).parent / "content"
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# Names the lab's addresses share with other pages (/embed/relay/..., /embed/demo-host): a lab
+# with one of them as its slug would be shadowed there.
+RESERVED_SLUGS = {"relay", "demo-host"}
 WAYS = ("console", "cli")
 # What a lab's text may say of the learner's own sandbox, filled in when the page is shown:
 # ``{clock_speed}`` (the lab clock's speed, 60) and ``{lab_hour}`` (a lab-hour in real time).
@@ -320,6 +323,11 @@ def lab_parse(text: str, *, where: str, registries: dict) -> Lab:
             raise LabError(f"{where}: missing {field}")
     if not SLUG.fullmatch(data["slug"]):
         raise LabError(f"{where}: slug must be lower-case words joined by hyphens")
+    if data["slug"] in RESERVED_SLUGS:
+        raise LabError(
+            f"{where}: slug {data['slug']!r} is reserved (a page of the same address exists): "
+            "choose another"
+        )
     diagram = data.get("diagram", "")
     if diagram and diagram not in registries["diagrams"]:
         raise LabError(f"{where}: unknown diagram {diagram!r}")

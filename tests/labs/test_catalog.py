@@ -67,3 +67,10 @@ def test_an_unknown_diagram_and_duplicate_steps_are_refused():
         _parse(HEAD + GOOD_STEP + GOOD_STEP)
     with pytest.raises(LabError, match="not valid TOML"):
         _parse(HEAD + "[[steps]\n")
+
+
+@pytest.mark.parametrize("slug", ["relay", "demo-host"])
+def test_a_lab_slug_that_another_page_uses_is_refused(slug):
+    """/embed/relay/... and /embed/demo-host would shadow such a lab's embed addresses."""
+    with pytest.raises(LabError, match=f"slug '{slug}' is reserved"):
+        _parse(HEAD.replace('slug = "demo"', f'slug = "{slug}"') + GOOD_STEP)
