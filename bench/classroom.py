@@ -110,8 +110,10 @@ class Browser:
     def __init__(self, base: str, recorder: Recorder):
         self.base, self.recorder = base, recorder
         # One retry on a connection the server closed while idle, as browsers do.
+        # No read deadline under a held wait's 25 s plus a loaded server's delay (60 s): a
+        # browser's fetch has none at all.
         self.http = urllib3.PoolManager(
-            maxsize=2, retries=urllib3.Retry(total=1, read=0, redirect=False), timeout=30
+            maxsize=2, retries=urllib3.Retry(total=1, read=0, redirect=False), timeout=60
         )
         self.cookies: dict[str, str] = {}
 

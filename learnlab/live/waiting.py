@@ -37,9 +37,11 @@ POLL_SECONDS = 0.25
 OVERLAP = timedelta(seconds=3)
 RESYNC_SECONDS = 30.0  # and read every row now and then, whatever a slow commit missed
 MAX_WAITERS = max(1, env_int("LEARNLAB_LIVE_WAITERS", 4000))  # held waits per process
-# Held waits per client address: by default max(8, the cap / 50), never more than half the cap.
+# Held waits per client address: by default max(8, an eighth of the cap), never more than half
+# the cap: 500 a process, so a class of a few hundred behind one school address keeps its waits
+# while one client still cannot take the process's cap from everyone.
 MAX_PER_CLIENT = env_int(
-    "LEARNLAB_LIVE_WAITERS_PER_CLIENT", max(1, min(MAX_WAITERS // 2, max(8, MAX_WAITERS // 50)))
+    "LEARNLAB_LIVE_WAITERS_PER_CLIENT", max(1, min(MAX_WAITERS // 2, max(8, MAX_WAITERS // 8)))
 )
 RETRY_SECONDS = 10  # a client over its share: its own held waits end within HOLD_SECONDS
 
