@@ -165,6 +165,17 @@ class Stack:
         shutil.rmtree(self.data_dir, ignore_errors=True)
         return leftovers
 
+    def stop_and_warn(self) -> None:
+        """``stop`` with Ctrl-C held off (a second one must not cut the cleanup short: it is
+        handled once the stack is down), saying which processes had to be killed."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            leftovers = self.stop()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        if leftovers:
+            print(f"warning: killed processes that outlived runstack: {leftovers}", file=sys.stderr)
+
     def _survivors(self) -> list[int]:
         return [pid for pid, start in self.known.items() if _start_time(pid) == start]
 
@@ -466,14 +477,7 @@ def run(args) -> dict:
             "memory_by_role": memory,
         }
     finally:
-        # A second Ctrl-C must not cut the cleanup short: it is handled once the stack is down.
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        try:
-            leftovers = stack.stop()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        if leftovers:
-            print(f"warning: killed processes that outlived runstack: {leftovers}", file=sys.stderr)
+        stack.stop_and_warn()
     return report
 
 

@@ -22,7 +22,6 @@ Exits 0 when the measurement completed, 1 on errors.
 import argparse
 import http.cookiejar
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ import boto3
 from benchlib import BenchError, run_and_report, stack_processes
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from gate import ROOT, STOP_SIGNALS, Stack, provision
+from gate import ROOT, Stack, provision
 
 BASELINE = {
     "bare python": "pass",
@@ -188,13 +187,7 @@ def run(args) -> dict:
             "baseline": base,
         }
     finally:
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        try:
-            leftovers = stack.stop()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        if leftovers:
-            print(f"warning: killed processes that outlived runstack: {leftovers}", file=sys.stderr)
+        stack.stop_and_warn()
     return report
 
 
