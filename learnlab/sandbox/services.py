@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from learnlab.learners.models import Learner
@@ -60,12 +60,15 @@ def _new_account_id() -> str:
 
 def sandbox_for_learner(*, learner: Learner) -> Sandbox:
     """The learner's sandbox, provisioned on first use and rebuilt if it was dropped."""
-    sandbox = Sandbox.objects.filter(learner=learner).first()
+    lab_key = AccessKey.objects.filter(sandbox=OuterRef("pk"), kind=AccessKey.Kind.LAB_USER)
+    sandbox = (
+        Sandbox.objects.filter(learner=learner).annotate(has_lab_key=Exists(lab_key)).first()
+    )  # one query on every page: whether the lab key is there comes with the row
     if sandbox is None:
         return sandbox_provision(learner=learner)
     if sandbox.status != Sandbox.Status.READY:
         sandbox_rebuild(sandbox=sandbox)
-    elif not sandbox.access_keys.filter(kind=AccessKey.Kind.LAB_USER).exists():
+    elif not sandbox.has_lab_key:
         # Lost its lab key (it cannot be shown or used): built again from its log, whose
         # rebuild gives the lab user a new key, rather than Reconnecting for ever.
         sandbox_rebuild(sandbox=sandbox, fresh=True)

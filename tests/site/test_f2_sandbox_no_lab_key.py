@@ -54,3 +54,19 @@ def test_reset_and_clock_of_a_sandbox_with_no_lab_key_work(keyless):
         response = browser.post(path, data, follow=True)
         assert response.status_code == 200, path
         assert "Reconnecting to your sandbox" not in response.content.decode(), path
+
+
+def test_a_ready_sandbox_costs_one_read_on_every_page(sandbox_server):
+    """sandbox_for_learner runs on every page: whether the lab key is there comes with the
+    sandbox's own row, not as a query of its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from learnlab.sandbox.services import sandbox_for_learner
+
+    Client().get("/sandbox/panel")
+    sandbox = Sandbox.objects.select_related("learner").get()
+    with CaptureQueriesContext(connection) as queries:
+        assert sandbox_for_learner(learner=sandbox.learner).pk == sandbox.pk
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().startswith("SELECT")]
+    assert len(reads) == 1, reads
