@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import urllib.parse
 from pathlib import Path
 
@@ -192,3 +193,30 @@ def fresh_cache(db):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def ticker():
+    """The lab clock's work once a second in a thread (the task cluster's job in production), so
+    it ticks on while a test waits on a browser, curl or the CLI; the fixture's value stops it
+    early (a test that ticks by hand from some point on)."""
+    from django.db import connection
+
+    from learnlab.imds.credentials import credentials_tick
+
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(1.0):
+            credentials_tick()
+        connection.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+
+    def end():
+        stop.set()
+        thread.join(10)
+
+    yield end
+    end()

@@ -6,12 +6,10 @@ A set made to live 12 real seconds (``credentials_issue``'s test lifetime) stand
 30-minute sets, so the pause outlives it within the test."""
 
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 
 from learnlab.imds.credentials import credentials_issue, credentials_tick
 from learnlab.imds.models import InstanceCredentials
@@ -38,28 +36,6 @@ def _expiration(document) -> datetime:
 def _pause(sandbox, paused: bool) -> None:
     """What the class clock's pause and resume do to each member's sandbox."""
     sandbox_set_clock(sandboxes=Sandbox.objects.filter(pk=sandbox.pk), speed=360, paused=paused)
-
-
-@pytest.fixture
-def ticker():
-    """The lab clock's loop once a second in a thread (the task cluster's job in production),
-    so it ticks on while the test waits on curl and the CLI; ``stop()`` ends it."""
-    stop = threading.Event()
-
-    def loop():
-        while not stop.wait(1.0):
-            credentials_tick()
-        connection.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-
-    def end():
-        stop.set()
-        thread.join(10)
-
-    yield end
-    end()
 
 
 def test_a_pause_holds_a_set_past_its_expiry_and_resume_goes_on_from_its_time_left(

@@ -11,16 +11,13 @@ for a plain embed."""
 import html
 import json
 import re
-import threading
 import time
 
 import pytest
 import requests
-from django.db import connection
 from tincan import Statement
 
 from learnlab.embed.tokens import HEADER
-from learnlab.imds.credentials import credentials_tick
 from learnlab.labs.catalog import lab_get
 from learnlab.lib.iam_policy import EC2_TRUST_POLICY
 from learnlab.lti.models import LtiGrade
@@ -33,23 +30,6 @@ LAB = lab_get("instance-role")
 STEPS = len(LAB.steps)
 PROFILE = "S3ReadForEC2"
 CREDENTIALS = f"http://169.254.169.254/latest/meta-data/iam/security-credentials/{PROFILE}"
-
-
-@pytest.fixture
-def ticker():
-    """The lab clock's work once a second in a thread (the task cluster's job in production)."""
-    stop = threading.Event()
-
-    def loop():
-        while not stop.wait(1.0):
-            credentials_tick()
-        connection.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(10)
 
 
 class Frame:
