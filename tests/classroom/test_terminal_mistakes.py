@@ -13,6 +13,7 @@ from learnlab.quiz.bank import items_for
 from learnlab.quiz.models import LabMistake
 from learnlab.quiz.selectors import due_item_ids
 from learnlab.sandbox.models import Sandbox
+from tests.labs.test_lab_validate import HEAD, STEP  # the demo lab those tests use
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 LAB = "/lab/instance-role/"
@@ -105,24 +106,11 @@ def test_a_usage_error_or_a_success_is_no_aws_error(classroom, join):
     assert not LabMistake.objects.exists()
 
 
-DEMO_LAB = """
-slug = "demo"
-title = "Demo"
-summary = "A demo."
-
-[[steps]]
-slug = "make-role"
-title = "Make a role"
-points = ["EP01"]
-check = "role_for_ec2"
-forms = ["role_for_ec2"]
-instructions = "Do it."
-hint = "Like this."
-[steps.solution]
-console = "Click."
-cli = "Type."
-cli_run = ["aws iam create-role --role-name app --assume-role-policy-document '{}'"]
-"""
+DEMO_LAB = (
+    HEAD
+    + STEP
+    + "cli_run = [\"aws iam create-role --role-name app --assume-role-policy-document '{}'\"]\n"
+)
 
 
 def test_the_teaching_steps_follow_the_catalogue_served_now(classroom, join, tmp_path):
