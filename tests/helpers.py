@@ -160,3 +160,22 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+LIVE_SESSION = "livesession" + "0" * 21  # a session cookie's value, as a page's visitor sends
+
+
+def live_wait_target(keys, versions: str, *, secret: str, session: str = LIVE_SESSION) -> str:
+    """``/live/wait?...`` for a token signed with ``secret`` (a stack of the test's own) and
+    bound to the session ``session``; send it with ``live_cookie(session)``."""
+    from urllib.parse import quote
+
+    from learnlab.live.services import topics_sign
+
+    token = topics_sign(list(keys), session, secret=secret)
+    return f"/live/wait?t={quote(token)}&v={quote(versions, safe=',-')}"
+
+
+def live_cookie(session: str = LIVE_SESSION) -> dict:
+    """The request headers that carry ``session`` as the session cookie."""
+    return {"Cookie": f"sessionid={session}"}

@@ -20,6 +20,7 @@ from django.core import signing
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from learnlab.live.models import Change
 
@@ -90,19 +91,43 @@ def topics_track(name: str, entries: set) -> None:
         topic_changed(*sorted({entry[0] for entry in before ^ _tracked[name]}))
 
 
-def topics_sign(keys: list[str]) -> str:
-    return signing.dumps(list(keys), salt=SALT, compress=True)
+def session_binding(session_key: str, secret: str | None = None) -> str:
+    """What a token carries of the session it was rendered for: a keyed hash of the session
+    key (never the key itself: a token sits in the page's HTML and in access logs)."""
+    return salted_hmac(
+        SALT + ".session", session_key, secret=secret, algorithm="sha256"
+    ).hexdigest()[:32]
 
 
-def topics_read(token: str, versions: str) -> list[tuple[str, int]]:
-    """(topic, version the page has) from a wait request's ``t`` and ``v``; BadTopics if the
-    token is not ours, has expired or does not match the versions."""
+def topics_sign(keys: list[str], session_key: str, *, secret: str | None = None) -> str:
+    """The page's token: its topics, bound to the session it was rendered for, so a copy of
+    the token (a log line, a shared URL) is refused without that session's cookie.
+    ``secret`` is SECRET_KEY unless given (a test signing for a stack of its own)."""
+    if not session_key:
+        raise ValueError("a live-topics token needs the session it is rendered for")
+    signed = {"k": list(keys), "s": session_binding(session_key, secret)}
+    return signing.dumps(signed, key=secret, salt=SALT, compress=True)
+
+
+def topics_read(token: str, versions: str, session_key: str | None) -> list[tuple[str, int]]:
+    """(topic, version the page has) from a wait request's ``t`` and ``v`` and the request's
+    session cookie; BadTopics if the token is not ours, has expired, was rendered for another
+    session or does not match the versions."""
     try:
-        keys = signing.loads(token, salt=SALT, max_age=TOKEN_MAX_AGE)
+        signed = signing.loads(token, salt=SALT, max_age=TOKEN_MAX_AGE)
     except signing.SignatureExpired as error:
         raise BadTopics("This page's live updates have expired: reload the page.", 403) from error
     except signing.BadSignature as error:
         raise BadTopics("These live-update topics are not valid: reload the page.", 403) from error
+    if not isinstance(signed, dict) or not isinstance(signed.get("s"), str):
+        raise BadTopics("These live-update topics are not valid: reload the page.", 403)
+    if not session_key or not constant_time_compare(signed["s"], session_binding(session_key)):
+        raise BadTopics(
+            "These live updates belong to another sign-in (or the session has ended): reload "
+            "the page.",
+            403,
+        )
+    keys = signed.get("k")
     try:
         numbers = [int(v) for v in versions.split(",")] if versions else []
     except ValueError as error:

@@ -60,10 +60,12 @@ def answer(status: int, versions: list[int] | None = None, text: str = "") -> tu
     return status, json.dumps({"error": text}).encode()
 
 
-def wait_answer(query: str, *, hold: float, poll: float = 0.5) -> tuple[int, bytes]:
+def wait_answer(
+    query: str, session_key: str | None, *, hold: float, poll: float = 0.5
+) -> tuple[int, bytes]:
     """The whole wait in Django's thread (runserver): polls the topics' rows every ``poll``."""
     try:
-        topics = topics_read(*parse_query(query))
+        topics = topics_read(*parse_query(query), session_key)
     except BadTopics as error:
         return answer(error.status, text=str(error))
     keys = [key for key, _v in topics]
@@ -170,11 +172,14 @@ class Dispatcher:
 dispatcher = Dispatcher()
 
 
-async def serve(query: str, disconnected, client: str = "") -> tuple[int, bytes]:
-    """The asyncio front's answer to one wait; ``disconnected`` is awaitable (the client left),
-    ``client`` the address whose share of held waits it takes."""
+async def serve(
+    query: str, session_key: str | None, disconnected, client: str = ""
+) -> tuple[int, bytes]:
+    """The asyncio front's answer to one wait; ``session_key`` is the request's session cookie
+    (the token must have been rendered for it), ``disconnected`` is awaitable (the client
+    left), ``client`` the address whose share of held waits it takes."""
     try:
-        topics = topics_read(*parse_query(query))
+        topics = topics_read(*parse_query(query), session_key)
     except BadTopics as error:
         return answer(error.status, text=str(error))
     waiting = asyncio.ensure_future(dispatcher.wait(topics, HOLD_SECONDS, client))

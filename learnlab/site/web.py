@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
@@ -120,13 +121,19 @@ async def _live_wait(scope, receive, send) -> None:
     else:
         query = scope.get("query_string", b"").decode("latin-1")
         status, content = await waiting.serve(
-            query, _until_disconnect(receive), _client_address(scope)
+            query, _session_cookie(scope), _until_disconnect(receive), _client_address(scope)
         )
     headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
     if status in (429, 503):
         headers.append((b"retry-after", str(waiting.RETRY_SECONDS).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
+
+
+def _session_cookie(scope) -> str | None:
+    """The request's session cookie, as Django's request.COOKIES would read it."""
+    header = b"; ".join(value for name, value in scope["headers"] if name == b"cookie")
+    return parse_cookie(header.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
 
 
 async def _until_disconnect(receive) -> None:

@@ -6,13 +6,11 @@ saw (X-Forwarded-For), as the throttles count it; a wait that ends gives its pla
 import http.client
 import json
 import time
-from urllib.parse import quote
 
 import pytest
-from django.core import signing
 
-from learnlab.live.services import SALT
 from learnlab.site.launch import free_port, stack_env, stack_start, stack_stop, stack_wait
+from tests.helpers import live_cookie, live_wait_target
 
 pytestmark = pytest.mark.e2e
 
@@ -21,8 +19,7 @@ SHARE = 3
 
 
 def _wait_url() -> str:
-    token = signing.dumps(["class:9"], salt=SALT, key=SECRET, compress=True)
-    return f"/live/wait?t={quote(token)}&v=0"
+    return live_wait_target(["class:9"], "0", secret=SECRET)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +44,8 @@ def stack(tmp_path_factory):
 
 def _open(port: int, forwarded: str) -> http.client.HTTPConnection:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
-    connection.request("GET", _wait_url(), headers={"X-Forwarded-For": forwarded})
+    headers = {"X-Forwarded-For": forwarded, **live_cookie()}
+    connection.request("GET", _wait_url(), headers=headers)
     return connection
 
 

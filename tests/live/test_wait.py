@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import Client
@@ -26,11 +27,14 @@ from learnlab.classroom.services import (
 from learnlab.live.models import Change
 from learnlab.live.selectors import topic_versions
 from learnlab.live.services import SALT, topic_changed, topics_sign
+from tests.helpers import LIVE_SESSION, live_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _wait(client, token, versions):
+    """The wait as the page's visitor: ``client`` carries the session the token is bound to."""
+    client.cookies[settings.SESSION_COOKIE_NAME] = LIVE_SESSION
     started = time.monotonic()
     response = client.get("/live/wait", {"t": token, "v": versions})
     return response, time.monotonic() - started
@@ -40,7 +44,7 @@ def _topics_in(html: str, element_id: str) -> tuple[list[str], str]:
     tag = re.search(rf'<[^>]*id="{element_id}"[^>]*>', html).group(0)
     token = re.search(r'data-live-topics="([^"]+)"', tag).group(1)
     versions = re.search(r'data-live-versions="([^"]*)"', tag).group(1)
-    return signing.loads(token, salt=SALT), versions
+    return signing.loads(token, salt=SALT)["k"], versions
 
 
 @pytest.fixture
@@ -70,7 +74,7 @@ def test_a_change_counts_up_its_topics_versions():
 
 def test_stale_versions_are_answered_at_once_and_current_ones_are_held(client, settings):
     topic_changed("class:1")
-    response, took = _wait(client, topics_sign(["class:1", "member:9"]), "0,0")
+    response, took = _wait(client, topics_sign(["class:1", "member:9"], LIVE_SESSION), "0,0")
     assert response.status_code == 200
     assert json.loads(response.content) == {"v": "1,0"}
     assert took < 1.0
@@ -78,9 +82,10 @@ def test_stale_versions_are_answered_at_once_and_current_ones_are_held(client, s
 
 
 def test_a_bad_or_forged_token_is_a_clear_403_and_bad_versions_a_400(client, settings):
-    token = topics_sign(["class:1"])
-    forged = signing.dumps(["class:1"], salt=SALT, key="not-our-secret", compress=True)
-    for bad in (token[:-2] + "xx", forged, "nonsense"):
+    token = topics_sign(["class:1"], LIVE_SESSION)
+    forged = topics_sign(["class:1"], LIVE_SESSION, secret="not-our-secret")
+    unbound = signing.dumps(["class:1"], salt=SALT, compress=True)  # ours, but no session
+    for bad in (token[:-2] + "xx", forged, unbound, "nonsense"):
         response, _ = _wait(client, bad, "0")
         assert response.status_code == 403
         assert "reload the page" in json.loads(response.content)["error"]
@@ -93,7 +98,7 @@ def test_a_bad_or_forged_token_is_a_clear_403_and_bad_versions_a_400(client, set
 
 def test_an_expired_token_is_a_403_that_says_reload(client, monkeypatch):
     monkeypatch.setattr("learnlab.live.services.TOKEN_MAX_AGE", 0)
-    token = topics_sign(["class:1"])
+    token = topics_sign(["class:1"], LIVE_SESSION)
     time.sleep(1.1)
     response, _ = _wait(client, token, "0")
     assert response.status_code == 403
@@ -102,12 +107,13 @@ def test_an_expired_token_is_a_403_that_says_reload(client, monkeypatch):
 
 def test_a_change_wakes_a_held_wait_within_a_second(live_server):
     topic_changed("board:7")
-    token = topics_sign(["board:7"])
+    token = topics_sign(["board:7"], LIVE_SESSION)
     answered = {}
 
     def wait():
         url = f"{live_server.url}/live/wait?t={token}&v=1"
-        with urllib.request.urlopen(url, timeout=30) as response:
+        request = urllib.request.Request(url, headers=live_cookie())
+        with urllib.request.urlopen(request, timeout=30) as response:
             answered["status"], answered["body"] = response.status, response.read()
             answered["at"] = time.monotonic()
 
@@ -132,8 +138,16 @@ def test_a_learners_class_area_listens_to_its_own_topics_only(classroom, join):
     topics, _ = _topics_in(bob.get("/class/live").content.decode(), "class-live")
     assert topics == [f"class:{classroom.pk}", f"member:{bob_member.pk}"]
     # Ada cannot make a token for Bob's topic: only the server's key signs one.
-    forged = signing.dumps([f"member:{bob_member.pk}"], salt=SALT, key="guess", compress=True)
+    forged = topics_sign([f"member:{bob_member.pk}"], ada.session.session_key, secret="guess")
     assert ada.get("/live/wait", {"t": forged, "v": "0"}).status_code == 403
+    # Nor use the token of Bob's own page: it is bound to Bob's session, not hers.
+    topic_changed(f"class:{classroom.pk}")  # so a wait that is let in answers at once
+    bobs = re.search(r'data-live-topics="([^"]+)"', bob.get("/class/live").content.decode())[1]
+    assert bob.get("/live/wait", {"t": bobs, "v": "0,0"}).status_code == 200  # stale: at once
+    refused = ada.get("/live/wait", {"t": bobs, "v": "0,0"})
+    assert refused.status_code == 403
+    assert "another sign-in" in json.loads(refused.content)["error"]
+    assert Client().get("/live/wait", {"t": bobs, "v": "0,0"}).status_code == 403  # no cookie
     # What a change of Bob's own does is not Ada's: her wait is still current.
     before = topic_versions([f"member:{ada_member.pk}"])
     membership_stuck(membership=bob_member, step=1)
@@ -185,3 +199,26 @@ def test_the_board_listens_to_its_class(classroom, join):
     topics, versions = _topics_in(html, "board-grid")
     assert topics == [f"board:{classroom.pk}"]
     assert versions == str(Change.objects.get(key=f"board:{classroom.pk}").version)
+
+
+def test_a_visitor_without_a_session_gets_one_with_the_page_and_the_token_is_bound_to_it(rf):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.template import Context, Template
+
+    from learnlab.live.services import topics_read
+
+    request = rf.get("/")
+    request.session = SessionStore()
+    html = Template('{% load live %}<div {% live_topics "board" 5 %}>').render(
+        Context({"request": request})
+    )
+    token = re.search(r'data-live-topics="([^"]+)"', html)[1]
+    assert request.session.session_key and request.session.modified  # sent with the answer
+    assert topics_read(token, "0", request.session.session_key) == [("board:5", 0)]
+    with pytest.raises(ValueError, match="another sign-in"):
+        topics_read(token, "0", "someone-elses-session-key")
+    # No saved session (the embed relay's per-request one): no token, the safety poll alone.
+    request.session = {"learner": "1"}
+    assert "data-live" not in Template('{% load live %}<div {% live_topics "board" 5 %}>').render(
+        Context({"request": request})
+    )

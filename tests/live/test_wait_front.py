@@ -10,10 +10,10 @@ import urllib.error
 import urllib.request
 
 import pytest
-from django.core import signing
 
-from learnlab.live.services import SALT
+from learnlab.live.services import topics_sign
 from learnlab.site.launch import ROOT, free_port, stack_env, stack_start, stack_stop, stack_wait
+from tests.helpers import LIVE_SESSION, live_cookie, live_wait_target
 
 pytestmark = pytest.mark.e2e
 
@@ -22,15 +22,17 @@ HELD = 40  # more than the front's Django threads (2 workers x 4)
 
 
 def _get(url: str, timeout: float = 30):
+    """GET ``url`` as the page's visitor (their session cookie): status and body."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=live_cookie())
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
 
 
-def _token(*keys: str) -> str:
-    return signing.dumps(list(keys), salt=SALT, key=SECRET, compress=True)
+def _wait(port: int, *keys: str, versions: str) -> str:
+    return f"http://127.0.0.1:{port}" + live_wait_target(keys, versions, secret=SECRET)
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +62,16 @@ def _change(env, key: str) -> float:
 
 def test_stale_versions_answer_at_once_and_a_change_wakes_a_held_wait(stack):
     port, env = stack
-    base = f"http://127.0.0.1:{port}/live/wait"
     _change(env, "class:41")
     started = time.monotonic()
-    status, body = _get(f"{base}?t={_token('class:41', 'member:3')}&v=0,0")
+    status, body = _get(_wait(port, "class:41", "member:3", versions="0,0"))
     assert (status, json.loads(body)) == (200, {"v": "1,0"})
     assert time.monotonic() - started < 1.0
 
     answered = {}
 
     def wait():
-        answered["status"], answered["body"] = _get(f"{base}?t={_token('class:41')}&v=1")
+        answered["status"], answered["body"] = _get(_wait(port, "class:41", versions="1"))
         answered["at"] = time.time()
 
     thread = threading.Thread(target=wait)
@@ -86,18 +87,18 @@ def test_stale_versions_answer_at_once_and_a_change_wakes_a_held_wait(stack):
 def test_bad_tokens_and_versions_are_clear_4xx(stack):
     port, _env = stack
     base = f"http://127.0.0.1:{port}/live/wait"
-    forged = signing.dumps(["class:41"], salt=SALT, key="guessed", compress=True)
+    forged = topics_sign(["class:41"], LIVE_SESSION, secret="guessed")
     status, body = _get(f"{base}?t={forged}&v=0")
     assert status == 403
     assert "reload the page" in json.loads(body)["error"]
-    status, body = _get(f"{base}?t={_token('class:41')}&v=zero")
+    status, body = _get(_wait(port, "class:41", versions="zero"))
     assert status == 400
     assert "whole numbers" in json.loads(body)["error"]
 
 
 def test_many_held_waits_take_no_thread_from_pages(stack):
     port, _env = stack
-    url = f"http://127.0.0.1:{port}/live/wait?t={_token('board:99')}&v=0"
+    url = _wait(port, "board:99", versions="0")
     results = []
     threads = [
         threading.Thread(target=lambda: results.append(_get(url, timeout=40)[0]))

@@ -15,8 +15,9 @@ from urllib.parse import quote
 import pytest
 from django.core import signing
 
-from learnlab.live.services import SALT
+from learnlab.live.services import SALT, session_binding, topics_sign
 from learnlab.site.launch import free_port, stack_env, stack_start, stack_stop, stack_wait
+from tests.helpers import LIVE_SESSION, live_cookie
 
 pytestmark = pytest.mark.e2e
 
@@ -24,8 +25,10 @@ SECRET = "live-redteam-r3-secret-" + "y" * 40
 CAP = 4
 
 
-def _token(*keys: str, key: str = SECRET) -> str:
-    return signing.dumps(list(keys), salt=SALT, key=key, compress=True)
+def _token(*keys: str, key: str = SECRET, session: str = LIVE_SESSION) -> str:
+    """A page's token as the stack would render it for the visitor whose session is
+    ``session`` (``_open`` sends that session's cookie unless told otherwise)."""
+    return topics_sign(list(keys), session, secret=key)
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +49,21 @@ def stack(tmp_path_factory):
         stack_stop(process)
 
 
-def _open(port: int, target: str, *, source: str = "127.0.0.1", method: str = "GET", timeout=30):
-    """A request from the loopback address ``source``; the connection, response not read."""
+def _open(
+    port: int,
+    target: str,
+    *,
+    source: str = "127.0.0.1",
+    method: str = "GET",
+    timeout=30,
+    session: str | None = LIVE_SESSION,
+):
+    """A request from the loopback address ``source`` with ``session``'s cookie (None: no
+    cookie); the connection, response not read."""
     connection = http.client.HTTPConnection(
         "127.0.0.1", port, timeout=timeout, source_address=(source, 0)
     )
-    connection.request(method, target)
+    connection.request(method, target, headers=live_cookie(session) if session else {})
     return connection
 
 
@@ -91,6 +103,18 @@ ODD_QUERIES = {
 }
 ODD_QUERIES["topics as a dict, signed"] = _wait_url(
     signing.dumps({"k": "class:1"}, salt=SALT, key=SECRET, compress=True), "0"
+)
+ODD_QUERIES["topics a string, signed and bound"] = _wait_url(
+    signing.dumps(
+        {"k": "class:1", "s": session_binding(LIVE_SESSION, SECRET)},
+        salt=SALT,
+        key=SECRET,
+        compress=True,
+    ),
+    "0",
+)
+ODD_QUERIES["a list of topics as tokens were before sessions"] = _wait_url(
+    signing.dumps(["class:1"], salt=SALT, key=SECRET, compress=True), "0"
 )
 
 
@@ -165,25 +189,32 @@ def test_one_client_holding_waits_does_not_take_the_cap_from_everyone(stack):
             connection.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a wait token is a bearer token, not bound to the session it was rendered for: a "
-    "copy (an access log line, a shared screenshot of the URL) follows that learner's "
-    "topics for 24 h from anywhere, without their cookie",
-)
-def test_a_wait_token_is_refused_without_the_session_it_was_made_for(stack):
-    """A token as a learner's credentials panel carries (creds:<their account>), used from
-    another address with no cookie at all. Expected: refused (403), as the page's session is
-    not there (the fix: sign a hash of the session key, or the learner's id, into the token,
-    and have the front compare it with the request's session cookie; no database needed).
-    Today it is answered: held, and woken (200 with the new version) when that learner's
-    credentials change, which tells a stranger when they renew, attach or detach a role."""
+@pytest.mark.parametrize("session", [None, "another-learners-session-key-0000"])
+def test_a_wait_token_is_refused_without_the_session_it_was_made_for(stack, session):
+    """A token as a learner's credentials panel carries (creds:<their account>), copied (an
+    access log line, a shared screenshot of the URL) and used from another address, with no
+    cookie or another learner's. Before the fix it was held, and woken (200 with the new
+    version) when that learner's credentials changed: a stranger learned when they renew,
+    attach or detach a role. Now it is bound to the session it was rendered for: 403."""
     token = _token("creds:333333333333", "member:7")
-    connection = _open(stack, _wait_url(token, "0,0"), source="127.0.0.4", timeout=2)
+    connection = _open(
+        stack, _wait_url(token, "0,0"), source="127.0.0.4", timeout=2, session=session
+    )
     try:
-        status = connection.getresponse().status
+        response = connection.getresponse()
+        status, body = response.status, response.read()
     except TimeoutError:
-        status = "held"
+        status, body = "held", b""
     finally:
         connection.close()
     assert status == 403, status
+    assert "another sign-in" in json.loads(body)["error"]
+    # The learner's own session still has it: held (nothing changed), not refused.
+    own = _open(stack, _wait_url(token, "0,0"), source="127.0.0.4", timeout=2)
+    try:
+        status = own.getresponse().status
+    except TimeoutError:
+        status = "held"
+    finally:
+        own.close()
+    assert status == "held", status
