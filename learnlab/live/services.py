@@ -2,9 +2,11 @@
 
 A writer calls ``topic_changed(key)`` where a page's state changes (one line at the call site);
 the topic's ``Change`` row gets version+1. A page carries its topics signed (``topics_sign``,
-the ``live_topics`` template tag) with the versions it was rendered at; ``/live/wait`` (the
-asyncio front in ``site/web.py``, or ``live.views.wait`` under runserver) answers as soon as one
-of them moves, or 204 after a while, and the page then fetches its fragment (static/js/live.js).
+the ``live_topics`` template tag), bound to the session it was rendered for (a copy of the
+token is refused without that session's cookie), with the versions it was rendered at;
+``/live/wait`` (the asyncio front in ``site/web.py``, or ``live.views.wait`` under runserver)
+answers as soon as one of them moves, or 204 after a while, and the page then fetches its
+fragment (static/js/live.js).
 
 Topics: ``creds:<account id>`` (a sandbox's instance credentials: issued, renewed, withdrawn,
 instances attached or detached, its class's clock), ``class:<pk>`` (a class's clock, hints,

@@ -76,6 +76,18 @@ def _answer(port: int, target: str, **kwargs) -> tuple[int, bytes]:
         connection.close()
 
 
+def _held_or_answered(connection) -> tuple[int | str, bytes]:
+    """The answer's status and body, or ("held", b"") if none came within the connection's
+    timeout; the connection is closed either way."""
+    try:
+        response = connection.getresponse()
+        return response.status, response.read()
+    except TimeoutError:
+        return "held", b""
+    finally:
+        connection.close()
+
+
 def _wait_url(token: str, versions: str) -> str:
     return f"/live/wait?t={quote(token)}&v={quote(versions, safe=',-')}"
 
@@ -128,12 +140,7 @@ def test_odd_wait_queries_get_a_clear_4xx_never_a_500(stack, name):
 def test_a_huge_version_number_is_refused_or_held_never_a_500(stack):
     """3000 digits is under Python's int-from-string limit (4300): read, and held (not stale)."""
     connection = _open(stack, ODD_QUERIES["v a 3000-digit number"], timeout=2)
-    try:
-        status = connection.getresponse().status
-    except TimeoutError:
-        status = "held"
-    finally:
-        connection.close()
+    status, _body = _held_or_answered(connection)
     assert status in ("held", 400), status
 
 
@@ -175,12 +182,7 @@ def test_one_client_holding_waits_does_not_take_the_cap_from_everyone(stack):
         time.sleep(1.5)  # all read and held (the dispatcher's first look is within 250 ms)
         victim = _open(stack, _wait_url(_token("creds:222222222222"), "0"), source="127.0.0.3")
         victim.sock.settimeout(3)
-        try:
-            status = victim.getresponse().status
-        except TimeoutError:
-            status = "held"
-        finally:
-            victim.close()
+        status, _body = _held_or_answered(victim)
         # Pages (threads, not the front's futures) are unaffected either way.
         assert _answer(stack, "/healthz", source="127.0.0.3", timeout=5)[0] == 200
         assert status == "held", f"the other learner's wait got {status}"
@@ -200,21 +202,9 @@ def test_a_wait_token_is_refused_without_the_session_it_was_made_for(stack, sess
     connection = _open(
         stack, _wait_url(token, "0,0"), source="127.0.0.4", timeout=2, session=session
     )
-    try:
-        response = connection.getresponse()
-        status, body = response.status, response.read()
-    except TimeoutError:
-        status, body = "held", b""
-    finally:
-        connection.close()
+    status, body = _held_or_answered(connection)
     assert status == 403, status
     assert "another sign-in" in json.loads(body)["error"]
     # The learner's own session still has it: held (nothing changed), not refused.
     own = _open(stack, _wait_url(token, "0,0"), source="127.0.0.4", timeout=2)
-    try:
-        status = own.getresponse().status
-    except TimeoutError:
-        status = "held"
-    finally:
-        own.close()
-    assert status == "held", status
+    assert _held_or_answered(own)[0] == "held"
