@@ -37,6 +37,11 @@ class Sandbox(models.Model):
     rebuild_failures = models.PositiveSmallIntegerField(default=0)
     rebuild_after = models.DateTimeField(null=True, blank=True)
 
+    # True on the row sandbox_provision returns, for the rest of that request: the account holds
+    # its lab user and nothing else (no one has seen its keys yet), so its first view of the
+    # lab needs no list read (labs.checks.SandboxView).
+    just_provisioned = False
+
     def __str__(self) -> str:
         return f"sandbox {self.account_id}"
 

@@ -127,6 +127,7 @@ def sandbox_provision(*, learner: Learner) -> Sandbox:
                 return existing
             continue
         log.info("provisioned sandbox %s for %s", account_id, learner.pk)
+        sandbox.just_provisioned = True
         return sandbox
     raise RuntimeError("could not find a free sandbox account id")
 
