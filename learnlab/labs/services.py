@@ -2,6 +2,8 @@ import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -84,28 +86,30 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
     outcomes = steps_check(view=SandboxView(sandbox), lab=lab, step=step)
     failed = next((s for s, outcome in outcomes if not outcome.passed), None)
     later = [s.slug for s in lab.steps[failed.number :]] if failed else []
-    stored = {}
+    checked_slugs = [s.slug for s, _ in outcomes]
+    ours = StepResult.objects.filter(learner=learner, lab=lab.slug)
+    unpassing = ours.filter(step__in=later, passed=True).exclude(step__in=checked_slugs)
+    unpassed_slugs = list(unpassing.values_list("step", flat=True))  # for the page to refresh
+    # On SQLite this transaction holds the database's one write lock: a few statements, each
+    # a whole step's result (a statement a field, or a read between, stretched it under load).
     with transaction.atomic():
+        StepResult.objects.bulk_create(
+            [StepResult(learner=learner, lab=lab.slug, step=slug, checked_at=started)
+             for slug in checked_slugs],
+            ignore_conflicts=True,
+        )  # fmt: skip
         for checked, outcome in outcomes:
-            result, _ = StepResult.objects.select_for_update().get_or_create(
-                learner=learner, lab=lab.slug, step=checked.slug, defaults={"checked_at": started}
+            ours.filter(step=checked.slug).update(
+                passed=outcome.passed,
+                message=outcome.message,
+                warning=outcome.warning,
+                attempts=F("attempts") + (1 if checked == step else 0),
+                checked_at=started,
+                **({"passed_at": Coalesce("passed_at", Value(started))} if outcome.passed else {}),
             )
-            result.passed, result.message = outcome.passed, outcome.message
-            result.warning = outcome.warning
-            result.attempts += 1 if checked == step else 0
-            result.checked_at = started
-            if outcome.passed and result.passed_at is None:
-                result.passed_at = started
-            result.save()
-            stored[checked.slug] = result
-        unpassed = StepResult.objects.filter(
-            learner=learner, lab=lab.slug, step__in=[s for s in later if s not in stored]
-        ).filter(passed=True)
-        unpassed_slugs = list(unpassed.values_list("step", flat=True))
-        if unpassed_slugs:
-            StepResult.objects.filter(
-                learner=learner, lab=lab.slug, step__in=unpassed_slugs
-            ).update(passed=False, message=_later_cannot_count(failed), warning="")
+        if failed:  # a later step stored as passed stops counting, whoever stored it
+            unpassing.update(passed=False, message=_later_cannot_count(failed), warning="")
+    stored = {r.step: r for r in ours.filter(step__in=checked_slugs + unpassed_slugs)}
     topic_changed(f"learner:{learner.pk}")  # the class board (live.services.topic_fanout)
     if failed:  # the mistake makes the quiz items on that step's exam points due
         lab_mistake_record(
@@ -118,14 +122,7 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
             message=next(outcome.message for s, outcome in outcomes if s == failed),
         )
     result = stored.pop(step.slug)
-    changed = {**stored}
-    if unpassed_slugs:
-        changed |= {
-            r.step: r
-            for r in StepResult.objects.filter(
-                learner=learner, lab=lab.slug, step__in=unpassed_slugs
-            )
-        }
+    changed = stored
     result.refreshed = [(s, changed[s.slug]) for s in lab.steps if s.slug in changed]
     # A listener's failure is logged, never the learner's: the Check's result stands.
     for receiver, error in step_checked.send_robust(
