@@ -109,7 +109,8 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
             )
         if failed:  # a later step stored as passed stops counting, whoever stored it
             unpassing.update(passed=False, message=_later_cannot_count(failed), warning="")
-    stored = {r.step: r for r in ours.filter(step__in=checked_slugs + unpassed_slugs)}
+        # Read in the transaction: a reset or another Check committed after it changes nothing here.
+        stored = {r.step: r for r in ours.filter(step__in=checked_slugs + unpassed_slugs)}
     topic_changed(f"learner:{learner.pk}")  # the class board (live.services.topic_fanout)
     if failed:  # the mistake makes the quiz items on that step's exam points due
         lab_mistake_record(
