@@ -126,9 +126,9 @@ class SandboxView:
             if found is not None and found[0] == state:
                 _reads.move_to_end(self.sandbox.pk)
                 return found[1]
-            kept: dict = {}
-            if self.sandbox.just_provisioned and state[2] == 0:  # state[2]: the log's calls
-                kept = copy.deepcopy(PROVISIONED_READS)
+            empty_log = state[2] == 0  # state[2]: the log's calls
+            fresh = self.sandbox.just_provisioned and empty_log
+            kept = copy.deepcopy(PROVISIONED_READS) if fresh else {}
             _reads[self.sandbox.pk] = (state, kept)
             while len(_reads) > READS_KEPT:
                 _reads.popitem(last=False)

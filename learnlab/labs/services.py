@@ -89,10 +89,10 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
     checked_slugs = [s.slug for s, _ in outcomes]
     ours = StepResult.objects.filter(learner=learner, lab=lab.slug)
     unpassing = ours.filter(step__in=later, passed=True).exclude(step__in=checked_slugs)
-    unpassed_slugs = list(unpassing.values_list("step", flat=True))  # for the page to refresh
     # On SQLite this transaction holds the database's one write lock: a few statements, each
-    # a whole step's result (a statement a field, or a read between, stretched it under load).
+    # a whole step's result (a statement a field stretched it under load).
     with transaction.atomic():
+        unpassed_slugs = list(unpassing.values_list("step", flat=True))  # for the page
         StepResult.objects.bulk_create(
             [StepResult(learner=learner, lab=lab.slug, step=slug, checked_at=started)
              for slug in checked_slugs],
@@ -109,7 +109,7 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
             )
         if failed:  # a later step stored as passed stops counting, whoever stored it
             unpassing.update(passed=False, message=_later_cannot_count(failed), warning="")
-        # Read in the transaction: a reset or another Check committed after it changes nothing here.
+        # Read in the transaction: a reset or another Check committed after it changes nothing.
         stored = {r.step: r for r in ours.filter(step__in=checked_slugs + unpassed_slugs)}
     topic_changed(f"learner:{learner.pk}")  # the class board (live.services.topic_fanout)
     if failed:  # the mistake makes the quiz items on that step's exam points due
@@ -122,9 +122,8 @@ def step_check(*, learner: Learner, sandbox: Sandbox, lab: Lab, step: Step) -> S
             reason="check",
             message=next(outcome.message for s, outcome in outcomes if s == failed),
         )
-    result = stored.pop(step.slug)
-    changed = stored
-    result.refreshed = [(s, changed[s.slug]) for s in lab.steps if s.slug in changed]
+    result = stored.pop(step.slug)  # the rest: the other results this Check changed
+    result.refreshed = [(s, stored[s.slug]) for s in lab.steps if s.slug in stored]
     # A listener's failure is logged, never the learner's: the Check's result stands.
     for receiver, error in step_checked.send_robust(
         sender=StepResult, learner=learner, lab=lab, step=step, result=result, outcomes=outcomes
